@@ -1,0 +1,239 @@
+"""The catalog: an SQLite file of every file and every face, the durable source of truth.
+
+Each file's faces, with their vectors, are written in one transaction, so a crash leaves every
+file either fully indexed or not at all; the vector index is rebuilt from here when it lags.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CatalogError
+
+SCHEMA_VERSION = 1
+_MIGRATIONS = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,              -- video | image | unknown
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,            -- indexed | failed
+        error TEXT,
+        duration REAL, fps REAL, width INTEGER, height INTEGER,
+        samples INTEGER NOT NULL DEFAULT 0,
+        step REAL,
+        faces INTEGER NOT NULL DEFAULT 0,
+        indexed_at REAL NOT NULL
+    );
+    CREATE TABLE faces (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the vector's key; never reused
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        t REAL NOT NULL,
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+        prob REAL NOT NULL,
+        vector BLOB NOT NULL                   -- float32 x 512, unit length
+    );
+    CREATE INDEX faces_by_file ON faces(file_id);
+    """,
+}
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: int
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    status: str
+    error: str | None
+    duration: float | None
+    fps: float | None
+    width: int | None
+    height: int | None
+    samples: int
+    step: float | None
+    faces: int
+
+
+@dataclass(frozen=True)
+class NewFace:
+    t: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
+    prob: float
+    vector: np.ndarray  # (512,) float32
+
+
+@dataclass(frozen=True)
+class FaceRows:
+    """Faces looked up by key, as parallel arrays."""
+
+    ids: np.ndarray
+    file_ids: np.ndarray
+    times: np.ndarray
+    boxes: np.ndarray  # (N, 4)
+
+
+_FILE_COLUMNS = ", ".join(FileRecord.__dataclass_fields__)
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            raise CatalogError(f"cannot open the catalog {path}: {err}",
+                               "is it a ris data directory? move it away to start afresh") from err
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CatalogError(f"the catalog {self.path} has schema {version}, newer than this "
+                               f"ris ({SCHEMA_VERSION})", "upgrade ris")
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            with self.db:
+                self.db.executescript(_MIGRATIONS[step])
+                self.db.execute(f"PRAGMA user_version = {step}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # meta ---------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self._put_meta(key, value)
+
+    def _put_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change to the faces; the vector index records the one it matches."""
+        return int(self.meta("faces_version") or 0)
+
+    def _bump(self) -> None:
+        self._put_meta("faces_version", str(self.version + 1))
+
+    # files --------------------------------------------------------------------------------
+    def file(self, path: str) -> FileRecord | None:
+        row = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
+        return FileRecord(*row) if row else None
+
+    def files(self, status: str | None = None) -> list[FileRecord]:
+        sql = f"SELECT {_FILE_COLUMNS} FROM files"
+        rows = self.db.execute(sql + " WHERE status = ? ORDER BY path" if status else
+                               sql + " ORDER BY path", (status,) if status else ())
+        return [FileRecord(*r) for r in rows]
+
+    def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRecord]:
+        out: dict[int, FileRecord] = {}
+        for chunk in _chunks(sorted(set(int(i) for i in ids))):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE id IN ({marks})", chunk):
+                out[row[0]] = FileRecord(*row)
+        return out
+
+    def save_indexed(self, path: str, kind: str, size: int, mtime_ns: int, info: dict,
+                     faces: Sequence[NewFace]) -> tuple[np.ndarray, np.ndarray]:
+        """Record a file and its faces in one transaction; (removed keys, new keys)."""
+        with self.db:
+            removed = self._drop_faces(path)
+            file_id = self._upsert(path, kind, size, mtime_ns, "indexed", None, info, len(faces))
+            new = [self.db.execute(
+                "INSERT INTO faces (file_id, t, x1, y1, x2, y2, prob, vector) VALUES (?,?,?,?,?,?,?,?)",
+                (file_id, f.t, *f.box, f.prob, np.asarray(f.vector, np.float32).tobytes()),
+            ).lastrowid for f in faces]
+            self._bump()
+        return removed, np.asarray(new, dtype=np.int64)
+
+    def save_failed(self, path: str, kind: str, size: int, mtime_ns: int, reason: str) -> np.ndarray:
+        with self.db:
+            removed = self._drop_faces(path)
+            self._upsert(path, kind, size, mtime_ns, "failed", reason, {}, 0)
+            self._bump()
+        return removed
+
+    def remove(self, paths: Iterable[str]) -> np.ndarray:
+        """Forget files (gone from disk); returns the keys of their faces."""
+        removed = []
+        with self.db:
+            for path in paths:
+                removed.append(self._drop_faces(path))
+                self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+            self._bump()
+        return np.concatenate(removed) if removed else np.zeros(0, np.int64)
+
+    def _drop_faces(self, path: str) -> np.ndarray:
+        rows = self.db.execute(
+            "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id WHERE files.path = ?",
+            (path,)).fetchall()
+        if rows:
+            self.db.execute("DELETE FROM faces WHERE file_id = (SELECT id FROM files WHERE path = ?)",
+                            (path,))
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def _upsert(self, path: str, kind: str, size: int, mtime_ns: int, status: str,
+                error: str | None, info: dict, faces: int) -> int:
+        values = (kind, size, mtime_ns, status, error, info.get("duration"), info.get("fps"),
+                  info.get("width"), info.get("height"), info.get("samples", 0), info.get("step"),
+                  faces, time.time())
+        self.db.execute(
+            "INSERT INTO files (path, kind, size, mtime_ns, status, error, duration, fps, width, "
+            "height, samples, step, faces, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(path) DO UPDATE SET kind=excluded.kind, size=excluded.size, "
+            "mtime_ns=excluded.mtime_ns, status=excluded.status, error=excluded.error, "
+            "duration=excluded.duration, fps=excluded.fps, width=excluded.width, "
+            "height=excluded.height, samples=excluded.samples, step=excluded.step, "
+            "faces=excluded.faces, indexed_at=excluded.indexed_at",
+            (path, *values))
+        return self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
+
+    # faces --------------------------------------------------------------------------------
+    def face_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+
+    def face_ids(self) -> np.ndarray:
+        return np.fromiter((r[0] for r in self.db.execute("SELECT id FROM faces ORDER BY id")),
+                           dtype=np.int64)
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        out = np.zeros((len(ids), 512), dtype=np.float32)
+        where = {int(k): i for i, k in enumerate(ids)}
+        for chunk in _chunks(list(where)):
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.db.execute(f"SELECT id, vector FROM faces WHERE id IN ({marks})", chunk):
+                out[where[key]] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def faces(self, ids: Sequence[int]) -> FaceRows:
+        rows = []
+        for chunk in _chunks([int(i) for i in ids]):
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(
+                f"SELECT id, file_id, t, x1, y1, x2, y2 FROM faces WHERE id IN ({marks})", chunk).fetchall()
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+        return FaceRows(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2], arr[:, 3:7])
+
+
+def _chunks(items: list[int], size: int = 900) -> Iterable[list[int]]:
+    for lo in range(0, len(items), size):
+        yield items[lo : lo + size]

@@ -1,0 +1,59 @@
+"""Face embeddings with FaceNet's InceptionResnetV1: 512-d, L2-normalised, batched."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+
+from .errors import MissingWeightsError
+from .weights import Weights
+
+DIM = 512
+
+
+def load_network(weights: Weights, device: torch.device) -> torch.nn.Module:
+    """The network in eval mode on `device`; vggface2 is downloaded by facenet-pytorch once."""
+    from facenet_pytorch import InceptionResnetV1
+
+    if weights.path is None:
+        print("ris: loading FaceNet vggface2 weights (facenet-pytorch downloads them once, "
+              "about 110 MB)", file=sys.stderr)
+        try:
+            net = InceptionResnetV1(pretrained="vggface2", classify=False)
+        except Exception as err:
+            raise MissingWeightsError(
+                f"cannot download the vggface2 weights ({type(err).__name__})",
+                "offline? set --weights or RIS_FACENET_WEIGHTS to a local state_dict file",
+            ) from err
+    else:
+        net = InceptionResnetV1(pretrained=None, classify=False)
+        state = torch.load(weights.path, map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("logits.")}
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:
+            raise MissingWeightsError(
+                f"{weights.path} is not an InceptionResnetV1 state_dict",
+                "use a facenet-pytorch InceptionResnetV1 weights file",
+            ) from err
+    return net.eval().to(device)
+
+
+class FaceEmbedder:
+    def __init__(self, weights: Weights, device: torch.device, batch: int = 64) -> None:
+        self.weights = weights
+        self.device = device
+        self.batch = batch
+        self.net = load_network(weights, device)
+
+    def embed(self, crops: torch.Tensor) -> np.ndarray:
+        """(N, 512) float32 unit vectors for (N, 3, 160, 160) standardised crops."""
+        out = np.zeros((len(crops), DIM), dtype=np.float32)
+        with torch.inference_mode():
+            for lo in range(0, len(crops), self.batch):
+                part = crops[lo : lo + self.batch].to(self.device)
+                vec = torch.nn.functional.normalize(self.net(part), dim=1)
+                out[lo : lo + len(part)] = vec.float().cpu().numpy()
+        return out

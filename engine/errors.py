@@ -1,0 +1,49 @@
+"""Typed errors: each carries a one-line title and a hint that names the fix."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """An expected failure, shown to the user without a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, title: str, hint: str = "") -> None:
+        super().__init__(title)
+        self.title = title
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.hint})" if self.hint else self.title
+
+
+class UserError(EngineError):
+    """The user asked for something that cannot be done as asked (exit code 2)."""
+
+    exit_code = 2
+
+
+class NoFaceError(UserError):
+    """The query has no usable face."""
+
+
+class UnreadableMediaError(UserError):
+    """The query (or a path given on the command line) cannot be read as a photo or a video."""
+
+
+class MissingWeightsError(UserError):
+    """No FaceNet weights can be found or downloaded."""
+
+
+class WeightsMismatchError(UserError):
+    """The index was built with other weights than the ones asked for."""
+
+
+class IndexBusyError(EngineError):
+    """Another process is writing to the same index."""
+
+    exit_code = 3
+
+
+class CatalogError(EngineError):
+    """The catalog on disk cannot be used (newer schema, damaged file)."""

@@ -1,0 +1,53 @@
+"""What an index run reports, as it goes: small frozen messages, past tense."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IndexPlanned:
+    files: int  # media files found under the paths
+    to_index: int
+    unchanged: int  # skipped: indexed before (or failed before) and not changed since
+    removed: int  # gone from disk, dropped from the index
+    total_bytes: int  # of the files to index
+
+
+@dataclass(frozen=True)
+class FileIndexed:
+    path: str
+    kind: str
+    samples: int
+    faces: int
+
+
+@dataclass(frozen=True)
+class FileFailed:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexProgressed:
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    frames: int
+    faces: int
+    current: str
+
+
+@dataclass(frozen=True)
+class IndexFinished:
+    indexed: int
+    failed: int
+    unchanged: int
+    removed: int
+    frames: int
+    faces: int
+    seconds: float
+
+
+IndexEvent = IndexPlanned | FileIndexed | FileFailed | IndexProgressed | IndexFinished

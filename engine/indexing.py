@@ -1,0 +1,159 @@
+"""The indexing pipeline: find files, decode them ahead in a worker, detect and embed faces,
+and commit each file's faces in one transaction. A cancellable generator of events.
+
+Stopping at any point (Ctrl-C, a closed generator, a killed process) loses no committed work:
+each file is all-or-nothing in the catalog, and the vector index catches up on the next open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .catalog import Catalog, NewFace
+from .decoding import Decoder
+from .events import FileFailed, FileIndexed, IndexEvent, IndexFinished, IndexPlanned, IndexProgressed
+from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaFile, WalkProblem, walk
+from .models import FaceModels
+from .sampling import MediaInfo
+from .vectors import VectorIndex
+
+
+@dataclass
+class Plan:
+    to_index: list[MediaFile] = field(default_factory=list)
+    rejected: list[tuple[MediaFile | WalkProblem, str]] = field(default_factory=list)
+    unchanged: int = 0
+    vanished: list[str] = field(default_factory=list)
+    found: int = 0
+
+
+def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequence[Path]) -> Plan:
+    """What a run must do: new and changed files to index, bad ones to record, vanished to drop."""
+    p = Plan()
+    seen: set[str] = set()
+    for item in walk(roots, skip):
+        p.found += 1
+        seen.add(str(item.path))
+        if isinstance(item, WalkProblem):
+            p.rejected.append((item, item.reason))
+            continue
+        old = catalog.file(str(item.path))
+        if old and (old.size, old.mtime_ns) == (item.size, item.mtime_ns) and (
+                old.status == "indexed" or not retry_failed):
+            p.unchanged += 1
+        elif item.kind == "unknown":
+            exts = " ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
+            p.rejected.append((item, f"not a supported photo or video type (ris reads {exts})"))
+        elif item.size == 0:
+            p.rejected.append((item, "empty file (0 bytes)"))
+        else:
+            p.to_index.append(item)
+    prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
+    for rec in catalog.files():
+        under = any(rec.path == pre or rec.path.startswith(pre.rstrip(os.sep) + os.sep) for pre in prefixes)
+        if under and rec.path not in seen:
+            p.vanished.append(rec.path)
+    return p
+
+
+class Indexer:
+    def __init__(self, catalog: Catalog, vectors: VectorIndex, models: FaceModels,
+                 decoder: Decoder, save_every: float = 30.0) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.models = models
+        self.decoder = decoder
+        self.save_every = save_every
+
+    def run(self, work: Plan) -> Iterator[IndexEvent]:
+        t0 = time.monotonic()
+        total_bytes = sum(f.size for f in work.to_index)
+        yield IndexPlanned(work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes)
+        self.vectors.sync(self.catalog)
+        if work.vanished:
+            self._apply(self.catalog.remove(work.vanished), np.zeros(0, np.int64), None)
+        failed = 0
+        for item, reason in work.rejected:
+            yield self._fail(item, reason)
+            failed += 1
+        counts = {"indexed": 0, "frames": 0, "faces": 0, "bytes": 0}
+        last_save = time.monotonic()
+        try:
+            for event in self._files(work.to_index, counts, total_bytes):
+                if isinstance(event, FileFailed):
+                    failed += 1
+                elif isinstance(event, FileIndexed):
+                    counts["indexed"] += 1
+                yield event
+                if time.monotonic() - last_save > self.save_every:
+                    self.vectors.save(self.vectors.version)
+                    last_save = time.monotonic()
+        finally:
+            self.vectors.save(self.vectors.version)
+        yield IndexFinished(counts["indexed"], failed, work.unchanged, len(work.vanished),
+                            counts["frames"], counts["faces"], time.monotonic() - t0)
+
+    def _files(self, files: list[MediaFile], counts: dict[str, int], total_bytes: int) -> Iterator[IndexEvent]:
+        info: MediaInfo | None = None
+        faces: list[NewFace] = []
+        broken: str | None = None
+        done_files = frames_in_file = 0
+        for ev in self.decoder.decode(files):
+            f = ev.file
+            if ev.info is not None:
+                info, faces, broken, frames_in_file = ev.info, [], None, 0
+            elif ev.chunk is not None and info is not None and broken is None:
+                try:
+                    found, vecs = self.models.faces(ev.chunk.frames, info.scale)
+                except (RuntimeError, ValueError, IndexError) as err:
+                    broken = f"face detection failed: {type(err).__name__}: {err}"[:200]
+                    continue
+                for det, vec in zip(found, vecs, strict=True):
+                    box = tuple(float(v) for v in det.box * info.scale)
+                    faces.append(NewFace(float(ev.chunk.times[det.frame]), box, det.prob, vec))  # type: ignore[arg-type]
+                frames_in_file += len(ev.chunk.times)
+                counts["frames"] += len(ev.chunk.times)
+                part = int(f.size * frames_in_file / max(info.samples, 1))
+                yield IndexProgressed(done_files, len(files), counts["bytes"] + part, total_bytes,
+                                      counts["frames"], counts["faces"] + len(faces), str(f.path))
+            elif ev.done or ev.error:
+                done_files += 1
+                counts["bytes"] += f.size
+                if ev.done and broken is None and info is not None:
+                    yield self._commit(f, info, faces)
+                    counts["faces"] += len(faces)
+                else:
+                    yield self._fail(f, ev.error or broken or "decoding ended early")
+                info, faces = None, []
+                yield IndexProgressed(done_files, len(files), counts["bytes"], total_bytes,
+                                      counts["frames"], counts["faces"], str(f.path))
+
+    def _commit(self, f: MediaFile, info: MediaInfo, faces: list[NewFace]) -> FileIndexed:
+        meta = {"duration": info.duration, "fps": info.fps, "width": info.width,
+                "height": info.height, "samples": info.samples, "step": info.step}
+        removed, new = self.catalog.save_indexed(str(f.path), f.kind, f.size, f.mtime_ns, meta, faces)
+        vecs = np.stack([x.vector for x in faces]) if faces else None
+        self._apply(removed, new, vecs)
+        return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
+
+    def _fail(self, item: MediaFile | WalkProblem, reason: str) -> FileFailed:
+        size, mtime, kind = (item.size, item.mtime_ns, item.kind) if isinstance(item, MediaFile) else (0, 0, "unknown")
+        removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason)
+        self._apply(removed, np.zeros(0, np.int64), None)
+        return FileFailed(str(item.path), reason)
+
+    def _apply(self, removed: np.ndarray, new: np.ndarray, vecs: np.ndarray | None) -> None:
+        """Mirror one committed catalog change in the vector index, then mark it current."""
+        was_current = self.vectors.version == self.catalog.version - 1
+        self.vectors.remove(removed)
+        if vecs is not None:
+            self.vectors.add(new, vecs)
+        if was_current:
+            self.vectors.version = self.catalog.version
+

@@ -1,0 +1,83 @@
+"""Finding media files: which files are photos or videos, walked recursively."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+
+
+def media_kind(path: Path) -> str | None:
+    """'video', 'image' or None, from the file name's extension."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
+    if suffix in IMAGE_EXTENSIONS:
+        return "image"
+    return None
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    path: Path  # absolute, resolved
+    kind: str  # 'video' | 'image'
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class WalkProblem:
+    """A path that could not be listed or read while walking."""
+
+    path: Path
+    reason: str
+
+
+def walk(roots: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[MediaFile | WalkProblem]:
+    """Every photo and video under the roots, in a stable order; problems are yielded too.
+
+    A root may be a file: then it is taken whatever its extension, so that asking for a file
+    that is not media gives a reason rather than silence. Hidden folders and `skip` folders
+    (the data directory) are not entered.
+    """
+    skipped = {p.resolve() for p in skip}
+    for root in roots:
+        root = Path(root).expanduser().resolve()
+        if root.is_dir():
+            yield from _walk_dir(root, skipped)
+        elif root.exists():
+            yield _stat(root, media_kind(root) or "unknown")
+        else:
+            yield WalkProblem(root, "no such file or folder")
+
+
+def _walk_dir(root: Path, skipped: set[Path]) -> Iterator[MediaFile | WalkProblem]:
+    problems: list[WalkProblem] = []
+
+    def on_error(err: OSError) -> None:
+        problems.append(WalkProblem(Path(err.filename or root), f"cannot list: {err.strerror}"))
+
+    for folder, dirs, files in os.walk(root, onerror=on_error):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and here / d not in skipped)
+        for name in sorted(files):
+            path = here / name
+            kind = media_kind(path)
+            if kind is not None and not name.startswith("."):
+                yield _stat(path, kind)
+        yield from problems
+        problems.clear()
+
+
+def _stat(path: Path, kind: str) -> MediaFile | WalkProblem:
+    try:
+        st = path.stat()
+    except OSError as err:
+        return WalkProblem(path, f"cannot read: {err.strerror}")
+    if not os.access(path, os.R_OK):
+        return WalkProblem(path, "permission denied (make the file readable)")
+    return MediaFile(path, kind, st.st_size, st.st_mtime_ns)

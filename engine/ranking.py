@@ -1,0 +1,102 @@
+"""Ranking: from face hits to ranked videos with moments and segments, and ranked photos.
+
+Pure functions over arrays: no models, no files, so the logic is tested fast and exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .results import ImageHit, Moment, Segment, VideoHit
+
+TOP_K_QUALITY = 3  # a video's match quality is the mean of its best few similarities
+COVERAGE_WEIGHT = 0.25  # how much presence through the video lifts its score
+MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps start a new segment
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    kind: str
+    duration: float | None
+    samples: int
+    step: float | None
+
+
+def rank(file_ids: np.ndarray, times: np.ndarray, boxes: np.ndarray, sims: np.ndarray,
+         files: dict[int, FileInfo], top: int) -> tuple[list[VideoHit], list[ImageHit]]:
+    """Group matching faces by file; videos and photos, each best first, `top` of each."""
+    by_file: dict[int, list[int]] = defaultdict(list)
+    for i, fid in enumerate(file_ids.tolist()):
+        by_file[fid].append(i)
+    videos, images = [], []
+    for fid, rows in by_file.items():
+        info = files.get(fid)
+        if info is None:
+            continue
+        r = np.asarray(rows)
+        if info.kind == "video":
+            videos.append(video_hit(info, times[r], boxes[r], sims[r]))
+        else:
+            best = r[int(np.argmax(sims[r]))]
+            images.append(ImageHit(info.path, round(float(sims[best]), 4), _box(boxes[best])))
+    videos.sort(key=lambda v: (-v.score, v.path))
+    images.sort(key=lambda i: (-i.score, i.path))
+    return videos[:top], images[:top]
+
+
+def video_hit(info: FileInfo, times: np.ndarray, boxes: np.ndarray, sims: np.ndarray) -> VideoHit:
+    moments = best_per_time(times, boxes, sims)
+    step = info.step or 0.5
+    duration = float(info.duration or (moments[-1].t + step))
+    score = video_score([m.similarity for m in moments], info.samples)
+    segments = merge_segments([m.t for m in moments], [m.similarity for m in moments], step, duration)
+    return VideoHit(info.path, score, round(duration, 3), tuple(segments), tuple(moments))
+
+
+def best_per_time(times: np.ndarray, boxes: np.ndarray, sims: np.ndarray) -> list[Moment]:
+    """One moment per sampled time: the face that matches best there."""
+    best: dict[float, int] = {}
+    for i, t in enumerate(times.tolist()):
+        if t not in best or sims[i] > sims[best[t]]:
+            best[t] = i
+    return [Moment(round(t, 3), _box(boxes[i]), round(float(sims[i]), 4)) for t, i in sorted(best.items())]
+
+
+def video_score(similarities: list[float], samples: int) -> float:
+    """How well (mean of the best few similarities) and how much (share of samples) it matches.
+
+    score = q + (1 - q) * COVERAGE_WEIGHT * coverage: never below the match quality q, so every
+    listed video scores at least the threshold, and a longer presence lifts it towards 1.
+    """
+    best = sorted(similarities, reverse=True)[:TOP_K_QUALITY]
+    q = float(np.mean(best))
+    coverage = min(1.0, len(similarities) / max(samples, 1))
+    return round(q + (1.0 - q) * COVERAGE_WEIGHT * coverage, 4)
+
+
+def merge_segments(times: list[float], sims: list[float], step: float, duration: float) -> list[Segment]:
+    """Consecutive matching samples become one segment; each sample stands for step/2 either side."""
+    segments: list[Segment] = []
+    run: list[int] = []
+    for i, t in enumerate(times):
+        if run and t - times[run[-1]] > MAX_GAP_STEPS * step:
+            segments.append(_segment(times, sims, run, step, duration))
+            run = []
+        run.append(i)
+    if run:
+        segments.append(_segment(times, sims, run, step, duration))
+    return segments
+
+
+def _segment(times: list[float], sims: list[float], run: list[int], step: float, duration: float) -> Segment:
+    start = max(0.0, times[run[0]] - step / 2)
+    end = min(duration, times[run[-1]] + step / 2)
+    return Segment(round(start, 3), round(end, 3), round(float(np.mean([sims[i] for i in run])), 4))
+
+
+def _box(b: np.ndarray) -> tuple[float, float, float, float]:
+    return tuple(round(float(v), 1) for v in b)  # type: ignore[return-value]

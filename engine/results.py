@@ -1,0 +1,103 @@
+"""Plain frozen dataclasses that cross the engine's boundary: search results and status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the file's own pixels
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float  # seconds
+    end: float
+    score: float  # mean similarity of the matching samples in it
+
+
+@dataclass(frozen=True)
+class Moment:
+    t: float  # seconds
+    bbox: Box
+    similarity: float
+
+
+@dataclass(frozen=True)
+class VideoHit:
+    path: str
+    score: float
+    duration: float
+    segments: tuple[Segment, ...]
+    matches: tuple[Moment, ...]  # in time order, the best face per matching sample
+
+    @property
+    def best(self) -> Moment:
+        return max(self.matches, key=lambda m: m.similarity)
+
+
+@dataclass(frozen=True)
+class ImageHit:
+    path: str
+    score: float
+    bbox: Box
+
+
+@dataclass(frozen=True)
+class QueryFace:
+    """One face of a query photo, or one person of a query clip (numbered from 1, best first)."""
+
+    number: int
+    bbox: Box  # in the first frame it was seen
+    t: float  # when it was first seen (0 for photos)
+    prob: float
+    samples: int  # how many samples show it (1 for photos)
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    path: str
+    kind: str  # image | video
+    faces: tuple[QueryFace, ...]  # candidates: the faces of a photo, the people of a clip
+    chosen: int  # number of the candidate searched for
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: QueryInfo
+    threshold: float
+    videos: tuple[VideoHit, ...]
+    images: tuple[ImageHit, ...]
+
+    def to_json(self) -> dict:
+        """The document `ris search --json` prints (a stable contract)."""
+        q = self.query
+        return {
+            "query": {
+                "path": q.path, "kind": q.kind, "faces": len(q.faces), "chosen": q.chosen,
+                "candidates": [asdict(f) for f in q.faces], "threshold": self.threshold,
+            },
+            "videos": [
+                {"path": v.path, "score": v.score, "duration": v.duration,
+                 "segments": [asdict(s) for s in v.segments],
+                 "matches": [{"t": m.t, "bbox": list(m.bbox), "similarity": m.similarity}
+                             for m in v.matches]}
+                for v in self.videos
+            ],
+            "images": [{"path": i.path, "score": i.score, "bbox": list(i.bbox)} for i in self.images],
+        }
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    data_dir: str
+    weights: str | None
+    videos: int
+    images: int
+    faces: int
+    failed: tuple[FailedFile, ...]
+    files: tuple[tuple[str, str, int], ...]  # (path, status, faces) for every file

@@ -1,0 +1,121 @@
+"""Sampling frames: which frames of a video to look at, with their stream timestamps.
+
+Runs inside the decoding worker process, so it imports decord and Pillow but never torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    rate: float = 2.0  # samples per second
+    min_frames: int = 3  # at least this many from very short clips
+    max_side: int = 1280  # frames larger than this are decoded scaled down
+    chunk: int = 16  # frames per message
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: str  # 'video' | 'image'
+    width: int  # original size, in pixels
+    height: int
+    duration: float | None  # seconds; None for photos
+    fps: float | None
+    samples: int  # how many frames will be sampled
+    step: float | None  # seconds between samples; None for photos
+    scale: float  # original pixels per decoded pixel (boxes are multiplied by it)
+
+
+@dataclass(frozen=True)
+class FrameChunk:
+    times: np.ndarray  # (B,) float seconds
+    frames: np.ndarray  # (B, H, W, 3) uint8 RGB
+
+
+def sample_indices(starts: np.ndarray, duration: float, rate: float, min_frames: int) -> np.ndarray:
+    """Frame indices shown at 0, 1/rate, 2/rate, ... seconds; evenly spread on short clips."""
+    n = len(starts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    targets = np.arange(0.0, max(duration, 1e-9), 1.0 / rate) + float(starts[0])
+    idx = np.clip(np.searchsorted(starts, targets, side="right") - 1, 0, n - 1)
+    idx = np.unique(idx)
+    wanted = min(min_frames, n)
+    if len(idx) < wanted:
+        idx = np.unique(np.round(np.linspace(0, n - 1, wanted)).astype(np.int64))
+    return idx.astype(np.int64)
+
+
+def frame_starts(vr, fps: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Presentation time of every frame from the stream, or i/fps where the stream has none."""
+    n = len(vr)
+    try:
+        starts = np.asarray(vr.get_frame_timestamp(np.arange(n)), dtype=np.float64)[:, 0]
+    except Exception:
+        starts = np.zeros(0)
+    if len(starts) != n or (n > 1 and (np.any(np.diff(starts) < 0) or starts[-1] <= starts[0])):
+        starts = np.arange(n, dtype=np.float64) / (fps or 25.0)
+    return starts
+
+
+def decoded_size(width: int, height: int, max_side: int) -> tuple[int, int, float]:
+    """Width and height to decode at, and the factor back to the original pixels."""
+    longest = max(width, height)
+    if longest <= max_side:
+        return width, height, 1.0
+    scale = longest / max_side
+    return max(1, round(width / scale)), max(1, round(height / scale)), scale
+
+
+def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
+    """The video's MediaInfo, then its sampled frames in chunks. Raises on undecodable files."""
+    import decord
+
+    probe = decord.VideoReader(str(path), num_threads=1)
+    n = len(probe)
+    if n == 0:
+        raise ValueError("the video has no frames")
+    height, width = probe[0].shape[:2]
+    fps = float(probe.get_avg_fps() or 0.0)
+    starts = frame_starts(probe, fps)
+    frame_len = 1.0 / fps if fps > 0 else 0.0
+    duration = float(starts[-1] - starts[0] + frame_len)
+    w, h, scale = decoded_size(width, height, opts.max_side)
+    vr = probe if scale == 1.0 else decord.VideoReader(str(path), width=w, height=h, num_threads=1)
+    del probe
+    idx = sample_indices(starts, duration, opts.rate, opts.min_frames)
+    step = min(1.0 / opts.rate, duration / len(idx))
+    yield MediaInfo("video", width, height, duration, fps, len(idx), step, scale)
+    for lo in range(0, len(idx), opts.chunk):
+        part = idx[lo : lo + opts.chunk]
+        frames = vr.get_batch(part.tolist()).asnumpy()
+        yield FrameChunk(starts[part] - starts[0], np.ascontiguousarray(frames))
+
+
+def read_image(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
+    """A photo as one frame at t=0 (EXIF orientation applied)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        im.load()
+        im = ImageOps.exif_transpose(im).convert("RGB")
+    width, height = im.size
+    w, h, scale = decoded_size(width, height, opts.max_side)
+    if scale != 1.0:
+        im = im.resize((w, h), Image.BILINEAR)
+    yield MediaInfo("image", width, height, None, None, 1, None, scale)
+    yield FrameChunk(np.zeros(1), np.asarray(im, dtype=np.uint8)[None])
+
+
+def read_media(path: Path, kind: str, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
+    if kind == "image":
+        return read_image(path, opts)
+    if kind == "video":
+        return read_video(path, opts)
+    raise ValueError("not a supported photo or video type")

@@ -1,0 +1,74 @@
+"""One settings object, built at the entry point, with RIS_* environment overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+# Cosine similarity at which two faces are taken to be the same person, for the bundled
+# CASIA-WebFace FaceNet weights. Chosen on the LFW dev pairs (see README, "Threshold"):
+# the best-accuracy threshold was 0.39..0.45; we take the stricter end, because a search
+# engine should rather miss a doubtful frame than show a stranger.
+DEFAULT_THRESHOLD = 0.45
+
+_ENV = {
+    "data_dir": ("RIS_DATA_DIR", Path),
+    "device": ("RIS_DEVICE", str),
+    "weights": ("RIS_FACENET_WEIGHTS", Path),
+    "sample_rate": ("RIS_SAMPLE_RATE", float),
+    "min_face_size": ("RIS_MIN_FACE_SIZE", int),
+    "min_face_prob": ("RIS_MIN_FACE_PROB", float),
+    "threshold": ("RIS_THRESHOLD", float),
+    "decode_timeout": ("RIS_DECODE_TIMEOUT", float),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    weights: Path | None = None  # None: the weights that built the index, else vggface2
+    sample_rate: float = 2.0  # frames per second sampled from videos
+    min_frames: int = 3  # at least this many samples from very short clips
+    min_face_size: int = 20  # pixels, the shorter side of a face box in the original frame
+    min_face_prob: float = 0.90  # MTCNN detection probability
+    max_frame_side: int = 1280  # frames are decoded at most this large for detection
+    frame_batch: int = 16  # frames per detection batch
+    face_batch: int = 64  # faces per embedding batch
+    threshold: float | None = None  # None: DEFAULT_THRESHOLD
+    top: int = 20
+    decode_timeout: float = 120.0  # seconds without a decoded frame before a file is given up
+    save_every: float = 30.0  # seconds between saves of the vector index during a run
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then RIS_* variables, then explicit overrides (None means not given)."""
+        env = dict(os.environ) if env is None else env
+        values: dict[str, object] = {}
+        for name, (var, cast) in _ENV.items():
+            if env.get(var):
+                values[name] = cast(env[var])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        settings = cls(**values)  # type: ignore[arg-type]
+        return replace(settings, data_dir=Path(settings.data_dir).expanduser())
+
+    @property
+    def match_threshold(self) -> float:
+        return DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite"
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.data_dir / "faces.usearch"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "index.lock"

@@ -1,0 +1,102 @@
+"""The vector index: usearch (cosine) over every face vector, keyed by the catalog's face id.
+
+The file on disk is a cache of the catalog's vectors. A sidecar records the catalog version it
+matches; when they differ (a crash between a commit and a save), the index is reconciled from
+the catalog: stale keys removed, missing vectors added. Saves are atomic (temp file, rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index
+
+from .catalog import Catalog
+from .embedding import DIM
+
+EXACT_BELOW = 50_000  # brute force is exact and fast enough below this many vectors
+
+
+class VectorIndex:
+    def __init__(self, path: Path, ndim: int = DIM) -> None:
+        self.path = path
+        self.ndim = ndim
+        self.version = -1
+        self.index = Index(ndim=ndim, metric="cos", dtype="f32")
+        meta = path.with_suffix(".json")
+        if path.exists() and meta.exists():
+            try:
+                recorded = json.loads(meta.read_text())
+                self.index.load(str(path))
+                if self.index.ndim == ndim and recorded.get("count") == len(self.index):
+                    self.version = int(recorded["version"])
+            except (ValueError, RuntimeError, KeyError, OSError):
+                self.index = Index(ndim=ndim, metric="cos", dtype="f32")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sync(self, catalog: Catalog) -> bool:
+        """Make the index hold exactly the catalog's faces; True if anything changed."""
+        if self.version == catalog.version:
+            return False
+        want = catalog.face_ids()
+        have = np.asarray(self.index.keys, dtype=np.int64) if len(self.index) else np.zeros(0, np.int64)
+        stale = np.setdiff1d(have, want)
+        missing = np.setdiff1d(want, have)
+        if len(stale):
+            self.index.remove(stale)
+        for lo in range(0, len(missing), 10_000):
+            part = missing[lo : lo + 10_000]
+            self.index.add(part, catalog.vectors(part))
+        self.version = catalog.version
+        return bool(len(stale) or len(missing))
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        if len(keys):
+            self.index.add(np.asarray(keys, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+
+    def remove(self, keys: np.ndarray) -> None:
+        if len(keys):
+            self.index.remove(np.asarray(keys, dtype=np.int64))
+
+    def save(self, version: int) -> None:
+        """Write the index, then the sidecar naming the catalog version it holds; each atomic."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.index.save(str(tmp))
+        os.replace(tmp, self.path)
+        meta = self.path.with_suffix(".json")
+        tmp_meta = meta.with_name(meta.name + ".tmp")
+        tmp_meta.write_text(json.dumps({"version": version, "count": len(self.index), "ndim": self.ndim}))
+        os.replace(tmp_meta, meta)
+        self.version = version
+
+    def search(self, queries: np.ndarray, min_similarity: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every key within `min_similarity` (cosine) of any query: keys and their best similarity."""
+        size = len(self.index)
+        if size == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        best: dict[int, float] = {}
+        for q in queries:
+            keys, sims = self._above(q, min_similarity, size)
+            for k, s in zip(keys.tolist(), sims.tolist(), strict=True):
+                if s > best.get(k, -1.0):
+                    best[k] = s
+        keys = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
+        return keys, np.fromiter(best.values(), dtype=np.float32, count=len(best))
+
+    def _above(self, query: np.ndarray, min_similarity: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+        count = min(size, 256)
+        while True:
+            found = self.index.search(query, count, exact=size < EXACT_BELOW)
+            keys = np.asarray(found.keys, dtype=np.int64)
+            sims = 1.0 - np.asarray(found.distances, dtype=np.float32)
+            if len(keys) < count or count >= size or sims[-1] < min_similarity:
+                keep = sims >= min_similarity
+                return keys[keep], sims[keep]
+            count = min(size, count * 4)
