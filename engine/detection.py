@@ -34,7 +34,7 @@ class FaceDetector:
     def detect(self, frames: np.ndarray, scale: float = 1.0) -> list[Detection]:
         """Faces in a (B, H, W, 3) uint8 batch of equal-size frames; `scale` maps decoded pixels
         back to the original frame, for the size gate."""
-        batch = torch.from_numpy(frames).to(self.device)
+        batch = torch.from_numpy(np.require(frames, requirements="W")).to(self.device)
         with torch.inference_mode():
             boxes, probs = self.mtcnn.detect(batch)
         found = []
@@ -52,6 +52,7 @@ class FaceDetector:
         if not detections:
             return torch.zeros((0, 3, FACE_SIZE, FACE_SIZE))
         height, width = frames.shape[1:3]
+        frames = np.require(frames, requirements="W")
         out = []
         for det in detections:
             x1, y1, x2, y2 = crop_box(det.box, self.margin, width, height)

@@ -1,0 +1,53 @@
+# ris: `just index FOLDER...` indexes media; `just test` runs the tests. Each installs what it needs.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := justfile_directory() / ".venv"
+bin := venv / "bin"
+shared_weights := justfile_directory() / "../shared/models/facenet/casia-webface-20180408-102900.pt"
+
+# Offline machines (and this project's CI) use the local CASIA-WebFace weights when present;
+# elsewhere facenet-pytorch downloads vggface2 on first use. RIS_FACENET_WEIGHTS wins if set.
+export RIS_FACENET_WEIGHTS := env_var_or_default("RIS_FACENET_WEIGHTS", if path_exists(shared_weights) == "true" { shared_weights } else { "" })
+
+# list the recipes
+default:
+    @just --list
+
+# create .venv and install ris into it (again only when pyproject.toml changes)
+setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stamp="{{venv}}/.installed"
+    if [ -f "$stamp" ] && [ ! pyproject.toml -nt "$stamp" ]; then exit 0; fi
+    echo "ris: installing into {{venv}} (first run: a few minutes)" >&2
+    python3 -m venv "{{venv}}"
+    "{{bin}}/pip" install -q --upgrade pip
+    "{{bin}}/pip" install -q -e ".[tui,dev]"
+    touch "$stamp"
+
+# index (add or update) the photos and videos under PATHS into ./data
+index +paths: setup
+    "{{bin}}/ris" index {{paths}}
+
+# search the index for the person in a photo or clip
+search query *args: setup
+    "{{bin}}/ris" search {{query}} {{args}}
+
+# what is indexed, and what failed and why
+status *args: setup
+    "{{bin}}/ris" status {{args}}
+
+# run the tests (real models on real media: about 10 minutes on 2 CPU cores)
+test *args: setup
+    "{{bin}}/python" -m pytest {{args}}
+
+# speed figures: frames/s and faces/s while indexing, search latency (CPU, and GPU if present)
+bench *args: setup
+    "{{bin}}/python" -m engine.bench {{args}}
+
+# format check, lint, architecture contract, types
+lint: setup
+    "{{bin}}/ruff" format --check engine tests data
+    "{{bin}}/ruff" check engine tests data
+    "{{bin}}/lint-imports"
+    "{{bin}}/mypy"

@@ -1,0 +1,80 @@
+"""Shared fixtures: the real dev media and weights beside the project, and real indexes of them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("RIS_SHARED", ROOT.parent / "shared")).resolve()
+DEV = SHARED / "data" / "dev"
+WEIGHTS = SHARED / "models" / "facenet" / "casia-webface-20180408-102900.pt"
+VIDEOS = DEV / "videos"
+IMAGES = DEV / "images"
+AOC_PHOTO = IMAGES / "Alexandria_Ocasio-Cortez" / "tencent-ailab_V-Express" / "ref.jpg"
+AOC_CLIPS = [
+    VIDEOS / "Alexandria_Ocasio-Cortez" / "OpenTalker_SadTalker" / "WDA_AlexandriaOcasioCortez_000.mp4",
+    VIDEOS / "Alexandria_Ocasio-Cortez" / "OpenTalker_video-retalking" / "3.mp4",
+    VIDEOS / "Alexandria_Ocasio-Cortez" / "tencent-ailab_V-Express" / "gt.mp4",
+]
+HAMILTON = VIDEOS / "Lin-Manuel_Miranda" / "ageitgey_face_recognition" / "short_hamilton_clip.mp4"
+LMM_PHOTO = IMAGES / "Lin-Manuel_Miranda" / "ageitgey_face_recognition" / "lin-manuel-miranda.png"
+NO_FACE_VIDEO = VIDEOS / "no_faces" / "udacity_CarND-LaneLines-P1" / "solidWhiteRight.mp4"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = [p for p in (DEV, WEIGHTS) if not p.exists()]
+    if missing:
+        raise pytest.UsageError(
+            f"the tests need the shared dev data and weights beside the project: missing {missing} "
+            "(set RIS_SHARED to the folder that holds data/dev and models/facenet)")
+
+
+@pytest.fixture(scope="session")
+def ris_env() -> dict[str, str]:
+    """Environment for `ris` subprocesses: the local weights, no stray settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIS_")}
+    env["RIS_FACENET_WEIGHTS"] = str(WEIGHTS)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def make_settings(data_dir: Path, **kw: object):  # type: ignore[no-untyped-def]
+    from engine.settings import Settings
+
+    return Settings.from_env(env={}, data_dir=data_dir, weights=WEIGHTS, **kw)
+
+
+@pytest.fixture(scope="session")
+def bad_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A truncated copy of a real video and a text file named .mp4."""
+    folder = tmp_path_factory.mktemp("bad_media")
+    data = HAMILTON.read_bytes()
+    (folder / "truncated_hamilton.mp4").write_bytes(data[: len(data) // 3])
+    (folder / "notes.mp4").write_text("this is a text file, not a video\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def dev_index(tmp_path_factory: pytest.TempPathFactory, bad_media: Path):  # type: ignore[no-untyped-def]
+    """The whole dev library (videos, photos, the bad files), indexed once with the real models."""
+    from engine.api import build_engine
+
+    data_dir = tmp_path_factory.mktemp("dev_index")
+    engine = build_engine(make_settings(data_dir))
+    events = list(engine.index([VIDEOS, IMAGES, bad_media]))
+    yield engine, events
+    engine.close()
+
+
+def copy_media(dest: Path, *files: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in files:
+        target = dest / f"{f.parent.name}_{f.name}"
+        shutil.copy2(f, target)
+        out.append(target)
+    return out

@@ -1,0 +1,76 @@
+import sqlite3
+
+import numpy as np
+import pytest
+
+from engine.catalog import SCHEMA_VERSION, Catalog, NewFace
+from engine.errors import CatalogError
+
+
+def face(t, seed):
+    v = np.random.default_rng(seed).normal(size=512).astype(np.float32)
+    return NewFace(t, (1.0, 2.0, 30.0, 40.0), 0.99, v / np.linalg.norm(v))
+
+
+def test_file_and_faces_roundtrip(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    removed, new = cat.save_indexed("/v.mp4", "video", 10, 5, {"duration": 8.0, "samples": 16, "step": 0.5},
+                                    [face(0.0, 1), face(0.5, 2)])
+    assert len(removed) == 0 and len(new) == 2
+    rec = cat.file("/v.mp4")
+    assert rec.status == "indexed" and rec.faces == 2 and rec.duration == 8.0 and rec.samples == 16
+    rows = cat.faces(new)
+    assert rows.times.tolist() == [0.0, 0.5] and rows.boxes[0].tolist() == [1, 2, 30, 40]
+    np.testing.assert_array_equal(cat.vectors(new)[1], face(0.5, 2).vector)
+
+
+def test_reindexing_a_file_replaces_its_faces_with_new_keys(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    _, first = cat.save_indexed("/v.mp4", "video", 10, 5, {}, [face(0, 1), face(1, 2)])
+    removed, second = cat.save_indexed("/v.mp4", "video", 11, 6, {}, [face(0, 3)])
+    assert sorted(removed.tolist()) == sorted(first.tolist())
+    assert set(second.tolist()).isdisjoint(first.tolist())  # keys are never reused
+    assert cat.face_count() == 1 and cat.face_ids().tolist() == second.tolist()
+
+
+def test_failure_is_recorded_and_removal_forgets(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    _, keys = cat.save_indexed("/a.mp4", "video", 1, 1, {}, [face(0, 1)])
+    assert cat.save_failed("/a.mp4", "video", 2, 2, "damaged").tolist() == keys.tolist()
+    assert cat.file("/a.mp4").error == "damaged" and cat.face_count() == 0
+    cat.remove(["/a.mp4"])
+    assert cat.file("/a.mp4") is None
+
+
+def test_every_change_bumps_the_version(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    v0 = cat.version
+    cat.save_indexed("/a.jpg", "image", 1, 1, {}, [face(0, 1)])
+    cat.save_failed("/b.jpg", "image", 1, 1, "bad")
+    cat.remove(["/a.jpg"])
+    assert cat.version == v0 + 3
+
+
+def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    bad = NewFace(0.0, (1.0, 2.0, 3.0), 0.9, np.zeros(512, np.float32))  # box too short
+    with pytest.raises(sqlite3.Error):
+        cat.save_indexed("/a.mp4", "video", 1, 1, {}, [face(0, 1), bad])
+    assert cat.file("/a.mp4") is None and cat.face_count() == 0
+
+
+def test_schema_is_versioned_and_newer_is_refused(tmp_path):
+    path = tmp_path / "c.sqlite"
+    Catalog(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(CatalogError, match="newer"):
+        Catalog(path)
+
+
+def test_a_file_that_is_not_sqlite_gives_a_clear_error(tmp_path):
+    (tmp_path / "c.sqlite").write_text("not a database " * 100)
+    with pytest.raises(CatalogError, match="cannot open the catalog"):
+        Catalog(tmp_path / "c.sqlite")

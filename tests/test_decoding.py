@@ -1,0 +1,48 @@
+"""The decoding worker: bad files are reported and the run goes on, hangs are bounded."""
+
+import os
+
+from engine.decoding import Decoder
+from engine.media import MediaFile
+from engine.sampling import SampleOptions
+from tests.conftest import HAMILTON
+
+
+def media(path, kind="video"):
+    st = path.stat()
+    return MediaFile(path, kind, st.st_size, st.st_mtime_ns)
+
+
+def outcome(events):
+    out = {}
+    for ev in events:
+        name = ev.file.path.name
+        if ev.error:
+            out[name] = ev.error
+        elif ev.done:
+            out[name] = "done"
+    return out
+
+
+def test_damaged_files_are_reported_and_the_rest_decoded(bad_media):
+    files = [media(bad_media / "notes.mp4"), media(HAMILTON), media(bad_media / "truncated_hamilton.mp4")]
+    result = outcome(Decoder(SampleOptions(), timeout=60).decode(files))
+    assert result["short_hamilton_clip.mp4"] == "done"
+    assert "cannot decode the video" in result["notes.mp4"]
+    assert "cannot decode the video" in result["truncated_hamilton.mp4"]
+
+
+def test_a_hung_decoder_is_killed_and_the_run_goes_on(tmp_path):
+    fifo = tmp_path / "hangs.mp4"
+    os.mkfifo(fifo)  # opening it blocks forever: a real hang inside decord
+    files = [MediaFile(fifo, "video", 1, 1), media(HAMILTON)]
+    result = outcome(Decoder(SampleOptions(), timeout=3).decode(files))
+    assert "decoding stalled" in result["hangs.mp4"]
+    assert result["short_hamilton_clip.mp4"] == "done"
+
+
+def test_a_photo_that_is_not_an_image_is_reported(tmp_path):
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("nope")
+    (event,) = list(Decoder(SampleOptions(), timeout=30).decode([media(fake, "image")]))
+    assert "cannot read the photo" in event.error

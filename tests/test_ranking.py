@@ -1,0 +1,69 @@
+"""Ranking logic on hand-made hits (no models): segments, scores, ordering."""
+
+import numpy as np
+import pytest
+
+from engine.ranking import FileInfo, merge_segments, rank, video_score
+
+
+def hits(rows):
+    fids = np.array([r[0] for r in rows])
+    times = np.array([r[1] for r in rows], dtype=float)
+    boxes = np.array([[0, 0, 10, 10]] * len(rows), dtype=float)
+    sims = np.array([r[2] for r in rows], dtype=np.float32)
+    return fids, times, boxes, sims
+
+
+def test_consecutive_samples_merge_and_gaps_split():
+    times = [0.0, 0.5, 1.0, 1.5, 4.0, 4.5]
+    segs = merge_segments(times, [0.6] * 6, step=0.5, duration=10.0)
+    assert [(s.start, s.end) for s in segs] == [(0.0, 1.75), (3.75, 4.75)]
+
+
+def test_one_missed_sample_does_not_split_a_segment():
+    segs = merge_segments([0.0, 0.5, 1.5, 2.0], [0.7] * 4, step=0.5, duration=2.0)
+    assert [(s.start, s.end) for s in segs] == [(0.0, 2.0)]
+
+
+def test_segment_score_is_mean_similarity():
+    (seg,) = merge_segments([1.0, 1.5], [0.6, 0.8], step=0.5, duration=5)
+    assert seg.score == pytest.approx(0.7)
+
+
+def test_more_presence_ranks_higher_at_equal_similarity():
+    files = {1: FileInfo("/a.mp4", "video", 10, 20, 0.5), 2: FileInfo("/b.mp4", "video", 10, 20, 0.5)}
+    rows = [(1, t * 0.5, 0.7) for t in range(3)] + [(2, t * 0.5, 0.7) for t in range(18)]
+    videos, images = rank(*hits(rows), files, top=20)
+    assert [v.path for v in videos] == ["/b.mp4", "/a.mp4"] and images == []
+
+
+def test_better_similarity_beats_longer_weak_presence():
+    files = {1: FileInfo("/strong.mp4", "video", 10, 20, 0.5), 2: FileInfo("/weak.mp4", "video", 10, 20, 0.5)}
+    rows = [(1, t * 0.5, 0.85) for t in range(4)] + [(2, t * 0.5, 0.5) for t in range(20)]
+    videos, _ = rank(*hits(rows), files, top=20)
+    assert videos[0].path == "/strong.mp4"
+
+
+def test_score_never_below_match_quality_and_at_most_one():
+    assert video_score([0.5], samples=100) >= 0.5
+    assert video_score([1.0] * 10, samples=10) == pytest.approx(1.0)
+    assert video_score([0.6, 0.6], 2) > video_score([0.6, 0.6], 20)
+
+
+def test_several_faces_at_one_time_keep_the_best():
+    files = {1: FileInfo("/v.mp4", "video", 5, 10, 0.5)}
+    (video,), _ = rank(*hits([(1, 1.0, 0.5), (1, 1.0, 0.9), (1, 1.5, 0.6)]), files, top=5)
+    assert [(m.t, m.similarity) for m in video.matches] == [(1.0, 0.9), (1.5, 0.6)]
+
+
+def test_photos_rank_by_best_face_and_top_limits():
+    files = {i: FileInfo(f"/p{i}.jpg", "image", None, 1, None) for i in range(1, 5)}
+    rows = [(1, 0, 0.5), (2, 0, 0.9), (3, 0, 0.7), (4, 0, 0.6), (3, 0, 0.95)]
+    _, images = rank(*hits(rows), files, top=2)
+    assert [(i.path, i.score) for i in images] == [("/p3.jpg", 0.95), ("/p2.jpg", 0.9)]
+
+
+def test_hits_of_unknown_files_are_dropped():
+    files = {1: FileInfo("/v.mp4", "video", 5, 10, 0.5)}
+    videos, _ = rank(*hits([(1, 0.0, 0.8), (99, 0.0, 0.9)]), files, top=5)
+    assert [v.path for v in videos] == ["/v.mp4"]
