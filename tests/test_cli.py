@@ -1,0 +1,102 @@
+"""The command line contract, run as users run it: exit codes, one JSON document, clear errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from engine.lock import WriterLock
+from tests.conftest import AOC_PHOTO, HAMILTON, LMM_PHOTO, NO_FACE_VIDEO, copy_media
+
+pytestmark = pytest.mark.slow
+
+
+def ris(*args, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory, ris_env):
+    root = tmp_path_factory.mktemp("cli")
+    media = root / "media"
+    copy_media(media, HAMILTON, LMM_PHOTO, AOC_PHOTO)
+    (media / "broken.mp4").write_text("not a video")
+    run = ris("index", media, "--data-dir", root / "data", env=ris_env)
+    assert run.returncode == 0, run.stderr
+    return root, run
+
+
+def test_index_shows_progress_and_a_summary_on_stderr(small_index):
+    _, run = small_index
+    assert run.stdout == ""
+    assert "ris: 4 files found: 4 to index" in run.stderr
+    assert "100% 4/4 files" in run.stderr  # the progress bar's last state
+    assert "indexed 3 files" in run.stderr and "1 failed" in run.stderr
+    assert "broken.mp4" in run.stderr and "cannot decode the video" in run.stderr
+
+
+def test_search_json_is_one_document_on_stdout(small_index, ris_env):
+    root, _ = small_index
+    run = ris("search", LMM_PHOTO, "--json", "--data-dir", root / "data", env=ris_env)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert set(doc) == {"query", "videos", "images"}
+    assert doc["videos"][0]["path"].endswith("short_hamilton_clip.mp4")
+    video = doc["videos"][0]
+    assert set(video) == {"path", "score", "duration", "segments", "matches"}
+    assert set(video["segments"][0]) == {"start", "end", "score"}
+    assert set(video["matches"][0]) == {"t", "bbox", "similarity"} and len(video["matches"][0]["bbox"]) == 4
+    assert doc["images"][0]["path"].endswith("lin-manuel-miranda.png")
+
+
+def test_human_output_lists_videos_with_segments(small_index, ris_env):
+    root, _ = small_index
+    run = ris("search", LMM_PHOTO, "--top", "1", "--data-dir", root / "data", env=ris_env)
+    assert run.returncode == 0 and "short_hamilton_clip.mp4" in run.stdout
+    assert "0:02" in run.stdout  # a segment starting near 0:02.7
+
+
+def test_user_errors_exit_2_with_one_line_and_no_traceback(small_index, ris_env, tmp_path):
+    root, _ = small_index
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    for query, message in [(NO_FACE_VIDEO, "no face found"), (text, "not a photo or a video"),
+                           (tmp_path / "missing.jpg", "does not exist")]:
+        run = ris("search", query, "--data-dir", root / "data", env=ris_env)
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_missing_weights_is_a_user_error(tmp_path, ris_env):
+    env = {**ris_env, "RIS_FACENET_WEIGHTS": str(tmp_path / "nope.pt")}
+    run = ris("index", LMM_PHOTO, "--data-dir", tmp_path / "d", env=env)
+    assert run.returncode == 2 and "weights not found" in run.stderr and "RIS_FACENET_WEIGHTS" in run.stderr
+
+
+def test_other_weights_than_the_index_are_refused(small_index, ris_env, tmp_path):
+    root, _ = small_index
+    import torch
+    from facenet_pytorch import InceptionResnetV1
+
+    other = tmp_path / "other.pt"
+    torch.manual_seed(0)
+    torch.save(InceptionResnetV1(pretrained=None, classify=False).state_dict(), other)
+    run = ris("search", LMM_PHOTO, "--weights", other, "--data-dir", root / "data", env=ris_env)
+    assert run.returncode == 2 and "other FaceNet weights" in run.stderr
+
+
+def test_a_second_writer_is_refused(small_index, ris_env):
+    root, _ = small_index
+    with WriterLock(root / "data" / "index.lock"):
+        run = ris("index", LMM_PHOTO, "--data-dir", root / "data", env=ris_env)
+    assert run.returncode == 3 and "another ris index run" in run.stderr
+
+
+def test_status_lists_files_and_failures(small_index, ris_env):
+    root, _ = small_index
+    run = ris("status", "--json", "--data-dir", root / "data", env=ris_env)
+    st = json.loads(run.stdout)
+    assert len(st["files"]) == 4 and st["videos"] == 1 and st["images"] == 2
+    assert [f["path"].endswith("broken.mp4") for f in st["failed"]] == [True]
