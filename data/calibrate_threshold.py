@@ -65,7 +65,9 @@ def main() -> None:
     ap.add_argument("pairs", type=Path)
     ap.add_argument("--weights", type=Path)
     args = ap.parse_args()
-    sims, same = embed_pairs(args.pairs, Settings.from_env(weights=args.weights, data_dir=Path("/nonexistent")))
+    sims, same = embed_pairs(
+        args.pairs, Settings.from_env(weights=args.weights, data_dir=Path("/nonexistent"))
+    )
     folds = np.arange(len(sims)) % 10
     chosen, accs = [], []
     for k in range(10):
@@ -73,13 +75,17 @@ def main() -> None:
         chosen.append(t)
         accs.append(np.mean((sims[folds == k] >= t) == same[folds == k]))
     print(f"pairs used: {len(sims)} (same {same.sum()}, different {(~same).sum()})")
-    print(f"10-fold accuracy {np.mean(accs):.4f} ± {np.std(accs):.4f}; thresholds chosen "
-          f"{min(chosen):.3f}..{max(chosen):.3f} (median {np.median(chosen):.3f})")
+    print(
+        f"10-fold accuracy {np.mean(accs):.4f} ± {np.std(accs):.4f}; thresholds chosen "
+        f"{min(chosen):.3f}..{max(chosen):.3f} (median {np.median(chosen):.3f})"
+    )
     for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
         far = np.mean(sims[~same] >= t)
         tar = np.mean(sims[same] >= t)
-        print(f"  threshold {t:.2f}: accuracy {np.mean((sims >= t) == same):.4f}  "
-              f"true-accept {tar:.4f}  false-accept {far:.4f}")
+        print(
+            f"  threshold {t:.2f}: accuracy {np.mean((sims >= t) == same):.4f}  "
+            f"true-accept {tar:.4f}  false-accept {far:.4f}"
+        )
 
 
 if __name__ == "__main__":

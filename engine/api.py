@@ -1,8 +1,8 @@
 """The engine's facade and composition root: what the CLI, the TUI and the tests use.
 
-    engine = build_engine(Settings.from_env())
-    for event in engine.index([Path("videos")]): ...
-    result = engine.search(Path("photo.jpg"))
+engine = build_engine(Settings.from_env())
+for event in engine.index([Path("videos")]): ...
+result = engine.search(Path("photo.jpg"))
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .catalog import Catalog
 from .errors import UserError, WeightsMismatchError
 from .events import IndexEvent
 from .lock import WriterLock
+from .matching import match_appearances
 from .models import FaceModels
 from .query import Query, read_query
 from .ranking import FileInfo, rank
@@ -49,7 +50,14 @@ class Engine:
     def models(self) -> FaceModels:
         if self._models is None:
             s = self.settings
-            self._models = FaceModels(self.weights(), s.device, s.min_face_size, s.min_face_prob, s.face_batch)
+            self._models = FaceModels(
+                self.weights(),
+                s.device,
+                s.min_face_size,
+                s.min_face_prob,
+                s.face_batch,
+                s.face_margin,
+            )
         return self._models
 
     def weights(self) -> Weights:
@@ -104,29 +112,42 @@ class Engine:
         """The faces of a query photo, or the people of a query clip, best first."""
         return read_query(query, self.sample_options, self.models, self.settings.match_threshold)
 
-    def search(self, query: Path | Query, face: int | None = None, threshold: float | None = None,
-               top: int | None = None) -> SearchResult:
+    def search(
+        self,
+        query: Path | Query,
+        face: int | None = None,
+        threshold: float | None = None,
+        top: int | None = None,
+    ) -> SearchResult:
         if not self.exists() or not self.catalog.face_count():
-            raise UserError(f"nothing is indexed in {self.settings.data_dir}",
-                            "run `ris index FOLDER` first, or point --data-dir at an index")
+            raise UserError(
+                f"nothing is indexed in {self.settings.data_dir}",
+                "run `ris index FOLDER` first, or point --data-dir at an index",
+            )
         thr = self.settings.match_threshold if threshold is None else threshold
         q = query if isinstance(query, Query) else self.read_query(query)
         chosen = face or 1
         if not 1 <= chosen <= len(q.faces):
             what = "people" if q.kind == "video" else "faces"
-            raise UserError(f"--face {chosen}: the query has {len(q.faces)} {what}",
-                            f"pick 1 to {len(q.faces)}")
+            raise UserError(
+                f"--face {chosen}: the query has {len(q.faces)} {what}", f"pick 1 to {len(q.faces)}"
+            )
         self.vectors.sync(self.catalog)
-        keys, sims = self.vectors.search(q.templates[chosen - 1], thr)
-        rows = self.catalog.faces(keys)
-        order = {int(k): i for i, k in enumerate(keys.tolist())}
-        sims = sims[[order[int(k)] for k in rows.ids]] if len(rows.ids) else sims[:0]
+        found = match_appearances(q.templates[chosen - 1], self.catalog, self.vectors, thr)
         files = {
             fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
-            for fid, r in self.catalog.files_by_id(rows.file_ids).items()
+            for fid, r in self.catalog.files_by_id(found.quality).items()
             if os.path.exists(r.path)
         }
-        videos, images = rank(rows.file_ids, rows.times, rows.boxes, sims, files, top or self.settings.top)
+        videos, images = rank(
+            found.file_ids,
+            found.times,
+            found.boxes,
+            found.similarities,
+            found.quality,
+            files,
+            top or self.settings.top,
+        )
         info = QueryInfo(q.path, q.kind, q.faces, chosen)
         return SearchResult(info, thr, tuple(videos), tuple(images))
 

@@ -27,7 +27,9 @@ DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 def decode_only(files: list[MediaFile], settings: Settings) -> tuple[int, float]:
     engine = build_engine(settings)
     t0 = time.perf_counter()
-    frames = sum(len(ev.chunk.times) for ev in Decoder(engine.sample_options).decode(files) if ev.chunk)
+    frames = sum(
+        len(ev.chunk.times) for ev in Decoder(engine.sample_options).decode(files) if ev.chunk
+    )
     return frames, time.perf_counter() - t0
 
 
@@ -58,9 +60,15 @@ def bench_device(device: str, media: list[Path], queries: list[Path], repeats: i
                 t0 = time.perf_counter()
                 engine.search(q)
                 times.append(time.perf_counter() - t0)
-            kind = "clip " if q.suffix.lower() in {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"} else "photo"
-            rows.append(f"  search {kind} {q.name:32s} median {statistics.median(times) * 1000:7.0f} ms  "
-                        f"p95 {percentile(times, 0.95) * 1000:7.0f} ms  ({repeats} runs)")
+            kind = (
+                "clip "
+                if q.suffix.lower() in {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+                else "photo"
+            )
+            rows.append(
+                f"  search {kind} {q.name:32s} median {statistics.median(times) * 1000:7.0f} ms  "
+                f"p95 {percentile(times, 0.95) * 1000:7.0f} ms  ({repeats} runs)"
+            )
         engine.close()
     return rows
 
@@ -79,8 +87,10 @@ def main() -> None:
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    print(f"ris bench: torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"CUDA {'available' if torch.cuda.is_available() else 'not available (CPU only)'}")
+    print(
+        f"ris bench: torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+        f"CUDA {'available' if torch.cuda.is_available() else 'not available (CPU only)'}"
+    )
     for device in devices:
         for row in bench_device(device, args.media, queries, args.repeats):
             print(row, flush=True)

@@ -38,6 +38,7 @@ _MIGRATIONS = {
         id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the vector's key; never reused
         file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
         t REAL NOT NULL,
+        track INTEGER NOT NULL DEFAULT 0,      -- appearance within the file (see tracking.py)
         x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
         prob REAL NOT NULL,
         vector BLOB NOT NULL                   -- float32 x 512, unit length
@@ -71,16 +72,19 @@ class NewFace:
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
     prob: float
     vector: np.ndarray  # (512,) float32
+    track: int = 0
 
 
 @dataclass(frozen=True)
 class FaceRows:
-    """Faces looked up by key, as parallel arrays."""
+    """Faces as parallel arrays."""
 
     ids: np.ndarray
     file_ids: np.ndarray
+    tracks: np.ndarray
     times: np.ndarray
     boxes: np.ndarray  # (N, 4)
+    vectors: np.ndarray | None = None  # (N, 512) when asked for
 
 
 _FILE_COLUMNS = ", ".join(FileRecord.__dataclass_fields__)
@@ -97,14 +101,19 @@ class Catalog:
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as err:
-            raise CatalogError(f"cannot open the catalog {path}: {err}",
-                               "is it a ris data directory? move it away to start afresh") from err
+            raise CatalogError(
+                f"cannot open the catalog {path}: {err}",
+                "is it a ris data directory? move it away to start afresh",
+            ) from err
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise CatalogError(f"the catalog {self.path} has schema {version}, newer than this "
-                               f"ris ({SCHEMA_VERSION})", "upgrade ris")
+            raise CatalogError(
+                f"the catalog {self.path} has schema {version}, newer than this "
+                f"ris ({SCHEMA_VERSION})",
+                "upgrade ris",
+            )
         for step in range(version + 1, SCHEMA_VERSION + 1):
             with self.db:
                 self.db.executescript(_MIGRATIONS[step])
@@ -135,37 +144,57 @@ class Catalog:
 
     # files --------------------------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:
-        row = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)
+        ).fetchone()
         return FileRecord(*row) if row else None
 
     def files(self, status: str | None = None) -> list[FileRecord]:
         sql = f"SELECT {_FILE_COLUMNS} FROM files"
-        rows = self.db.execute(sql + " WHERE status = ? ORDER BY path" if status else
-                               sql + " ORDER BY path", (status,) if status else ())
+        rows = self.db.execute(
+            sql + " WHERE status = ? ORDER BY path" if status else sql + " ORDER BY path",
+            (status,) if status else (),
+        )
         return [FileRecord(*r) for r in rows]
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRecord]:
         out: dict[int, FileRecord] = {}
         for chunk in _chunks(sorted(set(int(i) for i in ids))):
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE id IN ({marks})", chunk):
+            for row in self.db.execute(
+                f"SELECT {_FILE_COLUMNS} FROM files WHERE id IN ({marks})", chunk
+            ):
                 out[row[0]] = FileRecord(*row)
         return out
 
-    def save_indexed(self, path: str, kind: str, size: int, mtime_ns: int, info: dict,
-                     faces: Sequence[NewFace]) -> tuple[np.ndarray, np.ndarray]:
+    def save_indexed(
+        self, path: str, kind: str, size: int, mtime_ns: int, info: dict, faces: Sequence[NewFace]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Record a file and its faces in one transaction; (removed keys, new keys)."""
         with self.db:
             removed = self._drop_faces(path)
             file_id = self._upsert(path, kind, size, mtime_ns, "indexed", None, info, len(faces))
-            new = [self.db.execute(
-                "INSERT INTO faces (file_id, t, x1, y1, x2, y2, prob, vector) VALUES (?,?,?,?,?,?,?,?)",
-                (file_id, f.t, *f.box, f.prob, np.asarray(f.vector, np.float32).tobytes()),
-            ).lastrowid for f in faces]
+            new = [
+                self.db.execute(
+                    "INSERT INTO faces (file_id, t, track, x1, y1, x2, y2, prob, vector) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        file_id,
+                        f.t,
+                        f.track,
+                        *f.box,
+                        f.prob,
+                        np.asarray(f.vector, np.float32).tobytes(),
+                    ),
+                ).lastrowid
+                for f in faces
+            ]
             self._bump()
         return removed, np.asarray(new, dtype=np.int64)
 
-    def save_failed(self, path: str, kind: str, size: int, mtime_ns: int, reason: str) -> np.ndarray:
+    def save_failed(
+        self, path: str, kind: str, size: int, mtime_ns: int, reason: str
+    ) -> np.ndarray:
         with self.db:
             removed = self._drop_faces(path)
             self._upsert(path, kind, size, mtime_ns, "failed", reason, {}, 0)
@@ -185,17 +214,40 @@ class Catalog:
     def _drop_faces(self, path: str) -> np.ndarray:
         rows = self.db.execute(
             "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id WHERE files.path = ?",
-            (path,)).fetchall()
+            (path,),
+        ).fetchall()
         if rows:
-            self.db.execute("DELETE FROM faces WHERE file_id = (SELECT id FROM files WHERE path = ?)",
-                            (path,))
+            self.db.execute(
+                "DELETE FROM faces WHERE file_id = (SELECT id FROM files WHERE path = ?)", (path,)
+            )
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
-    def _upsert(self, path: str, kind: str, size: int, mtime_ns: int, status: str,
-                error: str | None, info: dict, faces: int) -> int:
-        values = (kind, size, mtime_ns, status, error, info.get("duration"), info.get("fps"),
-                  info.get("width"), info.get("height"), info.get("samples", 0), info.get("step"),
-                  faces, time.time())
+    def _upsert(
+        self,
+        path: str,
+        kind: str,
+        size: int,
+        mtime_ns: int,
+        status: str,
+        error: str | None,
+        info: dict,
+        faces: int,
+    ) -> int:
+        values = (
+            kind,
+            size,
+            mtime_ns,
+            status,
+            error,
+            info.get("duration"),
+            info.get("fps"),
+            info.get("width"),
+            info.get("height"),
+            info.get("samples", 0),
+            info.get("step"),
+            faces,
+            time.time(),
+        )
         self.db.execute(
             "INSERT INTO files (path, kind, size, mtime_ns, status, error, duration, fps, width, "
             "height, samples, step, faces, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -204,7 +256,8 @@ class Catalog:
             "duration=excluded.duration, fps=excluded.fps, width=excluded.width, "
             "height=excluded.height, samples=excluded.samples, step=excluded.step, "
             "faces=excluded.faces, indexed_at=excluded.indexed_at",
-            (path, *values))
+            (path, *values),
+        )
         return self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
 
     # faces --------------------------------------------------------------------------------
@@ -212,26 +265,52 @@ class Catalog:
         return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
 
     def face_ids(self) -> np.ndarray:
-        return np.fromiter((r[0] for r in self.db.execute("SELECT id FROM faces ORDER BY id")),
-                           dtype=np.int64)
+        return np.fromiter(
+            (r[0] for r in self.db.execute("SELECT id FROM faces ORDER BY id")), dtype=np.int64
+        )
 
-    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+    def vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         out = np.zeros((len(ids), 512), dtype=np.float32)
         where = {int(k): i for i, k in enumerate(ids)}
         for chunk in _chunks(list(where)):
             marks = ",".join("?" * len(chunk))
-            for key, blob in self.db.execute(f"SELECT id, vector FROM faces WHERE id IN ({marks})", chunk):
+            for key, blob in self.db.execute(
+                f"SELECT id, vector FROM faces WHERE id IN ({marks})", chunk
+            ):
                 out[where[key]] = np.frombuffer(blob, dtype=np.float32)
         return out
 
-    def faces(self, ids: Sequence[int]) -> FaceRows:
+    def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
         rows = []
         for chunk in _chunks([int(i) for i in ids]):
             marks = ",".join("?" * len(chunk))
             rows += self.db.execute(
-                f"SELECT id, file_id, t, x1, y1, x2, y2 FROM faces WHERE id IN ({marks})", chunk).fetchall()
-        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
-        return FaceRows(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2], arr[:, 3:7])
+                f"SELECT id, file_id, track, t, x1, y1, x2, y2 FROM faces WHERE id IN ({marks})",
+                chunk,
+            ).fetchall()
+        return _face_rows(rows)
+
+    def track_faces(self, file_id: int, tracks: Iterable[int]) -> FaceRows:
+        """Every face of some tracks of a file, with vectors, in time order."""
+        wanted = sorted({int(t) for t in tracks})
+        marks = ",".join("?" * len(wanted))
+        rows = self.db.execute(
+            "SELECT id, file_id, track, t, x1, y1, x2, y2, vector FROM faces "
+            f"WHERE file_id = ? AND track IN ({marks}) ORDER BY t, id",
+            (file_id, *wanted),
+        ).fetchall()
+        vectors = (
+            np.stack([np.frombuffer(r[8], np.float32) for r in rows])
+            if rows
+            else np.zeros((0, 512), np.float32)
+        )
+        return _face_rows([r[:8] for r in rows], vectors)
+
+
+def _face_rows(rows: list, vectors: np.ndarray | None = None) -> FaceRows:
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 8)
+    ints = arr[:, :3].astype(np.int64)
+    return FaceRows(ints[:, 0], ints[:, 1], ints[:, 2], arr[:, 3], arr[:, 4:8], vectors)
 
 
 def _chunks(items: list[int], size: int = 900) -> Iterable[list[int]]:

@@ -20,12 +20,19 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, help="index and catalog folder (RIS_DATA_DIR; default ./data)")
+    common.add_argument(
+        "--data-dir", type=Path, help="index and catalog folder (RIS_DATA_DIR; default ./data)"
+    )
     common.add_argument("--device", help="auto, cpu, cuda or cuda:N (RIS_DEVICE; default auto)")
-    common.add_argument("--weights", type=Path,
-                        help="FaceNet InceptionResnetV1 state_dict (RIS_FACENET_WEIGHTS; default: the "
-                             "weights that built the index, else facenet-pytorch's vggface2 download)")
-    parser = argparse.ArgumentParser(prog="ris", description="Find the videos and photos that show a person.")
+    common.add_argument(
+        "--weights",
+        type=Path,
+        help="FaceNet InceptionResnetV1 state_dict (RIS_FACENET_WEIGHTS; default: the "
+        "weights that built the index, else facenet-pytorch's vggface2 download)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="ris", description="Find the videos and photos that show a person."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common], help="add or update the media under PATH...")
@@ -33,15 +40,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="try again files that failed before")
     p.add_argument("--sample-rate", type=float, help="video frames sampled per second (default 2)")
     p.add_argument("--min-face-size", type=int, help="smallest face kept, in pixels (default 20)")
-    p.add_argument("--min-face-prob", type=float, help="lowest detection probability kept (default 0.9)")
+    p.add_argument(
+        "--min-face-prob", type=float, help="lowest detection probability kept (default 0.9)"
+    )
 
-    p = sub.add_parser("search", parents=[common], help="find the videos and photos showing a person")
+    p = sub.add_parser(
+        "search", parents=[common], help="find the videos and photos showing a person"
+    )
     p.add_argument("query", type=Path, help="a photo or a video clip of the person")
     p.add_argument("--top", type=int, help="videos and photos to list (default 20)")
-    p.add_argument("--threshold", type=float,
-                   help=f"cosine similarity that counts as a match (default {DEFAULT_THRESHOLD})")
-    p.add_argument("--face", type=int, help="which face of the photo (1 = largest) or person of the clip "
-                                            "(1 = most present) to search for")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help=f"cosine similarity that counts as a match (default {DEFAULT_THRESHOLD})",
+    )
+    p.add_argument(
+        "--face",
+        type=int,
+        help="which face of the photo (1 = largest) or person of the clip "
+        "(1 = most present) to search for",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     p = sub.add_parser("status", parents=[common], help="what is indexed, and what failed and why")
@@ -52,10 +70,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env(
-        data_dir=args.data_dir, device=args.device, weights=args.weights,
-        sample_rate=getattr(args, "sample_rate", None), min_face_size=getattr(args, "min_face_size", None),
-        min_face_prob=getattr(args, "min_face_prob", None), threshold=getattr(args, "threshold", None),
-        top=getattr(args, "top", None))
+        data_dir=args.data_dir,
+        device=args.device,
+        weights=args.weights,
+        sample_rate=getattr(args, "sample_rate", None),
+        min_face_size=getattr(args, "min_face_size", None),
+        min_face_prob=getattr(args, "min_face_prob", None),
+        threshold=getattr(args, "threshold", None),
+        top=getattr(args, "top", None),
+    )
     from .api import build_engine
 
     engine = build_engine(settings)
@@ -67,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ris: hint: {err.hint}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("\nris: interrupted; finished files are kept; run the same command to go on",
-              file=sys.stderr)
+        print(
+            "\nris: interrupted; finished files are kept; run the same command to go on",
+            file=sys.stderr,
+        )
         return 130
     finally:
         engine.close()
@@ -82,11 +107,16 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
     failures: list[FileFailed] = []
     for ev in engine.index(args.paths, retry_failed=args.retry_failed):
         if isinstance(ev, IndexPlanned):
-            print(f"ris: {ev.files} files found: {ev.to_index} to index, {ev.unchanged} unchanged"
-                  f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}", file=sys.stderr)
+            print(
+                f"ris: {ev.files} files found: {ev.to_index} to index, {ev.unchanged} unchanged"
+                f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}",
+                file=sys.stderr,
+            )
             if not ev.to_index:
-                print("ris: nothing to re-embed: every file is unchanged since the last run",
-                      file=sys.stderr)
+                print(
+                    "ris: nothing to re-embed: every file is unchanged since the last run",
+                    file=sys.stderr,
+                )
         elif isinstance(ev, IndexProgressed):
             bar.update(ev, force=ev.files_done == ev.files_total)
         elif isinstance(ev, FileFailed):
@@ -95,11 +125,17 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         elif isinstance(ev, IndexFinished):
             bar.clear()
             rate = ev.frames / ev.seconds if ev.seconds else 0
-            print(f"ris: indexed {ev.indexed} files ({ev.faces} faces in {ev.frames} frames, "
-                  f"{rate:.1f} frames/s) in {ev.seconds:.1f} s; {ev.unchanged} unchanged, "
-                  f"{ev.failed} failed, {ev.removed} removed", file=sys.stderr)
+            print(
+                f"ris: indexed {ev.indexed} files ({ev.faces} faces in {ev.frames} frames, "
+                f"{rate:.1f} frames/s) in {ev.seconds:.1f} s; {ev.unchanged} unchanged, "
+                f"{ev.failed} failed, {ev.removed} removed",
+                file=sys.stderr,
+            )
     if failures:
-        print(f"ris: {len(failures)} files could not be indexed (also in `ris status`):", file=sys.stderr)
+        print(
+            f"ris: {len(failures)} files could not be indexed (also in `ris status`):",
+            file=sys.stderr,
+        )
         for f in failures:
             print(f"  {f.path}\n    {f.reason}", file=sys.stderr)
     return 0
@@ -122,13 +158,18 @@ def _clock(t: float) -> str:
 def format_result(r: SearchResult) -> str:
     q = r.query
     what = "person" if q.kind == "video" else "face"
-    lines = [f"query: {q.path} ({'clip' if q.kind == 'video' else 'photo'}, {len(q.faces)} "
-             f"{what}{'s' if len(q.faces) != 1 else ''}; searching {what} {q.chosen}"
-             f"{' — pick another with --face N' if len(q.faces) > 1 else ''})",
-             f"threshold: {r.threshold:.2f} cosine similarity", "",
-             f"videos ({len(r.videos)}):" if r.videos else "videos: no match"]
+    lines = [
+        f"query: {q.path} ({'clip' if q.kind == 'video' else 'photo'}, {len(q.faces)} "
+        f"{what}{'s' if len(q.faces) != 1 else ''}; searching {what} {q.chosen}"
+        f"{' — pick another with --face N' if len(q.faces) > 1 else ''})",
+        f"threshold: {r.threshold:.2f} cosine similarity",
+        "",
+        f"videos ({len(r.videos)}):" if r.videos else "videos: no match",
+    ]
     for i, v in enumerate(r.videos, 1):
-        lines.append(f"{i:3d}. {v.score:.3f}  {v.path}  ({v.duration:.1f} s, {len(v.matches)} matching samples)")
+        lines.append(
+            f"{i:3d}. {v.score:.3f}  {v.path}  ({v.duration:.1f} s, {len(v.matches)} matching samples)"
+        )
         for s in v.segments:
             lines.append(f"        {_clock(s.start)} – {_clock(s.end)}  similarity {s.score:.3f}")
     lines += ["", f"photos ({len(r.images)}):" if r.images else "photos: no match"]
@@ -148,7 +189,9 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         print("nothing indexed yet: run `ris index FOLDER`")
         return 0
     print(f"weights: {st.weights}")
-    print(f"indexed: {st.videos} videos, {st.images} photos, {st.faces} faces; {len(st.failed)} failed")
+    print(
+        f"indexed: {st.videos} videos, {st.images} photos, {st.faces} faces; {len(st.failed)} failed"
+    )
     print("files:")
     for path, status, faces in st.files:
         print(f"  {status:8s} {faces:5d} faces  {path}")

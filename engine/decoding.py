@@ -48,7 +48,7 @@ def describe_decode_error(err: BaseException, kind: str, native_log: str = "") -
 
 def _capture_native_stderr() -> Any:
     """Send fd 2 (where decord and ffmpeg write) to a temporary file the worker can read back."""
-    log = tempfile.TemporaryFile(mode="w+b")
+    log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (lives as long as the worker)
     os.dup2(log.fileno(), 2)
     return log
 

@@ -22,7 +22,9 @@ class FaceDetector:
     """MTCNN with quality gates: faces smaller than `min_size` pixels (shorter side, in the
     original frame) or less likely than `min_prob` are dropped."""
 
-    def __init__(self, device: torch.device, min_size: int = 20, min_prob: float = 0.9, margin: int = 0):
+    def __init__(
+        self, device: torch.device, min_size: int = 20, min_prob: float = 0.9, margin: int = 0
+    ):
         from facenet_pytorch import MTCNN
 
         self.min_size = min_size

@@ -18,8 +18,11 @@ def load_network(weights: Weights, device: torch.device) -> torch.nn.Module:
     from facenet_pytorch import InceptionResnetV1
 
     if weights.path is None:
-        print("ris: loading FaceNet vggface2 weights (facenet-pytorch downloads them once, "
-              "about 110 MB)", file=sys.stderr)
+        print(
+            "ris: loading FaceNet vggface2 weights (facenet-pytorch downloads them once, "
+            "about 110 MB)",
+            file=sys.stderr,
+        )
         try:
             net = InceptionResnetV1(pretrained="vggface2", classify=False)
         except Exception as err:

@@ -10,17 +10,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .catalog import Catalog, NewFace
 from .decoding import Decoder
-from .events import FileFailed, FileIndexed, IndexEvent, IndexFinished, IndexPlanned, IndexProgressed
+from .events import (
+    FileFailed,
+    FileIndexed,
+    IndexEvent,
+    IndexFinished,
+    IndexPlanned,
+    IndexProgressed,
+)
 from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaFile, WalkProblem, walk
 from .models import FaceModels
 from .sampling import MediaInfo
+from .tracking import assign_tracks
 from .vectors import VectorIndex
 
 
@@ -44,8 +52,11 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
             p.rejected.append((item, item.reason))
             continue
         old = catalog.file(str(item.path))
-        if old and (old.size, old.mtime_ns) == (item.size, item.mtime_ns) and (
-                old.status == "indexed" or not retry_failed):
+        if (
+            old
+            and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)
+            and (old.status == "indexed" or not retry_failed)
+        ):
             p.unchanged += 1
         elif item.kind == "unknown":
             exts = " ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
@@ -56,15 +67,23 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
             p.to_index.append(item)
     prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
     for rec in catalog.files():
-        under = any(rec.path == pre or rec.path.startswith(pre.rstrip(os.sep) + os.sep) for pre in prefixes)
+        under = any(
+            rec.path == pre or rec.path.startswith(pre.rstrip(os.sep) + os.sep) for pre in prefixes
+        )
         if under and rec.path not in seen:
             p.vanished.append(rec.path)
     return p
 
 
 class Indexer:
-    def __init__(self, catalog: Catalog, vectors: VectorIndex, models: FaceModels,
-                 decoder: Decoder, save_every: float = 30.0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        vectors: VectorIndex,
+        models: FaceModels,
+        decoder: Decoder,
+        save_every: float = 30.0,
+    ) -> None:
         self.catalog = catalog
         self.vectors = vectors
         self.models = models
@@ -74,7 +93,9 @@ class Indexer:
     def run(self, work: Plan) -> Iterator[IndexEvent]:
         t0 = time.monotonic()
         total_bytes = sum(f.size for f in work.to_index)
-        yield IndexPlanned(work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes)
+        yield IndexPlanned(
+            work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes
+        )
         self.vectors.sync(self.catalog)
         if work.vanished:
             self._apply(self.catalog.remove(work.vanished), np.zeros(0, np.int64), None)
@@ -96,10 +117,19 @@ class Indexer:
                     last_save = time.monotonic()
         finally:
             self.vectors.save(self.vectors.version)
-        yield IndexFinished(counts["indexed"], failed, work.unchanged, len(work.vanished),
-                            counts["frames"], counts["faces"], time.monotonic() - t0)
+        yield IndexFinished(
+            counts["indexed"],
+            failed,
+            work.unchanged,
+            len(work.vanished),
+            counts["frames"],
+            counts["faces"],
+            time.monotonic() - t0,
+        )
 
-    def _files(self, files: list[MediaFile], counts: dict[str, int], total_bytes: int) -> Iterator[IndexEvent]:
+    def _files(
+        self, files: list[MediaFile], counts: dict[str, int], total_bytes: int
+    ) -> Iterator[IndexEvent]:
         info: MediaInfo | None = None
         faces: list[NewFace] = []
         broken: str | None = None
@@ -120,8 +150,15 @@ class Indexer:
                 frames_in_file += len(ev.chunk.times)
                 counts["frames"] += len(ev.chunk.times)
                 part = int(f.size * frames_in_file / max(info.samples, 1))
-                yield IndexProgressed(done_files, len(files), counts["bytes"] + part, total_bytes,
-                                      counts["frames"], counts["faces"] + len(faces), str(f.path))
+                yield IndexProgressed(
+                    done_files,
+                    len(files),
+                    counts["bytes"] + part,
+                    total_bytes,
+                    counts["frames"],
+                    counts["faces"] + len(faces),
+                    str(f.path),
+                )
             elif ev.done or ev.error:
                 done_files += 1
                 counts["bytes"] += f.size
@@ -131,19 +168,42 @@ class Indexer:
                 else:
                     yield self._fail(f, ev.error or broken or "decoding ended early")
                 info, faces = None, []
-                yield IndexProgressed(done_files, len(files), counts["bytes"], total_bytes,
-                                      counts["frames"], counts["faces"], str(f.path))
+                yield IndexProgressed(
+                    done_files,
+                    len(files),
+                    counts["bytes"],
+                    total_bytes,
+                    counts["frames"],
+                    counts["faces"],
+                    str(f.path),
+                )
 
     def _commit(self, f: MediaFile, info: MediaInfo, faces: list[NewFace]) -> FileIndexed:
-        meta = {"duration": info.duration, "fps": info.fps, "width": info.width,
-                "height": info.height, "samples": info.samples, "step": info.step}
-        removed, new = self.catalog.save_indexed(str(f.path), f.kind, f.size, f.mtime_ns, meta, faces)
+        if faces and info.step:
+            times = np.asarray([x.t for x in faces])
+            tracks = assign_tracks(times, np.stack([x.vector for x in faces]), info.step)
+            faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
+        meta = {
+            "duration": info.duration,
+            "fps": info.fps,
+            "width": info.width,
+            "height": info.height,
+            "samples": info.samples,
+            "step": info.step,
+        }
+        removed, new = self.catalog.save_indexed(
+            str(f.path), f.kind, f.size, f.mtime_ns, meta, faces
+        )
         vecs = np.stack([x.vector for x in faces]) if faces else None
         self._apply(removed, new, vecs)
         return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
 
     def _fail(self, item: MediaFile | WalkProblem, reason: str) -> FileFailed:
-        size, mtime, kind = (item.size, item.mtime_ns, item.kind) if isinstance(item, MediaFile) else (0, 0, "unknown")
+        size, mtime, kind = (
+            (item.size, item.mtime_ns, item.kind)
+            if isinstance(item, MediaFile)
+            else (0, 0, "unknown")
+        )
         removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason)
         self._apply(removed, np.zeros(0, np.int64), None)
         return FileFailed(str(item.path), reason)
@@ -156,4 +216,3 @@ class Indexer:
             self.vectors.add(new, vecs)
         if was_current:
             self.vectors.version = self.catalog.version
-

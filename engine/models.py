@@ -25,22 +25,36 @@ def pick_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         from .errors import UserError
 
-        raise UserError(f"--device {name} asked for, but no CUDA GPU is available", "use --device cpu")
+        raise UserError(
+            f"--device {name} asked for, but no CUDA GPU is available", "use --device cpu"
+        )
     return device
 
 
 class FaceModels:
     """Detector and embedder for one weights choice; nothing loads until `faces()` is called."""
 
-    def __init__(self, weights: Weights, device: str = "auto", min_face_size: int = 20,
-                 min_face_prob: float = 0.9, face_batch: int = 64) -> None:
+    def __init__(
+        self,
+        weights: Weights,
+        device: str = "auto",
+        min_face_size: int = 20,
+        min_face_prob: float = 0.9,
+        face_batch: int = 64,
+        margin: int = 0,
+    ) -> None:
         self.weights = weights
         self._device_name = device
         self._gates = (min_face_size, min_face_prob)
         self._face_batch = face_batch
+        self._margin = margin
         self._lock = threading.Lock()
         self._detector: FaceDetector | None = None
         self._embedder: FaceEmbedder | None = None
+
+    @property
+    def min_face_size(self) -> int:
+        return self._gates[0]
 
     @property
     def loaded(self) -> bool:
@@ -54,7 +68,7 @@ class FaceModels:
 
                 device = pick_device(self._device_name)
                 self._embedder = FaceEmbedder(self.weights, device, self._face_batch)
-                self._detector = FaceDetector(device, *self._gates)
+                self._detector = FaceDetector(device, *self._gates, margin=self._margin)
             return self._detector, self._embedder
 
     @property

@@ -33,8 +33,10 @@ class ProgressBar:
         elapsed = now - self.started
         rate = p.frames / elapsed if elapsed > 0 else 0.0
         eta = elapsed * (1 - frac) / frac if frac > 0.01 else 0
-        stats = (f"{frac:4.0%} {p.files_done}/{p.files_total} files  {p.frames} frames "
-                 f"{p.faces} faces  {rate:.1f} frames/s  {_clock(elapsed)} ETA {_clock(eta)}")
+        stats = (
+            f"{frac:4.0%} {p.files_done}/{p.files_total} files  {p.frames} frames "
+            f"{p.faces} faces  {rate:.1f} frames/s  {_clock(elapsed)} ETA {_clock(eta)}"
+        )
         if not self.tty:
             print(f"ris: {stats}", file=self.stream, flush=True)
             return

@@ -11,7 +11,7 @@ from .errors import NoFaceError, UnreadableMediaError
 from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, media_kind
 from .models import FaceModels
 from .people import group_people, template
-from .results import QueryFace
+from .results import QueryFace, as_box
 from .sampling import FrameChunk, MediaInfo, SampleOptions, read_media
 
 
@@ -28,19 +28,31 @@ def read_query(path: Path, opts: SampleOptions, models: FaceModels, threshold: f
     kind = _check(path)
     info, times, boxes, probs, vectors = _faces(path, kind, opts, models)
     if not len(vectors):
-        raise NoFaceError(f"no face found in the query {path.name}",
-                          "use a photo or clip where a face is clearly visible, at least "
-                          f"{models._gates[0]} px across")
+        raise NoFaceError(
+            f"no face found in the query {path.name}",
+            "use a photo or clip where a face is clearly visible, at least "
+            f"{models.min_face_size} px across",
+        )
     if kind == "image":
-        order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable")
-        faces = tuple(QueryFace(n + 1, _box(boxes[i]), 0.0, round(float(probs[i]), 4), 1)
-                      for n, i in enumerate(order))
+        order = np.argsort(
+            -(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable"
+        )
+        faces = tuple(
+            QueryFace(n + 1, as_box(boxes[i]), 0.0, round(float(probs[i]), 4), 1)
+            for n, i in enumerate(order)
+        )
         return Query(str(path), kind, faces, vectors[order])
     people = group_people(vectors, times, threshold)
     faces = tuple(
-        QueryFace(n + 1, _box(boxes[g[0]]), round(float(times[g[0]]), 3),
-                  round(float(probs[g].mean()), 4), len(np.unique(times[g])))
-        for n, g in enumerate(people))
+        QueryFace(
+            n + 1,
+            as_box(boxes[g[0]]),
+            round(float(times[g[0]]), 3),
+            round(float(probs[g].mean()), 4),
+            len(np.unique(times[g])),
+        )
+        for n, g in enumerate(people)
+    )
     return Query(str(path), kind, faces, np.stack([template(vectors[g]) for g in people]))
 
 
@@ -50,8 +62,9 @@ def _check(path: Path) -> str:
     kind = media_kind(path)
     if kind is None:
         exts = " ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
-        raise UnreadableMediaError(f"the query {path.name} is not a photo or a video",
-                                   f"ris reads {exts}")
+        raise UnreadableMediaError(
+            f"the query {path.name} is not a photo or a video", f"ris reads {exts}"
+        )
     return kind
 
 
@@ -73,11 +86,13 @@ def _faces(path: Path, kind: str, opts: SampleOptions, models: FaceModels):  # t
     except (OSError, ValueError, RuntimeError) as err:
         from .decoding import describe_decode_error
 
-        raise UnreadableMediaError(f"cannot read the query {path.name}: "
-                                   f"{describe_decode_error(err, kind)}") from err
-    return (info, np.asarray(times), np.asarray(boxes).reshape(-1, 4), np.asarray(probs),
-            np.asarray(vectors, dtype=np.float32).reshape(-1, 512))
-
-
-def _box(b: np.ndarray) -> tuple[float, float, float, float]:
-    return tuple(round(float(v), 1) for v in b)  # type: ignore[return-value]
+        raise UnreadableMediaError(
+            f"cannot read the query {path.name}: {describe_decode_error(err, kind)}"
+        ) from err
+    return (
+        info,
+        np.asarray(times),
+        np.asarray(boxes).reshape(-1, 4),
+        np.asarray(probs),
+        np.asarray(vectors, dtype=np.float32).reshape(-1, 512),
+    )

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .results import ImageHit, Moment, Segment, VideoHit
+from .results import ImageHit, Moment, Segment, VideoHit, as_box
 
-TOP_K_QUALITY = 3  # a video's match quality is the mean of its best few similarities
 COVERAGE_WEIGHT = 0.25  # how much presence through the video lifts its score
 MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps start a new segment
 
@@ -26,9 +25,19 @@ class FileInfo:
     step: float | None
 
 
-def rank(file_ids: np.ndarray, times: np.ndarray, boxes: np.ndarray, sims: np.ndarray,
-         files: dict[int, FileInfo], top: int) -> tuple[list[VideoHit], list[ImageHit]]:
-    """Group matching faces by file; videos and photos, each best first, `top` of each."""
+def rank(
+    file_ids: np.ndarray,
+    times: np.ndarray,
+    boxes: np.ndarray,
+    sims: np.ndarray,
+    quality: dict[int, float],
+    files: dict[int, FileInfo],
+    top: int,
+) -> tuple[list[VideoHit], list[ImageHit]]:
+    """Group matching faces by file; videos and photos, each best first, `top` of each.
+
+    `quality` is each file's match quality (its best appearance's similarity to the query).
+    """
     by_file: dict[int, list[int]] = defaultdict(list)
     for i, fid in enumerate(file_ids.tolist()):
         by_file[fid].append(i)
@@ -39,21 +48,25 @@ def rank(file_ids: np.ndarray, times: np.ndarray, boxes: np.ndarray, sims: np.nd
             continue
         r = np.asarray(rows)
         if info.kind == "video":
-            videos.append(video_hit(info, times[r], boxes[r], sims[r]))
+            videos.append(video_hit(info, quality[fid], times[r], boxes[r], sims[r]))
         else:
             best = r[int(np.argmax(sims[r]))]
-            images.append(ImageHit(info.path, round(float(sims[best]), 4), _box(boxes[best])))
+            images.append(ImageHit(info.path, round(quality[fid], 4), as_box(boxes[best])))
     videos.sort(key=lambda v: (-v.score, v.path))
     images.sort(key=lambda i: (-i.score, i.path))
     return videos[:top], images[:top]
 
 
-def video_hit(info: FileInfo, times: np.ndarray, boxes: np.ndarray, sims: np.ndarray) -> VideoHit:
+def video_hit(
+    info: FileInfo, quality: float, times: np.ndarray, boxes: np.ndarray, sims: np.ndarray
+) -> VideoHit:
     moments = best_per_time(times, boxes, sims)
     step = info.step or 0.5
     duration = float(info.duration or (moments[-1].t + step))
-    score = video_score([m.similarity for m in moments], info.samples)
-    segments = merge_segments([m.t for m in moments], [m.similarity for m in moments], step, duration)
+    score = video_score(quality, len(moments), info.samples)
+    segments = merge_segments(
+        [m.t for m in moments], [m.similarity for m in moments], step, duration
+    )
     return VideoHit(info.path, score, round(duration, 3), tuple(segments), tuple(moments))
 
 
@@ -63,22 +76,25 @@ def best_per_time(times: np.ndarray, boxes: np.ndarray, sims: np.ndarray) -> lis
     for i, t in enumerate(times.tolist()):
         if t not in best or sims[i] > sims[best[t]]:
             best[t] = i
-    return [Moment(round(t, 3), _box(boxes[i]), round(float(sims[i]), 4)) for t, i in sorted(best.items())]
+    return [
+        Moment(round(t, 3), as_box(boxes[i]), round(float(sims[i]), 4))
+        for t, i in sorted(best.items())
+    ]
 
 
-def video_score(similarities: list[float], samples: int) -> float:
-    """How well (mean of the best few similarities) and how much (share of samples) it matches.
+def video_score(quality: float, matched_samples: int, samples: int) -> float:
+    """How well (`quality`) and how much (share of samples showing the person) a video matches.
 
     score = q + (1 - q) * COVERAGE_WEIGHT * coverage: never below the match quality q, so every
     listed video scores at least the threshold, and a longer presence lifts it towards 1.
     """
-    best = sorted(similarities, reverse=True)[:TOP_K_QUALITY]
-    q = float(np.mean(best))
-    coverage = min(1.0, len(similarities) / max(samples, 1))
-    return round(q + (1.0 - q) * COVERAGE_WEIGHT * coverage, 4)
+    coverage = min(1.0, matched_samples / max(samples, 1))
+    return round(quality + (1.0 - quality) * COVERAGE_WEIGHT * coverage, 4)
 
 
-def merge_segments(times: list[float], sims: list[float], step: float, duration: float) -> list[Segment]:
+def merge_segments(
+    times: list[float], sims: list[float], step: float, duration: float
+) -> list[Segment]:
     """Consecutive matching samples become one segment; each sample stands for step/2 either side."""
     segments: list[Segment] = []
     run: list[int] = []
@@ -92,11 +108,9 @@ def merge_segments(times: list[float], sims: list[float], step: float, duration:
     return segments
 
 
-def _segment(times: list[float], sims: list[float], run: list[int], step: float, duration: float) -> Segment:
+def _segment(
+    times: list[float], sims: list[float], run: list[int], step: float, duration: float
+) -> Segment:
     start = max(0.0, times[run[0]] - step / 2)
     end = min(duration, times[run[-1]] + step / 2)
     return Segment(round(start, 3), round(end, 3), round(float(np.mean([sims[i] for i in run])), 4))
-
-
-def _box(b: np.ndarray) -> tuple[float, float, float, float]:
-    return tuple(round(float(v), 1) for v in b)  # type: ignore[return-value]

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the file's own pixels
 
 
+def as_box(values: object) -> Box:
+    x1, y1, x2, y2 = (round(float(v), 1) for v in values)  # type: ignore[attr-defined]
+    return (x1, y1, x2, y2)
+
+
 @dataclass(frozen=True)
 class Segment:
     start: float  # seconds
@@ -72,17 +77,29 @@ class SearchResult:
         q = self.query
         return {
             "query": {
-                "path": q.path, "kind": q.kind, "faces": len(q.faces), "chosen": q.chosen,
-                "candidates": [asdict(f) for f in q.faces], "threshold": self.threshold,
+                "path": q.path,
+                "kind": q.kind,
+                "faces": len(q.faces),
+                "chosen": q.chosen,
+                "candidates": [asdict(f) for f in q.faces],
+                "threshold": self.threshold,
             },
             "videos": [
-                {"path": v.path, "score": v.score, "duration": v.duration,
-                 "segments": [asdict(s) for s in v.segments],
-                 "matches": [{"t": m.t, "bbox": list(m.bbox), "similarity": m.similarity}
-                             for m in v.matches]}
+                {
+                    "path": v.path,
+                    "score": v.score,
+                    "duration": v.duration,
+                    "segments": [asdict(s) for s in v.segments],
+                    "matches": [
+                        {"t": m.t, "bbox": list(m.bbox), "similarity": m.similarity}
+                        for m in v.matches
+                    ],
+                }
                 for v in self.videos
             ],
-            "images": [{"path": i.path, "score": i.score, "bbox": list(i.bbox)} for i in self.images],
+            "images": [
+                {"path": i.path, "score": i.score, "bbox": list(i.bbox)} for i in self.images
+            ],
         }
 
 

@@ -102,13 +102,13 @@ def read_image(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
     """A photo as one frame at t=0 (EXIF orientation applied)."""
     from PIL import Image, ImageOps
 
-    with Image.open(path) as im:
-        im.load()
-        im = ImageOps.exif_transpose(im).convert("RGB")
+    with Image.open(path) as raw:
+        raw.load()
+        im = ImageOps.exif_transpose(raw).convert("RGB")
     width, height = im.size
     w, h, scale = decoded_size(width, height, opts.max_side)
     if scale != 1.0:
-        im = im.resize((w, h), Image.BILINEAR)
+        im = im.resize((w, h), Image.Resampling.BILINEAR)
     yield MediaInfo("image", width, height, None, None, 1, None, scale)
     yield FrameChunk(np.zeros(1), np.asarray(im, dtype=np.uint8)[None])
 

@@ -23,6 +23,7 @@ _ENV = {
     "min_face_prob": ("RIS_MIN_FACE_PROB", float),
     "threshold": ("RIS_THRESHOLD", float),
     "decode_timeout": ("RIS_DECODE_TIMEOUT", float),
+    "face_margin": ("RIS_FACE_MARGIN", int),
 }
 
 
@@ -35,6 +36,7 @@ class Settings:
     min_frames: int = 3  # at least this many samples from very short clips
     min_face_size: int = 20  # pixels, the shorter side of a face box in the original frame
     min_face_prob: float = 0.90  # MTCNN detection probability
+    face_margin: int = 0  # pixels of context around the face box in the 160 px crop
     max_frame_side: int = 1280  # frames are decoded at most this large for detection
     frame_batch: int = 16  # frames per detection batch
     face_batch: int = 64  # faces per embedding batch

@@ -44,7 +44,11 @@ class VectorIndex:
         if self.version == catalog.version:
             return False
         want = catalog.face_ids()
-        have = np.asarray(self.index.keys, dtype=np.int64) if len(self.index) else np.zeros(0, np.int64)
+        have = (
+            np.asarray(self.index.keys, dtype=np.int64)
+            if len(self.index)
+            else np.zeros(0, np.int64)
+        )
         stale = np.setdiff1d(have, want)
         missing = np.setdiff1d(want, have)
         if len(stale):
@@ -71,7 +75,9 @@ class VectorIndex:
         os.replace(tmp, self.path)
         meta = self.path.with_suffix(".json")
         tmp_meta = meta.with_name(meta.name + ".tmp")
-        tmp_meta.write_text(json.dumps({"version": version, "count": len(self.index), "ndim": self.ndim}))
+        tmp_meta.write_text(
+            json.dumps({"version": version, "count": len(self.index), "ndim": self.ndim})
+        )
         os.replace(tmp_meta, meta)
         self.version = version
 
@@ -90,7 +96,9 @@ class VectorIndex:
         keys = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
         return keys, np.fromiter(best.values(), dtype=np.float32, count=len(best))
 
-    def _above(self, query: np.ndarray, min_similarity: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    def _above(
+        self, query: np.ndarray, min_similarity: float, size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         count = min(size, 256)
         while True:
             found = self.index.search(query, count, exact=size < EXACT_BELOW)

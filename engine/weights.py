@@ -37,7 +37,9 @@ def file_weights(path: Path) -> Weights:
     return Weights(f"sha256:{digest.hexdigest()}", path)
 
 
-def resolve_weights(explicit: Path | None, recorded_id: str | None, recorded_path: str | None) -> Weights:
+def resolve_weights(
+    explicit: Path | None, recorded_id: str | None, recorded_path: str | None
+) -> Weights:
     """The weights to use: the explicit path; else those that built the index; else vggface2."""
     if explicit is not None:
         return file_weights(explicit)

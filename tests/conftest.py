@@ -16,7 +16,10 @@ VIDEOS = DEV / "videos"
 IMAGES = DEV / "images"
 AOC_PHOTO = IMAGES / "Alexandria_Ocasio-Cortez" / "tencent-ailab_V-Express" / "ref.jpg"
 AOC_CLIPS = [
-    VIDEOS / "Alexandria_Ocasio-Cortez" / "OpenTalker_SadTalker" / "WDA_AlexandriaOcasioCortez_000.mp4",
+    VIDEOS
+    / "Alexandria_Ocasio-Cortez"
+    / "OpenTalker_SadTalker"
+    / "WDA_AlexandriaOcasioCortez_000.mp4",
     VIDEOS / "Alexandria_Ocasio-Cortez" / "OpenTalker_video-retalking" / "3.mp4",
     VIDEOS / "Alexandria_Ocasio-Cortez" / "tencent-ailab_V-Express" / "gt.mp4",
 ]
@@ -30,7 +33,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if missing:
         raise pytest.UsageError(
             f"the tests need the shared dev data and weights beside the project: missing {missing} "
-            "(set RIS_SHARED to the folder that holds data/dev and models/facenet)")
+            "(set RIS_SHARED to the folder that holds data/dev and models/facenet)"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,14 @@ def face(t, seed):
 
 def test_file_and_faces_roundtrip(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    removed, new = cat.save_indexed("/v.mp4", "video", 10, 5, {"duration": 8.0, "samples": 16, "step": 0.5},
-                                    [face(0.0, 1), face(0.5, 2)])
+    removed, new = cat.save_indexed(
+        "/v.mp4",
+        "video",
+        10,
+        5,
+        {"duration": 8.0, "samples": 16, "step": 0.5},
+        [face(0.0, 1), face(0.5, 2)],
+    )
     assert len(removed) == 0 and len(new) == 2
     rec = cat.file("/v.mp4")
     assert rec.status == "indexed" and rec.faces == 2 and rec.duration == 8.0 and rec.samples == 16

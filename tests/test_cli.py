@@ -13,8 +13,13 @@ pytestmark = pytest.mark.slow
 
 
 def ris(*args, env, timeout=600):
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,10 @@ def test_search_json_is_one_document_on_stdout(small_index, ris_env):
     video = doc["videos"][0]
     assert set(video) == {"path", "score", "duration", "segments", "matches"}
     assert set(video["segments"][0]) == {"start", "end", "score"}
-    assert set(video["matches"][0]) == {"t", "bbox", "similarity"} and len(video["matches"][0]["bbox"]) == 4
+    assert (
+        set(video["matches"][0]) == {"t", "bbox", "similarity"}
+        and len(video["matches"][0]["bbox"]) == 4
+    )
     assert doc["images"][0]["path"].endswith("lin-manuel-miranda.png")
 
 
@@ -62,8 +70,11 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(small_index, ris_env,
     root, _ = small_index
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    for query, message in [(NO_FACE_VIDEO, "no face found"), (text, "not a photo or a video"),
-                           (tmp_path / "missing.jpg", "does not exist")]:
+    for query, message in [
+        (NO_FACE_VIDEO, "no face found"),
+        (text, "not a photo or a video"),
+        (tmp_path / "missing.jpg", "does not exist"),
+    ]:
         run = ris("search", query, "--data-dir", root / "data", env=ris_env)
         assert run.returncode == 2, run.stderr
         assert message in run.stderr and "Traceback" not in run.stderr and run.stdout == ""
@@ -72,7 +83,11 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(small_index, ris_env,
 def test_missing_weights_is_a_user_error(tmp_path, ris_env):
     env = {**ris_env, "RIS_FACENET_WEIGHTS": str(tmp_path / "nope.pt")}
     run = ris("index", LMM_PHOTO, "--data-dir", tmp_path / "d", env=env)
-    assert run.returncode == 2 and "weights not found" in run.stderr and "RIS_FACENET_WEIGHTS" in run.stderr
+    assert (
+        run.returncode == 2
+        and "weights not found" in run.stderr
+        and "RIS_FACENET_WEIGHTS" in run.stderr
+    )
 
 
 def test_other_weights_than_the_index_are_refused(small_index, ris_env, tmp_path):

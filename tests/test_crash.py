@@ -15,7 +15,11 @@ from tests.conftest import AOC_CLIPS, IMAGES, VIDEOS, copy_media
 
 pytestmark = pytest.mark.slow
 FILES = [
-    VIDEOS / "unlabeled" / "HDTF_RD_Radio10" / "tencent-ailab_V-Express" / "RD_Radio10_0_clip_0.mp4",
+    VIDEOS
+    / "unlabeled"
+    / "HDTF_RD_Radio10"
+    / "tencent-ailab_V-Express"
+    / "RD_Radio10_0_clip_0.mp4",
     AOC_CLIPS[2],
     VIDEOS / "unlabeled" / "KwaiVGI_LivePortrait" / "driving" / "d5.mp4",
     VIDEOS / "edge_cases" / "justadudewhohacks_face-api.js" / "video.mp4",
@@ -49,7 +53,9 @@ def snapshot(data):
 def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, ris_env):
     media = tmp_path / "media"
     copy_media(media, *FILES)
-    ref = subprocess.run(index_cmd(media, tmp_path / "ref"), env=ris_env, capture_output=True, text=True)
+    ref = subprocess.run(
+        index_cmd(media, tmp_path / "ref"), env=ris_env, capture_output=True, text=True
+    )
     assert ref.returncode == 0, ref.stderr
 
     data = tmp_path / "crash"

@@ -25,7 +25,11 @@ def outcome(events):
 
 
 def test_damaged_files_are_reported_and_the_rest_decoded(bad_media):
-    files = [media(bad_media / "notes.mp4"), media(HAMILTON), media(bad_media / "truncated_hamilton.mp4")]
+    files = [
+        media(bad_media / "notes.mp4"),
+        media(HAMILTON),
+        media(bad_media / "truncated_hamilton.mp4"),
+    ]
     result = outcome(Decoder(SampleOptions(), timeout=60).decode(files))
     assert result["short_hamilton_clip.mp4"] == "done"
     assert "cannot decode the video" in result["notes.mp4"]

@@ -46,7 +46,9 @@ def test_second_run_re_embeds_nothing_then_changes_and_deletions_apply(tmp_path)
 
     # a deleted file leaves the results at once, and the catalog on the next run
     lmm.unlink()
-    assert str(lmm) not in [i.path for i in build_engine(make_settings(data)).search(LMM_PHOTO).images]
+    assert str(lmm) not in [
+        i.path for i in build_engine(make_settings(data)).search(LMM_PHOTO).images
+    ]
     engine, events = run(data, media)
     (done,) = [e for e in events if isinstance(e, IndexFinished)]
     assert done.removed == 1 and done.indexed == 0

@@ -6,12 +6,17 @@ import pytest
 from engine.ranking import FileInfo, merge_segments, rank, video_score
 
 
-def hits(rows):
+def hits(rows, quality=None):
+    """rank()'s inputs from (file, time, similarity) rows; a file's quality is its best row
+    unless given."""
     fids = np.array([r[0] for r in rows])
     times = np.array([r[1] for r in rows], dtype=float)
     boxes = np.array([[0, 0, 10, 10]] * len(rows), dtype=float)
     sims = np.array([r[2] for r in rows], dtype=np.float32)
-    return fids, times, boxes, sims
+    best = {}
+    for f, _, s in rows:
+        best[f] = max(best.get(f, 0.0), s)
+    return fids, times, boxes, sims, {**best, **(quality or {})}
 
 
 def test_consecutive_samples_merge_and_gaps_split():
@@ -31,23 +36,36 @@ def test_segment_score_is_mean_similarity():
 
 
 def test_more_presence_ranks_higher_at_equal_similarity():
-    files = {1: FileInfo("/a.mp4", "video", 10, 20, 0.5), 2: FileInfo("/b.mp4", "video", 10, 20, 0.5)}
+    files = {
+        1: FileInfo("/a.mp4", "video", 10, 20, 0.5),
+        2: FileInfo("/b.mp4", "video", 10, 20, 0.5),
+    }
     rows = [(1, t * 0.5, 0.7) for t in range(3)] + [(2, t * 0.5, 0.7) for t in range(18)]
     videos, images = rank(*hits(rows), files, top=20)
     assert [v.path for v in videos] == ["/b.mp4", "/a.mp4"] and images == []
 
 
 def test_better_similarity_beats_longer_weak_presence():
-    files = {1: FileInfo("/strong.mp4", "video", 10, 20, 0.5), 2: FileInfo("/weak.mp4", "video", 10, 20, 0.5)}
+    files = {
+        1: FileInfo("/strong.mp4", "video", 10, 20, 0.5),
+        2: FileInfo("/weak.mp4", "video", 10, 20, 0.5),
+    }
     rows = [(1, t * 0.5, 0.85) for t in range(4)] + [(2, t * 0.5, 0.5) for t in range(20)]
     videos, _ = rank(*hits(rows), files, top=20)
     assert videos[0].path == "/strong.mp4"
 
 
 def test_score_never_below_match_quality_and_at_most_one():
-    assert video_score([0.5], samples=100) >= 0.5
-    assert video_score([1.0] * 10, samples=10) == pytest.approx(1.0)
-    assert video_score([0.6, 0.6], 2) > video_score([0.6, 0.6], 20)
+    assert video_score(0.5, matched_samples=1, samples=100) >= 0.5
+    assert video_score(1.0, 10, samples=10) == pytest.approx(1.0)
+    assert video_score(0.6, 2, 2) > video_score(0.6, 2, 20)
+
+
+def test_video_score_uses_the_appearance_quality_given():
+    files = {1: FileInfo("/v.mp4", "video", 5, 10, 0.5)}
+    (video,), _ = rank(*hits([(1, 0.0, 0.4), (1, 0.5, 0.5)], quality={1: 0.7}), files, top=5)
+    assert video.score == pytest.approx(0.7 + 0.3 * 0.25 * 0.2)
+    assert [m.similarity for m in video.matches] == [0.4, 0.5]  # frames keep their own similarity
 
 
 def test_several_faces_at_one_time_keep_the_best():

@@ -73,8 +73,10 @@ def test_a_group_photo_lists_its_faces_and_searches_the_chosen_one(dev_index):
     assert len(q.faces) >= 2
     areas = [(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]) for f in q.faces]
     assert areas == sorted(areas, reverse=True)
-    found = {n: {Path(i.path).parent.parent.name for i in engine.search(q, face=n).images[1:4]}
-             for n in (1, 2)}
+    found = {
+        n: {Path(i.path).parent.parent.name for i in engine.search(q, face=n).images[1:4]}
+        for n in (1, 2)
+    }
     assert {"Kit_Harington", "Rose_Leslie"} <= found[1] | found[2]
 
 

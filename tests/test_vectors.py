@@ -12,7 +12,9 @@ def unit(rng, n):
 def filled(tmp_path, n=20, seed=0):
     cat = Catalog(tmp_path / "c.sqlite")
     vecs = unit(np.random.default_rng(seed), n)
-    _, keys = cat.save_indexed("/v.mp4", "video", 1, 1, {}, [NewFace(i, (0, 0, 1, 1), 1.0, v) for i, v in enumerate(vecs)])
+    _, keys = cat.save_indexed(
+        "/v.mp4", "video", 1, 1, {}, [NewFace(i, (0, 0, 1, 1), 1.0, v) for i, v in enumerate(vecs)]
+    )
     return cat, keys, vecs
 
 
@@ -32,7 +34,14 @@ def test_a_lagging_index_is_reconciled(tmp_path):
     idx.sync(cat)
     idx.save(cat.version)
     # the catalog moves on (as if a run was killed before the index was saved)
-    removed, new = cat.save_indexed("/v.mp4", "video", 2, 2, {}, [NewFace(0, (0, 0, 1, 1), 1.0, unit(np.random.default_rng(5), 1)[0])])
+    removed, new = cat.save_indexed(
+        "/v.mp4",
+        "video",
+        2,
+        2,
+        {},
+        [NewFace(0, (0, 0, 1, 1), 1.0, unit(np.random.default_rng(5), 1)[0])],
+    )
     stale = VectorIndex(tmp_path / "f.usearch")
     assert stale.version != cat.version
     stale.sync(cat)
@@ -67,4 +76,4 @@ def test_search_with_several_queries_keeps_the_best_similarity(tmp_path):
     idx = VectorIndex(tmp_path / "f.usearch")
     idx.add(np.array([7, 8]), np.stack([a, b]))
     keys, sims = idx.search(np.stack([a, b]), 0.9)
-    assert dict(zip(keys.tolist(), np.round(sims, 4).tolist())) == {7: 1.0, 8: 1.0}
+    assert dict(zip(keys.tolist(), np.round(sims, 4).tolist(), strict=True)) == {7: 1.0, 8: 1.0}
