@@ -104,9 +104,12 @@ class Engine:
             yield from indexer.run(work)
 
     def _record_weights(self, weights: Weights) -> None:
+        """What makes embeddings comparable: the weights and the crop margin (the index keeps it)."""
         if self.catalog.meta("weights_id") != weights.id:
             self.catalog.set_meta("weights_id", weights.id)
             self.catalog.set_meta("weights_path", str(weights.path or ""))
+        if self.catalog.meta("face_margin") is None:
+            self.catalog.set_meta("face_margin", str(self.settings.face_margin))
 
     def read_query(self, query: Path) -> Query:
         """The faces of a query photo, or the people of a query clip, best first."""

@@ -7,11 +7,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 # Cosine similarity at which two faces are taken to be the same person. Chosen from the LFW
-# dev pairs with the CASIA-WebFace weights (`python data/calibrate_threshold.py`): the best
-# accuracy, 0.951, is at 0.35, where 2.4 % of different-person pairs match; at 0.45, 0.8 % do
-# (accuracy 0.939, true-accept 0.886). A search compares the query with every sampled frame of
-# the library, so false accepts add up while true ones are repeated across a person's frames:
-# we take the stricter 0.45.
+# dev pairs with the CASIA-WebFace weights and 32 px crop margin
+# (`python data/calibrate_threshold.py`, see README): the best accuracy, 0.955, is at
+# 0.35-0.40, where 2.4-1.2 % of different-person pairs match; at 0.45 only 0.4 % do (accuracy
+# 0.949, true-accept 0.902). A search compares the query with every sampled frame of the
+# library, so false accepts add up while true ones repeat across a person's frames: 0.45.
 DEFAULT_THRESHOLD = 0.45
 
 _ENV = {
@@ -36,7 +36,7 @@ class Settings:
     min_frames: int = 3  # at least this many samples from very short clips
     min_face_size: int = 20  # pixels, the shorter side of a face box in the original frame
     min_face_prob: float = 0.90  # MTCNN detection probability
-    face_margin: int = 0  # pixels of context around the face box in the 160 px crop
+    face_margin: int = 32  # context around the face box in the 160 px crop (fixed per index)
     max_frame_side: int = 1280  # frames are decoded at most this large for detection
     frame_batch: int = 16  # frames per detection batch
     face_batch: int = 64  # faces per embedding batch
