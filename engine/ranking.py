@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .results import ImageHit, Moment, Segment, VideoHit, as_box
+from .tracking import MAX_GAP_STEPS  # the same gap closes a track and a segment
 
 COVERAGE_WEIGHT = 0.25  # how much presence through the video lifts its score
-MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps start a new segment
 
 
 @dataclass(frozen=True)

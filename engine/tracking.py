@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 LINK_SIMILARITY = 0.5  # cosine similarity to a track's recent faces needed to join it
-MAX_GAP_STEPS = 2.5  # a track not seen for this many sampling steps is closed
+MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps break a track
 RECENT = 5  # a track is represented by the mean of its last few faces
 
 
