@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         if err.hint:
             print(f"ris: hint: {err.hint}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # the reader went away (`ris status | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             "\nris: interrupted; finished files are kept; run the same command to go on",

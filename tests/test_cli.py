@@ -115,3 +115,12 @@ def test_status_lists_files_and_failures(small_index, ris_env):
     st = json.loads(run.stdout)
     assert len(st["files"]) == 4 and st["videos"] == 1 and st["images"] == 2
     assert [f["path"].endswith("broken.mp4") for f in st["failed"]] == [True]
+
+
+def test_a_closed_pipe_ends_quietly(small_index, ris_env):
+    root, _ = small_index
+    cmd = [sys.executable, "-m", "engine.cli", "status", "--data-dir", str(root / "data")]
+    proc = subprocess.Popen(cmd, env=ris_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `ris status | head -0`: the reader is gone before ris writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
