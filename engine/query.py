@@ -26,7 +26,7 @@ class Query:
 def read_query(path: Path, opts: SampleOptions, models: FaceModels, threshold: float) -> Query:
     path = Path(path).expanduser().resolve()
     kind = _check(path)
-    info, times, boxes, probs, vectors = _faces(path, kind, opts, models)
+    times, boxes, probs, vectors = _faces(path, kind, opts, models)
     if not len(vectors):
         raise NoFaceError(
             f"no face found in the query {path.name}",
@@ -90,7 +90,6 @@ def _faces(path: Path, kind: str, opts: SampleOptions, models: FaceModels):  # t
             f"cannot read the query {path.name}: {describe_decode_error(err, kind)}"
         ) from err
     return (
-        info,
         np.asarray(times),
         np.asarray(boxes).reshape(-1, 4),
         np.asarray(probs),
