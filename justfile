@@ -22,7 +22,7 @@ setup:
     echo "ris: installing into {{venv}} (first run: a few minutes)" >&2
     python3 -m venv "{{venv}}"
     "{{bin}}/pip" install -q --upgrade pip
-    "{{bin}}/pip" install -q -e ".[tui,dev]"
+    "{{bin}}/pip" install -q -e ".[dev]"
     touch "$stamp"
 
 # index (add or update) the photos and videos under PATHS into ./data
@@ -47,7 +47,7 @@ bench *args: setup
 
 # format check, lint, architecture contract, types
 lint: setup
-    "{{bin}}/ruff" format --check engine tests data
-    "{{bin}}/ruff" check engine tests data
+    "{{bin}}/ruff" format --check engine ris_tui tests data
+    "{{bin}}/ruff" check engine ris_tui tests data
     "{{bin}}/lint-imports"
     "{{bin}}/mypy"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .catalog import Catalog
 from .errors import UserError, WeightsMismatchError
@@ -19,11 +20,14 @@ from .matching import match_appearances
 from .models import FaceModels
 from .query import Query, read_query
 from .ranking import FileInfo, rank
-from .results import FailedFile, LibraryStatus, QueryInfo, SearchResult
+from .results import Box, FailedFile, LibraryStatus, QueryInfo, SearchResult
 from .sampling import SampleOptions
 from .settings import Settings
 from .vectors import VectorIndex
 from .weights import Weights, resolve_weights
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class Engine:
@@ -153,6 +157,14 @@ class Engine:
         )
         info = QueryInfo(q.path, q.kind, q.faces, chosen)
         return SearchResult(info, thr, tuple(videos), tuple(images))
+
+    def thumbnails(
+        self, path: str | Path, moments: Sequence[tuple[float, Box]], side: int = 128
+    ) -> list[Image.Image]:
+        """Face crops for results: (seconds, box) per face, from a video or a photo."""
+        from .thumbnails import face_thumbnails
+
+        return face_thumbnails(Path(path), moments, side)
 
     def status(self) -> LibraryStatus:
         data_dir = str(self.settings.data_dir.resolve())

@@ -15,13 +15,14 @@ import numpy as np
 from usearch.index import Index
 
 from .catalog import Catalog
-from .embedding import DIM
+
+FACENET_DIM = 512  # InceptionResnetV1's output; kept here so opening an index never loads torch
 
 EXACT_BELOW = 50_000  # brute force is exact and fast enough below this many vectors
 
 
 class VectorIndex:
-    def __init__(self, path: Path, ndim: int = DIM) -> None:
+    def __init__(self, path: Path, ndim: int = FACENET_DIM) -> None:
         self.path = path
         self.ndim = ndim
         self.version = -1

@@ -40,3 +40,13 @@ def test_help_does_not_import_torch():
     )
     assert run.returncode == 0 and "usage: ris" in run.stdout
     assert " torch" not in run.stderr and "decord" not in run.stderr
+
+
+def test_opening_the_engine_does_not_load_the_models_libraries():
+    """A front end can build an Engine, read status and results without paying for torch."""
+    code = (
+        "import sys\nfrom engine.api import build_engine\n"
+        "print(sorted(m for m in ('torch', 'decord', 'facenet_pytorch', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

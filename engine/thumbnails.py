@@ -1,0 +1,57 @@
+"""Face thumbnails: the frames behind search results, cropped around the matched faces.
+
+Front ends show these beside results. Decodes with decord and Pillow, never loads torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .media import media_kind
+from .results import Box
+from .sampling import frame_starts
+
+
+def frames_at(path: Path, times: Sequence[float]) -> list[np.ndarray]:
+    """RGB frames (H, W, 3) shown at `times` seconds from the start; a photo is one frame."""
+    if media_kind(path) == "image":
+        with Image.open(path) as raw:
+            raw.load()
+            frame = np.asarray(ImageOps.exif_transpose(raw).convert("RGB"))
+        return [frame for _ in times]
+    import decord
+
+    vr = decord.VideoReader(str(path), num_threads=1)
+    starts = frame_starts(vr, float(vr.get_avg_fps() or 0.0))
+    rel = starts - starts[0]
+    # the frame on screen at t: the last one that starts at or before it (a little slack for rounding)
+    idx = np.clip(np.searchsorted(rel, np.asarray(times) + 1e-3, side="right") - 1, 0, len(vr) - 1)
+    unique = sorted(set(idx.tolist()))
+    batch = vr.get_batch(unique).asnumpy()
+    by_index = dict(zip(unique, batch, strict=True))
+    return [by_index[i] for i in idx.tolist()]
+
+
+def crop_face(frame: np.ndarray, box: Box, side: int = 128, context: float = 0.3) -> Image.Image:
+    """A square crop centred on the face, `context` of its size added around, `side` px across."""
+    x1, y1, x2, y2 = box
+    half = max(x2 - x1, y2 - y1) * (1 + 2 * context) / 2
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    im = Image.fromarray(frame)
+    # crop() pads with black where the square runs off the frame
+    square = im.crop((round(cx - half), round(cy - half), round(cx + half), round(cy + half)))
+    return square.resize((side, side), Image.Resampling.LANCZOS)
+
+
+def face_thumbnails(
+    path: Path, moments: Sequence[tuple[float, Box]], side: int = 128
+) -> list[Image.Image]:
+    """One thumbnail per (time, box) of a file. Raises if the file cannot be decoded."""
+    if not moments:
+        return []
+    frames = frames_at(path, [t for t, _ in moments])
+    return [crop_face(f, box, side) for f, (_, box) in zip(frames, moments, strict=True)]

@@ -1,0 +1,466 @@
+"""ris-tui: search a video archive for a person from a photo or a clip, keyboard only.
+
+ris-tui [--data-dir DIR] [--query PATH] [--images MODE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from . import images
+from .backend import Backend
+from .dialogs import ExportDialog, FacePicker, HelpScreen
+from .formatting import clock
+from .library import LibraryPane
+from .pathinput import PathInput
+from .photos import PhotosPane
+from .player import launch, player_command
+from .videos import VideosPane
+
+if TYPE_CHECKING:
+    from engine.query import Query
+    from engine.results import SearchResult
+
+
+class RisApp(App[None]):
+    TITLE = "ris"
+    CSS = """
+    #search-row { height: 1; margin: 0 0 0 0; }
+    #search-row Label { width: auto; padding: 0 1; text-style: bold; }
+    #query { width: 1fr; }
+    #status { height: 1; padding: 0 1; background: $panel; color: $text; }
+    TabbedContent { height: 1fr; }
+    TabPane { padding: 0; }
+    .heading { text-style: bold; height: 1; }
+    """
+    BINDINGS = [
+        Binding("slash", "new_search", "search"),
+        Binding("question_mark", "help", "help"),
+        Binding("1", "tab('videos')", "videos", show=False),
+        Binding("2", "tab('photos')", "photos", show=False),
+        Binding("3", "tab('library')", "library", show=False),
+        Binding("n", "segment(1)", "next seg"),
+        Binding("p", "segment(-1)", "prev seg"),
+        Binding("o", "open", "open"),
+        Binding("y", "copy", "copy"),
+        Binding("e", "export", "export"),
+        Binding("f", "pick_face", "face", show=False),
+        Binding("r", "refresh_library", "refresh", show=False),
+        Binding("escape", "cancel", "cancel", show=False),
+        Binding("q", "back", "back/quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
+
+    def __init__(self, backend: Backend | None = None, query: str | None = None) -> None:
+        super().__init__()
+        self.backend = backend or Backend()
+        self.initial_query = query
+        self.result: SearchResult | None = None
+        self.query_read: Query | None = None
+        self._thumbs: dict[tuple, Any] = {}
+        self._index_cancel: threading.Event | None = None
+
+    # layout ----------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="search-row"):
+            yield Label("Query")
+            yield PathInput(
+                id="query", placeholder="photo or clip of the person, then enter", compact=True
+            )
+        with TabbedContent(initial="videos"):
+            with TabPane("Videos [1]", id="videos"):
+                yield VideosPane()
+            with TabPane("Photos [2]", id="photos"):
+                yield PhotosPane()
+            with TabPane("Library [3]", id="library"):
+                yield LibraryPane()
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.backend.data_dir)
+        query = self.query_one("#query", PathInput)
+        if self.initial_query:
+            query.value = self.initial_query
+            self.start_search(Path(self.initial_query))
+        else:
+            query.focus()
+            self.set_status("Type the path of a photo or clip of the person and press enter.")
+        self.load_library()
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    # searching -------------------------------------------------------------------------------
+    @on(Input.Submitted, "#query")
+    def _query_submitted(self, event: Input.Submitted) -> None:
+        path = self.query_one("#query", PathInput).path
+        if not event.value.strip():
+            self.notify("Type the path of a photo or a clip first.", severity="warning")
+            return
+        self.start_search(path)
+
+    def start_search(self, path: Path) -> None:
+        self.query_one(TabbedContent).active = "videos"
+        self.query_one("#video-list").focus()
+        self.search_worker(path)
+
+    @work(thread=True, exclusive=True, group="search")
+    def search_worker(self, query: Path | Query, face: int | None = None) -> None:
+        """Read the query (the first time: load the models), then search; a newer search wins."""
+        from engine.query import Query
+
+        worker = get_current_worker()
+        t0 = time.monotonic()
+        try:
+            if not isinstance(query, Query):
+                loading = "" if self.backend.models_loaded else " (loading the face models first)"
+                self.call_from_thread(self.set_status, f"Reading {query.name}{loading}…")
+                query = self.backend.read_query(query)
+                if worker.is_cancelled:
+                    return
+                self.query_read = query
+                if face is None and len(query.faces) > 1:
+                    pics = self._query_faces(query)
+                    self.call_from_thread(self._ask_face, query, pics)
+                    return
+            name = Path(query.path).name
+            self.call_from_thread(self.set_status, f"Searching for the person in {name}…")
+            result = self.backend.search(query, face or 1)
+        except Exception as err:  # shown, never raised into the UI
+            if not worker.is_cancelled:
+                self.call_from_thread(self.show_error, err)
+            return
+        if not worker.is_cancelled:
+            self.call_from_thread(self.show_result, result, time.monotonic() - t0)
+
+    def _query_faces(self, query: Query) -> list[Any]:
+        try:
+            return self.backend.thumbnails(query.path, [(f.t, f.bbox) for f in query.faces[:6]])
+        except Exception:
+            return []
+
+    def _ask_face(self, query: Query, pics: list[Any]) -> None:
+        self.set_status(f"{Path(query.path).name}: pick the face to search for")
+
+        def picked(number: int | None) -> None:
+            if number is None:
+                self.set_status("Search cancelled.")
+            else:
+                self.search_worker(query, number)
+
+        self.push_screen(FacePicker(query.kind, query.faces, pics), picked)
+
+    def show_result(self, result: SearchResult, seconds: float) -> None:
+        self.result = result
+        q = result.query
+        self.query_one(VideosPane).show(result.videos)
+        self.query_one(PhotosPane).show(result.images)
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("videos").label = f"Videos ({len(result.videos)}) [1]"  # type: ignore[assignment]
+        tabs.get_tab("photos").label = f"Photos ({len(result.images)}) [2]"  # type: ignore[assignment]
+        what = "person" if q.kind == "video" else "face"
+        several = f" · {what} {q.chosen} of {len(q.faces)} (f: another)" if len(q.faces) > 1 else ""
+        self.set_status(
+            f"{Path(q.path).name}{several} · {_count(len(result.videos), 'video')}, "
+            f"{_count(len(result.images), 'photo')} at similarity ≥ {result.threshold:.2f} · "
+            f"{seconds:.1f} s"
+        )
+        if not result.videos and result.images:
+            tabs.active = "photos"
+            self.query_one("#photo-list").focus()
+        self.load_video_thumbs()
+        self.load_photo_pictures()
+
+    def show_error(self, err: BaseException) -> None:
+        from engine.errors import EngineError
+
+        if isinstance(err, EngineError):
+            self.notify(err.hint or " ", title=err.title, severity="error", timeout=10)
+            self.set_status(f"Error: {err.title}")
+        else:
+            message = f"{type(err).__name__}: {err}"
+            self.notify(message, title="Unexpected error", severity="error", timeout=10)
+            self.set_status(f"Error: {message}")
+
+    # the detail panes ------------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#video-list")
+    def _video_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.query_one(VideosPane).select(event.cursor_row)
+        self.load_video_thumbs()
+
+    @on(DataTable.RowSelected, "#video-list")
+    def _video_selected(self) -> None:
+        self.query_one("#segments").focus()
+
+    @on(DataTable.RowHighlighted, "#segments")
+    def _segment_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.query_one(VideosPane).on_segment_highlighted(event.cursor_row)
+        self.load_video_thumbs()
+
+    @on(DataTable.RowSelected, "#segments")
+    def _segment_selected(self) -> None:
+        self.action_open()
+
+    @on(DataTable.RowHighlighted, "#photo-list")
+    def _photo_highlighted(self) -> None:
+        self.load_photo_pictures()
+
+    @work(thread=True, exclusive=True, group="thumbs")
+    def load_video_thumbs(self) -> None:
+        pane = self.query_one(VideosPane)
+        video, moments = pane.current, pane.faces_to_show()
+        if video is None:
+            return
+        missing = [m for m in moments if (video.path, m.t, m.bbox) not in self._thumbs]
+        try:
+            for m, im in zip(
+                missing,
+                self.backend.thumbnails(video.path, [(m.t, m.bbox) for m in missing]),
+                strict=True,
+            ):
+                self._thumbs[video.path, m.t, m.bbox] = im
+        except Exception as err:
+            self.call_from_thread(self.set_status, f"Cannot show faces of {video.path}: {err}")
+            return
+        if not get_current_worker().is_cancelled and pane.current is video:
+            pics = [self._thumbs[video.path, m.t, m.bbox] for m in moments]
+            self.call_from_thread(pane.show_thumbs, moments, pics)
+
+    @work(thread=True, exclusive=True, group="photo")
+    def load_photo_pictures(self) -> None:
+        pane = self.query_one(PhotosPane)
+        hit = pane.current
+        if hit is None:
+            return
+        try:
+            face = self.backend.thumbnails(hit.path, [(0.0, hit.bbox)])[0]
+            whole = self.backend.picture(hit.path)
+        except Exception as err:
+            self.call_from_thread(self.set_status, f"Cannot show {hit.path}: {err}")
+            return
+        if not get_current_worker().is_cancelled and pane.current is hit:
+            self.call_from_thread(pane.show_pictures, hit, face, whole)
+
+    # the library -----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="status")
+    def load_library(self) -> None:
+        try:
+            st = self.backend.status()
+        except Exception as err:
+            self.call_from_thread(self.show_error, err)
+            return
+        self.call_from_thread(self.query_one(LibraryPane).show_status, st)
+
+    @on(Input.Submitted, "#index-path")
+    def _index_submitted(self, event: Input.Submitted) -> None:
+        if self._index_cancel is not None:
+            self.notify("An index run is in progress: esc cancels it.", severity="warning")
+            return
+        folder = self.query_one("#index-path", PathInput).path
+        if not event.value.strip() or not folder.exists():
+            self.notify(f"No such file or folder: {event.value}", severity="error")
+            return
+        self._index_cancel = threading.Event()
+        self.query_one(LibraryPane).index_started(str(folder))
+        self.index_worker(folder, self._index_cancel)
+
+    @work(thread=True, exclusive=True, group="index")
+    def index_worker(self, folder: Path, cancel: threading.Event) -> None:
+        from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
+
+        pane = self.query_one(LibraryPane)
+        ended = "Index run cancelled: what was indexed so far is kept; run it again to go on."
+        try:
+            for ev in self.backend.index([folder], cancel):
+                if isinstance(ev, IndexPlanned):
+                    self.call_from_thread(
+                        self.set_status,
+                        f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…",
+                    )
+                elif isinstance(ev, IndexProgressed):
+                    self.call_from_thread(pane.index_progressed, ev)
+                elif isinstance(ev, FileFailed):
+                    self.call_from_thread(
+                        self.notify,
+                        ev.reason,
+                        title=f"Skipped {Path(ev.path).name}",
+                        severity="warning",
+                    )
+                elif isinstance(ev, IndexFinished):
+                    ended = (
+                        f"Indexed {ev.indexed} files ({ev.faces} faces) in {ev.seconds:.0f} s; "
+                        f"{ev.failed} failed, {ev.unchanged} unchanged, {ev.removed} removed."
+                    )
+        except Exception as err:
+            ended = f"Index run stopped: {err}"
+            self.call_from_thread(self.show_error, err)
+        finally:
+            self.call_from_thread(self._index_done, ended)
+
+    def _index_done(self, message: str) -> None:
+        self._index_cancel = None
+        self.query_one(LibraryPane).index_ended(message)
+        self.set_status(message)
+        self.load_library()
+
+    # actions ---------------------------------------------------------------------------------
+    def action_new_search(self) -> None:
+        query = self.query_one("#query", PathInput)
+        query.focus()
+        query.select_all()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = name
+        focus = {"videos": "#video-list", "photos": "#photo-list", "library": "#index-path"}
+        self.query_one(focus[name]).focus()
+
+    def action_segment(self, delta: int) -> None:
+        pane = self.query_one(VideosPane)
+        if pane.current is None or pane.step(delta) is None:
+            self.bell()
+
+    def _moment(self) -> tuple[str, float] | None:
+        """The path and time the user is looking at: the segment's start, or a photo."""
+        if self.query_one(TabbedContent).active == "photos":
+            hit = self.query_one(PhotosPane).current
+            return (hit.path, 0.0) if hit else None
+        pane = self.query_one(VideosPane)
+        video, seg = pane.current, pane.segment
+        if video is None:
+            return None
+        return video.path, video.segments[seg].start if seg is not None else 0.0
+
+    def action_open(self) -> None:
+        moment = self._moment()
+        if moment is None:
+            self.bell()
+            return
+        cmd = player_command(*moment)
+        if cmd.found:
+            try:
+                launch(cmd)
+                self.notify(cmd.text, title="Playing")
+                return
+            except OSError as err:
+                cmd_failed = f"{err}"
+                self.notify(
+                    f"{cmd_failed}\n{cmd.text}", title="Cannot start the player", severity="error"
+                )
+                return
+        self.copy_to_clipboard(cmd.text)
+        self.notify(f"{cmd.text}\n(copied to the clipboard)", title=cmd.why_not, timeout=12)
+
+    def action_copy(self) -> None:
+        moment = self._moment()
+        if moment is None:
+            self.bell()
+            return
+        path, t = moment
+        text = path if path.lower().endswith(_PHOTO_EXTS) else f"{path}#t={t:.2f}"
+        self.copy_to_clipboard(text)
+        self.notify(f"{text}", title=f"Copied ({clock(t)})")
+
+    def action_export(self) -> None:
+        if self.result is None:
+            self.notify("Nothing to export yet: search first.", severity="warning")
+            return
+        default = f"{Path(self.result.query.path).stem}.ris.json"
+
+        def write(path: str | None) -> None:
+            if path is None or self.result is None:
+                return
+            target = Path(path).expanduser()
+            try:
+                target.write_text(json.dumps(self.result.to_json(), indent=2) + "\n")
+            except OSError as err:
+                self.notify(str(err), title="Cannot write the results", severity="error")
+                return
+            self.notify(str(target.resolve()), title="Results exported")
+
+        self.push_screen(ExportDialog(default), write)
+
+    def action_pick_face(self) -> None:
+        q = self.query_read
+        if q is None or len(q.faces) < 2:
+            self.notify("The query has a single face.", severity="information")
+            return
+        self._ask_face(q, self._query_faces(q))
+
+    def action_refresh_library(self) -> None:
+        self.load_library()
+
+    def action_cancel(self) -> None:
+        if self._index_cancel is not None:
+            self._index_cancel.set()
+            self.set_status("Cancelling the index run after the current chunk…")
+            return
+        running = [w for w in self.workers if w.group == "search" and w.is_running]
+        if running:
+            self.workers.cancel_group(self, "search")
+            self.set_status("Search cancelled.")
+            return
+        if isinstance(self.focused, Input):
+            self.query_one("#video-list").focus()
+
+    def action_back(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        focused = self.focused
+        if tabs.active != "videos":
+            self.action_tab("videos")
+        elif focused is not None and focused.id in ("segments",):
+            self.query_one("#video-list").focus()
+        else:
+            self.exit()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+_PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ris-tui",
+        description="Search your indexed videos and photos for a person, from a photo or a clip.",
+        epilog="Keys: / search, arrows or j/k move, enter selects, tab next pane, n/p segments, "
+        "o open, y copy, e export, ? help, q back/quit. Index first with `ris index FOLDER` "
+        "(or from the Library tab).",
+    )
+    parser.add_argument("--data-dir", type=Path, help="the index (default ./data, RIS_DATA_DIR)")
+    parser.add_argument("--query", help="search this photo or clip at start")
+    parser.add_argument(
+        "--images",
+        choices=images.MODES,
+        default=None,
+        help="how to draw faces: auto (default; RIS_TUI_IMAGES) picks sixel or kitty graphics "
+        "where the terminal has them, else half-blocks",
+    )
+    args = parser.parse_args(argv)
+    import os
+
+    images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))
+    RisApp(Backend(args.data_dir), args.query).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

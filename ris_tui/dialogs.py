@@ -1,0 +1,138 @@
+"""Modal screens: the key help, picking a face of the query, and exporting the results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from .formatting import clock
+from .images import Picture
+from .tables import KeyTable
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from engine.results import QueryFace
+
+KEYS = [
+    ("/", "new search: type a photo or clip path (tab completes), enter runs it"),
+    ("↑ ↓  j k", "move in a list"),
+    ("enter", "select: a video opens its segments; a segment plays in your player"),
+    ("tab  shift+tab", "next / previous pane"),
+    ("1  2  3", "videos / photos / library"),
+    ("n  p", "next / previous segment of the selected video"),
+    ("o", "open the video at the segment (RIS_PLAYER, mpv, vlc), or show the command"),
+    ("y", "copy the path and time to the clipboard (OSC 52: works over SSH)"),
+    ("e", "export the results as JSON (the document of `ris search --json`)"),
+    ("f", "search for another face / person of the query"),
+    ("r", "refresh the library"),
+    ("esc", "cancel the running search or index run; leave a text box"),
+    ("?", "this help"),
+    ("q", "back; quits from the video list (ctrl+c quits anywhere)"),
+]
+
+
+def keys_markup() -> str:
+    width = max(len(k) for k, _ in KEYS)
+    return "\n".join(f"[b]{k:<{width}}[/b]  {what}" for k, what in KEYS)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "close"),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        border: round $accent; padding: 0 1; background: $surface;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("[b]ris-tui keys[/b]  (esc, q or ? closes)\n")
+            yield Static(keys_markup())
+
+
+class FacePicker(ModalScreen[int | None]):
+    """Which face of a photo (or person of a clip) to search for; dismisses with its number."""
+
+    BINDINGS = [
+        Binding("escape,q", "dismiss(None)", "cancel"),
+        *[Binding(str(n), f"pick({n})", show=False) for n in range(1, 10)],
+    ]
+    DEFAULT_CSS = """
+    FacePicker { align: center middle; }
+    FacePicker > Vertical {
+        width: 90%; height: 90%; border: round $accent; padding: 0 1; background: $surface;
+    }
+    FacePicker #faces { height: 1fr; }
+    FacePicker #face-list { height: auto; max-height: 8; }
+    """
+
+    def __init__(self, kind: str, faces: tuple[QueryFace, ...], images: list[Image.Image]) -> None:
+        super().__init__()
+        self.kind, self.faces, self.images = kind, faces, images
+
+    def compose(self) -> ComposeResult:
+        what = "people" if self.kind == "video" else "faces"
+        with Vertical():
+            yield Static(
+                f"The query shows {len(self.faces)} {what}: pick one (enter, or its number)"
+            )
+            with Horizontal(id="faces"):
+                for f, im in zip(self.faces[:6], self.images, strict=False):
+                    yield Picture(im, f"{f.number}")
+            yield KeyTable(id="face-list")
+
+    def on_mount(self) -> None:
+        table = self.query_one(KeyTable)
+        if self.kind == "video":
+            table.add_columns("#", "first seen", "samples", "detector")
+            for f in self.faces:
+                table.add_row(str(f.number), clock(f.t), str(f.samples), f"{f.prob:.2f}")
+        else:
+            table.add_columns("#", "size (px)", "detector")
+            for f in self.faces:
+                x1, y1, x2, y2 = f.bbox
+                table.add_row(str(f.number), f"{x2 - x1:.0f}×{y2 - y1:.0f}", f"{f.prob:.2f}")
+        table.focus()
+
+    def on_data_table_row_selected(self, event: KeyTable.RowSelected) -> None:
+        event.stop()
+        self.dismiss(self.faces[event.cursor_row].number)
+
+    def action_pick(self, number: int) -> None:
+        if number <= len(self.faces):
+            self.dismiss(number)
+
+
+class ExportDialog(ModalScreen[str | None]):
+    """Where to write the results as JSON; dismisses with the path typed."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+    DEFAULT_CSS = """
+    ExportDialog { align: center middle; }
+    ExportDialog > Vertical {
+        width: 80%; height: auto; border: round $accent; padding: 0 1; background: $surface;
+    }
+    """
+
+    def __init__(self, default: str) -> None:
+        super().__init__()
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Export the results as JSON to (enter writes, esc cancels):")
+            yield Input(self.default, id="export-path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip() or None)

@@ -1,0 +1,133 @@
+"""Pictures in the terminal: sixel or kitty graphics where the terminal has them, else half-blocks.
+
+The protocol must be chosen before the app starts (textual-image asks the terminal, which is
+impossible once Textual owns it). Inside tmux or screen, and whenever stdout is not a terminal,
+ris uses Unicode half-blocks: two pixels per cell, in true colour, readable over any SSH link.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PIL import Image
+from rich.segment import Segment
+from rich.style import Style
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+MODES = ("auto", "halfblocks", "sixel", "kitty", "none")
+_mode = "halfblocks"
+
+
+def choose_mode(wanted: str = "auto") -> str:
+    """Pick how pictures are drawn; call once, before the app runs. Returns the mode in force."""
+    global _mode
+    if wanted not in MODES:
+        raise ValueError(f"unknown image mode {wanted!r}: pick one of {', '.join(MODES)}")
+    if wanted == "auto":
+        wanted = _detect()
+    if wanted in ("sixel", "kitty"):
+        import textual_image.widget  # noqa: F401  (measures the cell size while it still can)
+    _mode = wanted
+    return _mode
+
+
+def mode() -> str:
+    return _mode
+
+
+def _detect() -> str:
+    term = os.environ.get("TERM", "")
+    multiplexed = "TMUX" in os.environ or term.startswith(("screen", "tmux"))
+    if multiplexed or not sys.stdout.isatty() or not sys.stdin.isatty():
+        return "halfblocks"
+    try:  # asks the terminal (about 0.2 s at most)
+        from textual_image.renderable import Image as Detected
+        from textual_image.renderable.sixel import Image as Sixel
+        from textual_image.renderable.tgp import Image as Kitty
+    except Exception:
+        return "halfblocks"
+    return {Sixel: "sixel", Kitty: "kitty"}.get(Detected, "halfblocks")
+
+
+class HalfBlocks(Widget):
+    """An image scaled into the widget, each cell an upper half-block: fg the top pixel, bg the bottom."""
+
+    DEFAULT_CSS = "HalfBlocks { width: 1fr; height: 1fr; }"
+
+    def __init__(self, image: Image.Image | None = None, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._image = image
+        self._rows: list[Strip] = []
+        self._drawn_size: tuple[int, int] = (0, 0)
+
+    def set_image(self, image: Image.Image | None) -> None:
+        self._image = image
+        self._drawn_size = (0, 0)
+        self.refresh()
+
+    def _scale(self, width: int, height: int) -> list[Strip]:
+        if self._image is None or width < 1 or height < 1:
+            return []
+        im = self._image.convert("RGB")
+        scale = min(width / im.width, 2 * height / im.height)
+        w, h = max(1, int(im.width * scale)), max(2, int(im.height * scale))
+        h += h % 2
+        px = im.resize((w, h), Image.Resampling.LANCZOS).load()
+        rows = []
+        for y in range(0, h, 2):
+            segments = [
+                Segment(
+                    "▀",
+                    Style(color=_rgb(px[x, y]), bgcolor=_rgb(px[x, y + 1])),  # type: ignore[index]
+                )
+                for x in range(w)
+            ]
+            rows.append(Strip(segments, w))
+        return rows
+
+    def render_line(self, y: int) -> Strip:
+        size = (self.size.width, self.size.height)
+        if size != self._drawn_size:
+            self._rows, self._drawn_size = self._scale(*size), size
+        if y < len(self._rows):
+            return self._rows[y]
+        return Strip.blank(self.size.width)
+
+
+def _rgb(p: tuple[int, int, int]) -> str:
+    return f"rgb({p[0]},{p[1]},{p[2]})"
+
+
+class Picture(Vertical):
+    """A picture with a caption below it, drawn the way choose_mode() decided."""
+
+    DEFAULT_CSS = """
+    Picture { width: 1fr; height: 1fr; }
+    Picture > .picture { height: 1fr; }
+    Picture > .caption { height: 1; width: 1fr; content-align: center middle; color: $text-muted; }
+    """
+
+    def __init__(self, image: Image.Image | None = None, caption: str = "", **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._image = image
+        self._caption = caption
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._caption, classes="caption")
+        yield _picture_widget(self._image)
+
+
+def _picture_widget(image: Image.Image | None) -> Widget:
+    if _mode == "none" or image is None:
+        return Static("", classes="picture")
+    if _mode in ("sixel", "kitty"):
+        from textual_image.widget import SixelImage, TGPImage
+
+        cls = SixelImage if _mode == "sixel" else TGPImage
+        return cls(image, classes="picture")
+    return HalfBlocks(image, classes="picture")

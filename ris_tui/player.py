@@ -1,0 +1,68 @@
+"""Opening a video at a moment in the user's player, or saying how to where there is none.
+
+RIS_PLAYER is a command line; {path} and {t} (seconds) are filled in, and the path is appended
+when there is no {path}. Otherwise mpv, vlc or ffplay is used, whichever is found first.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+KNOWN = (
+    ("mpv", "mpv --start={t} {path}"),
+    ("vlc", "vlc --start-time={t} {path}"),
+    ("ffplay", "ffplay -ss {t} {path}"),
+)
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    found: bool  # False: nothing to run it with; show the command instead
+    why_not: str = ""  # when not found
+
+    @property
+    def text(self) -> str:
+        return shlex.join(self.argv)
+
+
+def player_command(path: str, t: float, env: dict[str, str] | None = None) -> Launch:
+    env = dict(os.environ) if env is None else env
+    template = env.get("RIS_PLAYER", "").strip()
+    found, why_not = bool(template), ""
+    if not template:
+        for exe, line in KNOWN:
+            if shutil.which(exe, path=env.get("PATH")):
+                template, found = line, True
+                break
+        else:
+            template, why_not = KNOWN[0][1], "no mpv, vlc or ffplay found (set RIS_PLAYER)"
+        if found and sys.platform.startswith("linux") and not _has_display(env):
+            found, why_not = False, "no display here (an SSH session?); run it where you watch"
+    seconds = f"{max(t, 0.0):.2f}"
+    argv = [part.replace("{t}", seconds) for part in shlex.split(template)]
+    if any("{path}" in part for part in argv):
+        argv = [part.replace("{path}", path) for part in argv]
+    else:
+        argv.append(path)
+    return Launch(argv, found, why_not)
+
+
+def _has_display(env: dict[str, str]) -> bool:
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def launch(cmd: Launch) -> None:
+    """Start the player detached from the terminal (the TUI keeps it). Raises OSError."""
+    subprocess.Popen(
+        cmd.argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

@@ -1,0 +1,68 @@
+"""A video's timeline: the whole duration as a bar, matching segments marked, one selected."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from .formatting import clock
+
+
+class Timeline(Widget):
+    DEFAULT_CSS = """
+    Timeline { height: 2; width: 1fr; }
+    """
+
+    selected: reactive[int | None] = reactive(None)
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.duration = 0.0
+        self.segments: list[tuple[float, float]] = []
+
+    def show(self, duration: float, segments: list[tuple[float, float]]) -> None:
+        self.duration, self.segments = duration, segments
+        self.selected = 0 if segments else None
+        self.refresh()
+
+    def cells(self, width: int) -> list[int]:
+        """Per cell: 0 no match, 1 a segment, 2 the selected segment."""
+        out = [0] * width
+        if self.duration <= 0 or width <= 0:
+            return out
+        for i, (start, end) in enumerate(self.segments):
+            lo = min(width - 1, int(start / self.duration * width))
+            hi = max(lo + 1, min(width, round(end / self.duration * width)))
+            for c in range(lo, hi):
+                out[c] = 2 if i == self.selected else max(out[c], 1)
+        return out
+
+    def render(self) -> Text:
+        width = self.size.width
+        if not self.duration or width < 10:
+            return Text("")
+        styles = {0: ("─", "dim"), 1: ("█", "green"), 2: ("█", "bold yellow")}
+        bar = Text()
+        for c in self.cells(width):
+            char, style = styles[c]
+            bar.append(char, style)
+        labels = Text()
+        if self.selected is not None:
+            start = self.segments[self.selected][0]
+            pos = min(width - 1, int(start / self.duration * width))
+            mark = f"▲{clock(start)}"
+            if pos > len(clock(0)):
+                labels.append(clock(0), "dim")
+            pad = max(len(labels), min(pos, width - len(mark) - len(clock(self.duration)) - 1))
+            labels.append(" " * (pad - len(labels)))
+            labels.append(mark, "yellow")
+        else:
+            labels.append(clock(0), "dim")
+        end = clock(self.duration)
+        labels.append(" " * max(1, width - len(labels) - len(end)))
+        labels.append(end, "dim")
+        return Text("\n").join([bar, labels])
+
+    def watch_selected(self) -> None:
+        self.refresh()

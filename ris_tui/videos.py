@@ -1,0 +1,123 @@
+"""The ranked videos and, for the one selected, its timeline, segments and face thumbnails."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from .formatting import clock, short_path
+from .images import Picture
+from .tables import KeyTable
+from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from engine.results import Moment, VideoHit
+
+THUMBS = 3
+
+
+class VideosPane(Horizontal):
+    DEFAULT_CSS = """
+    VideosPane #video-list { width: 1fr; min-width: 36; }
+    VideosPane #detail { width: 1fr; padding: 0 0 0 1; }
+    VideosPane #video-title { height: 1; text-style: bold; }
+    VideosPane #segments { height: 6; }
+    VideosPane #thumbs { height: 1fr; min-height: 4; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.videos: tuple[VideoHit, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield KeyTable(id="video-list")
+        with Vertical(id="detail"):
+            yield Static("", id="video-title")
+            yield Timeline(id="timeline")
+            yield KeyTable(id="segments")
+            yield Horizontal(id="thumbs")
+
+    def on_mount(self) -> None:
+        self.query_one("#video-list", KeyTable).add_columns("#", "score", "video", "length", "segs")
+        self.query_one("#segments", KeyTable).add_columns("#", "start", "end", "score")
+
+    def show(self, videos: tuple[VideoHit, ...]) -> None:
+        self.videos = videos
+        table = self.query_one("#video-list", KeyTable)
+        table.clear()
+        width = max(12, self.app.size.width // 2 - 28)  # the pane may be hidden: no size yet
+        for i, v in enumerate(videos, 1):
+            table.add_row(
+                str(i),
+                f"{v.score:.3f}",
+                short_path(v.path, width),
+                clock(v.duration),
+                str(len(v.segments)),
+                key=str(i - 1),
+            )
+        if videos:
+            table.move_cursor(row=0)
+        self.select(0 if videos else None)
+
+    @property
+    def current(self) -> VideoHit | None:
+        row = self.query_one("#video-list", KeyTable).row
+        return self.videos[row] if row is not None and row < len(self.videos) else None
+
+    @property
+    def segment(self) -> int | None:
+        return self.query_one("#segments", KeyTable).row
+
+    def select(self, index: int | None) -> None:
+        """Fill the detail pane for video `index` (None: empty it)."""
+        video = self.videos[index] if index is not None and index < len(self.videos) else None
+        title = self.query_one("#video-title", Static)
+        segments = self.query_one("#segments", KeyTable)
+        timeline = self.query_one("#timeline", Timeline)
+        segments.clear()
+        if video is None:
+            title.update("")
+            timeline.show(0.0, [])
+            return
+        title.update(short_path(video.path, max(20, title.size.width or 60)))
+        timeline.show(video.duration, [(s.start, s.end) for s in video.segments])
+        for n, s in enumerate(video.segments, 1):
+            segments.add_row(str(n), clock(s.start), clock(s.end), f"{s.score:.3f}")
+        if video.segments:
+            segments.move_cursor(row=0)
+
+    def step(self, delta: int) -> int | None:
+        """Move to the next (+1) or previous (-1) segment; returns the new one."""
+        table = self.query_one("#segments", KeyTable)
+        if table.row is None:
+            return None
+        row = max(0, min(table.row_count - 1, table.row + delta))
+        table.move_cursor(row=row)
+        return row
+
+    def on_segment_highlighted(self, row: int) -> None:
+        self.query_one("#timeline", Timeline).selected = row
+
+    def faces_to_show(self) -> list[Moment]:
+        """The best faces of the selected segment first, then the video's other best faces."""
+        video = self.current
+        if video is None:
+            return []
+        seg = video.segments[self.segment] if self.segment is not None else None
+        ranked = sorted(video.matches, key=lambda m: -m.similarity)
+        inside = [m for m in ranked if seg and seg.start - 1e-6 <= m.t <= seg.end + 1e-6]
+        rest = [m for m in ranked if m not in inside]
+        return (inside + rest)[:THUMBS]
+
+    def show_thumbs(self, moments: list[Moment], images: list[Image.Image]) -> None:
+        box = self.query_one("#thumbs", Horizontal)
+        box.remove_children()
+        box.mount_all(
+            Picture(im, f"{clock(m.t)} {m.similarity:.2f}")
+            for m, im in zip(moments, images, strict=True)
+        )

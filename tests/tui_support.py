@@ -1,0 +1,123 @@
+"""A stand-in engine for fast TUI tests: canned results, drawn thumbnails, a scripted index run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from engine.errors import NoFaceError
+from engine.events import FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
+from engine.query import Query
+from engine.results import (
+    FailedFile,
+    ImageHit,
+    LibraryStatus,
+    Moment,
+    QueryFace,
+    QueryInfo,
+    SearchResult,
+    Segment,
+    VideoHit,
+)
+
+
+def drawn_face(seed: float) -> Image.Image:
+    """A deterministic cartoon face, different per seed."""
+    im = Image.new("RGB", (64, 64), (40, 60 + int(seed * 7) % 100, 90))
+    d = ImageDraw.Draw(im)
+    d.ellipse((14, 8, 50, 56), fill=(230, 190, 160))
+    d.ellipse((22, 24, 28, 30), fill=(30, 30, 30))
+    d.ellipse((36, 24, 42, 30), fill=(30, 30, 30))
+    d.arc((24, 34, 40, 46), 0, 180, fill=(150, 40, 40), width=2)
+    return im
+
+
+def video(
+    name: str, score: float, duration: float, segments: list[tuple[float, float]]
+) -> VideoHit:
+    segs = tuple(Segment(a, b, round(score - 0.01 * i, 3)) for i, (a, b) in enumerate(segments))
+    matches = tuple(
+        Moment(t, (100.0, 80.0, 180.0, 180.0), round(score - 0.001 * k, 3))
+        for k, t in enumerate(t for a, b in segments for t in np.arange(a, b, 0.5))
+    )
+    return VideoHit(f"/archive/{name}", score, duration, segs, matches)
+
+
+def canned_result(path: str, faces: int = 1, chosen: int = 1) -> SearchResult:
+    videos = (
+        video("aoc/interview_1.mp4", 0.812, 12.0, [(0.0, 12.0)]),
+        video("aoc/interview_2.mp4", 0.774, 33.5, [(0.0, 8.5), (14.0, 20.0), (28.0, 33.5)]),
+        video("aoc/town_hall.mp4", 0.702, 61.0, [(5.0, 9.0)]),
+    )
+    photos = (
+        ImageHit("/archive/photos/aoc_portrait.jpg", 0.791, (10.0, 10.0, 60.0, 60.0)),
+        ImageHit("/archive/photos/rally.png", 0.655, (5.0, 5.0, 40.0, 40.0)),
+    )
+    candidates = tuple(
+        QueryFace(n, (0.0, 0.0, 100.0 - 10 * n, 100.0 - 10 * n), 0.0, 0.99, 1)
+        for n in range(1, faces + 1)
+    )
+    return SearchResult(QueryInfo(path, "image", candidates, chosen), 0.45, videos, photos)
+
+
+class FakeBackend:
+    """Answers like the real Backend, instantly (or after `delay` seconds)."""
+
+    def __init__(self, data_dir: Path = Path("/archive/.ris"), faces: int = 1, delay: float = 0.0):
+        self.data_dir = data_dir
+        self.faces = faces
+        self.delay = delay
+        self.searches: list[tuple[str, int]] = []
+        self.models_loaded = True
+        self.indexed: list[str] = []
+
+    def read_query(self, path: Path) -> Query:
+        time.sleep(self.delay)
+        if "noface" in path.name:
+            raise NoFaceError(
+                f"no face found in the query {path.name}",
+                "use a photo where a face is clearly visible",
+            )
+        faces = canned_result(str(path), self.faces).query.faces
+        return Query(str(path), "image", faces, np.zeros((len(faces), 512), np.float32))
+
+    def search(self, query: Query, face: int) -> SearchResult:
+        self.searches.append((query.path, face))
+        return canned_result(query.path, len(query.faces), face)
+
+    def status(self) -> LibraryStatus:
+        return LibraryStatus(
+            str(self.data_dir),
+            "casia-webface.pt",
+            3,
+            2,
+            41,
+            (FailedFile("/archive/broken.mp4", "cannot decode the video: moov atom not found"),),
+            (("/archive/aoc/interview_1.mp4", "indexed", 24),),
+        )
+
+    def thumbnails(self, path: str, moments: Sequence) -> list[Image.Image]:
+        return [drawn_face(t) for t, _ in moments]
+
+    def picture(self, path: str) -> Image.Image:
+        return drawn_face(len(path)).resize((96, 64))
+
+    def index(self, paths: Sequence[Path], cancel: threading.Event) -> Iterator:
+        files = [f"/archive/new/{i}.mp4" for i in range(50)]
+        yield IndexPlanned(len(files), len(files), 0, 0, 50_000)
+        t0 = time.monotonic()
+        for i, f in enumerate(files):
+            if cancel.is_set():
+                return
+            time.sleep(0.05)
+            self.indexed.append(f)
+            yield FileIndexed(f, "video", 10, 2)
+            yield IndexProgressed(
+                i + 1, len(files), (i + 1) * 1000, 50_000, 10 * (i + 1), 2 * (i + 1), f
+            )
+        yield IndexFinished(len(files), 0, 0, 0, 500, 100, time.monotonic() - t0)
