@@ -9,6 +9,7 @@ import argparse
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,14 +58,21 @@ class RisApp(App[None]):
         Binding("y", "copy", "copy"),
         Binding("e", "export", "export"),
         Binding("f", "pick_face", "face", show=False),
+        Binding("i", "index_folder", "index", show=False),
         Binding("r", "refresh_library", "refresh", show=False),
         Binding("escape", "cancel", "cancel", show=False),
         Binding("q", "back", "back/quit"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
-    def __init__(self, backend: Backend | None = None, query: str | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        query: str | None = None,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
+        self._now = now
         self.backend = backend or Backend()
         self.initial_query = query
         self.result: SearchResult | None = None
@@ -124,7 +132,7 @@ class RisApp(App[None]):
         from engine.query import Query
 
         worker = get_current_worker()
-        t0 = time.monotonic()
+        t0 = self._now()
         try:
             if not isinstance(query, Query):
                 loading = "" if self.backend.models_loaded else " (loading the face models first)"
@@ -145,7 +153,7 @@ class RisApp(App[None]):
                 self.call_from_thread(self.show_error, err)
             return
         if not worker.is_cancelled:
-            self.call_from_thread(self.show_result, result, time.monotonic() - t0)
+            self.call_from_thread(self.show_result, result, self._now() - t0)
 
     def _query_faces(self, query: Query) -> list[Any]:
         try:
@@ -328,7 +336,7 @@ class RisApp(App[None]):
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
-        focus = {"videos": "#video-list", "photos": "#photo-list", "library": "#index-path"}
+        focus = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
         self.query_one(focus[name]).focus()
 
     def action_segment(self, delta: int) -> None:
@@ -402,6 +410,10 @@ class RisApp(App[None]):
             self.notify("The query has a single face.", severity="information")
             return
         self._ask_face(q, self._query_faces(q))
+
+    def action_index_folder(self) -> None:
+        self.query_one(TabbedContent).active = "library"
+        self.query_one("#index-path").focus()
 
     def action_refresh_library(self) -> None:
         self.load_library()

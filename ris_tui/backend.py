@@ -20,11 +20,13 @@ if TYPE_CHECKING:
     from engine.events import IndexEvent
     from engine.query import Query
     from engine.results import Box, LibraryStatus, SearchResult
+    from engine.settings import Settings
 
 
 class Backend:
-    def __init__(self, data_dir: Path | None = None) -> None:
-        self._data_dir = data_dir
+    def __init__(self, data_dir: Path | None = None, settings: Settings | None = None) -> None:
+        self._data_dir = settings.data_dir if settings is not None else data_dir
+        self._settings = settings
         self._engine: Engine | None = None
         self._lock = threading.Lock()  # one search or status read at a time
 
@@ -33,10 +35,13 @@ class Backend:
             from engine.api import build_engine
             from engine.settings import Settings
 
-            overrides: dict[str, Any] = {}
-            if self._data_dir is not None:
-                overrides["data_dir"] = self._data_dir
-            self._engine = build_engine(Settings.from_env(**overrides))
+            settings = self._settings
+            if settings is None:
+                overrides: dict[str, Any] = {}
+                if self._data_dir is not None:
+                    overrides["data_dir"] = self._data_dir
+                settings = Settings.from_env(**overrides)
+            self._engine = build_engine(settings)
         return self._engine
 
     @property

@@ -30,6 +30,7 @@ KEYS = [
     ("y", "copy the path and time to the clipboard (OSC 52: works over SSH)"),
     ("e", "export the results as JSON (the document of `ris search --json`)"),
     ("f", "search for another face / person of the query"),
+    ("i", "index a folder (library tab): type its path, enter starts, esc cancels"),
     ("r", "refresh the library"),
     ("esc", "cancel the running search or index run; leave a text box"),
     ("?", "this help"),

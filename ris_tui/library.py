@@ -33,7 +33,9 @@ class LibraryPane(Vertical):
         with Horizontal(id="index-row"):
             yield Label("Index a folder:")
             yield PathInput(
-                id="index-path", placeholder="path, then enter (esc cancels a run)", compact=True
+                id="index-path",
+                placeholder="i, then a path and enter (esc cancels a run)",
+                compact=True,
             )
         yield ProgressBar(id="index-progress", show_eta=True)
         yield Static("", id="index-current")

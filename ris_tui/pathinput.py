@@ -23,8 +23,10 @@ def completions(value: str) -> list[str]:
         names = [n for n in names if not n.startswith(".")]
     out = []
     for name in names:
-        if name.startswith(prefix) and name != prefix:
-            slash = "/" if os.path.isdir(os.path.join(folder, name)) else ""
+        if not name.startswith(prefix):
+            continue
+        slash = "/" if os.path.isdir(os.path.join(folder, name)) else ""
+        if name != prefix or slash:  # a folder typed in full still gains its slash
             out.append(value + name[len(prefix) :] + slash)
     return out
 

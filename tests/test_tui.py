@@ -1,0 +1,258 @@
+"""ris-tui driven through Textual's pilot, over a stand-in engine (fast); real flows: test_tui_real."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tui_support import FakeBackend, canned_result
+
+from ris_tui.app import RisApp
+from ris_tui.dialogs import FacePicker, HelpScreen
+from ris_tui.images import HalfBlocks
+from ris_tui.pathinput import complete, completions
+from ris_tui.player import player_command
+from ris_tui.timeline import Timeline
+from ris_tui.videos import VideosPane
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Let every worker finish, and the messages they posted land (twice: results start more)."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def search(pilot, path: str = "/q/face.jpg") -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("escape", "slash", *path, "enter")  # esc leaves the box, / comes back
+    await settle(pilot)
+
+
+def rows(app: RisApp, table: str) -> list[list[str]]:
+    t = app.query_one(table)
+    return [[str(c) for c in t.get_row_at(i)] for i in range(t.row_count)]
+
+
+async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        assert backend.searches == [("/q/face.jpg", 1)]
+        videos = rows(app, "#video-list")
+        assert [r[0] for r in videos] == ["1", "2", "3"]
+        assert videos[0][1] == "0.812" and videos[0][2].endswith("interview_1.mp4")
+        assert videos[1][3:] == ["0:33.5", "3"]  # length, segments
+        assert app.focused is app.query_one("#video-list")
+        pictures = list(app.query_one("#thumbs").query(HalfBlocks))
+        assert len(pictures) == 3 and all(p._image is not None for p in pictures)
+        assert "3 videos, 2 photos" in str(app.query_one("#status").render())
+        # the second video has three segments: n/p step through them and the timeline follows
+        await pilot.press("j")
+        await settle(pilot)
+        assert rows(app, "#segments") == [
+            ["1", "0:00.0", "0:08.5", "0.774"],
+            ["2", "0:14.0", "0:20.0", "0.764"],
+            ["3", "0:28.0", "0:33.5", "0.754"],
+        ]
+        timeline = app.query_one(Timeline)
+        assert timeline.selected == 0
+        await pilot.press("n", "n", "n")
+        assert app.query_one(VideosPane).segment == 2 and timeline.selected == 2
+        await pilot.press("p")
+        assert timeline.selected == 1
+        await settle(pilot)
+        # thumbnails of the selected segment come first: its faces are at 14-20 s
+        captions = [str(c.render()) for c in app.query_one("#thumbs").query(".caption")]
+        assert captions[0].startswith("0:14.0")
+        # enter on the list moves into the segments; q comes back, q again quits
+        await pilot.press("enter")
+        assert app.focused is app.query_one("#segments")
+        await pilot.press("q")
+        assert app.focused is app.query_one("#video-list")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_photo_matches_and_the_library_tab():
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        assert [r[:2] for r in rows(app, "#photo-list")] == [["1", "0.791"], ["2", "0.655"]]
+        assert len(list(app.query_one("#photo-thumbs").query(HalfBlocks))) == 2
+        await pilot.press("3")
+        assert "3 videos, 2 photos, 41 faces, 1 failed" in str(
+            app.query_one("#library-summary").render()
+        )
+        assert rows(app, "#failed")[0][1].startswith("cannot decode the video")
+        await pilot.press("q")  # back to the videos, not out
+        assert app.query_one("TabbedContent").active == "videos"
+
+
+async def test_help_screen_opens_and_closes_with_keys():
+    app = RisApp(FakeBackend())
+    async with app.run_test() as pilot:
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        assert not isinstance(app.screen, HelpScreen)
+        assert app.is_running
+
+
+async def test_a_query_with_several_faces_asks_which_one():
+    backend = FakeBackend(faces=3)
+    app = RisApp(backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await search(pilot, "/q/group.jpg")
+        assert isinstance(app.screen, FacePicker)
+        assert backend.searches == []
+        await pilot.press("2")
+        await settle(pilot)
+        assert backend.searches == [("/q/group.jpg", 2)]
+        assert "face 2 of 3" in str(app.query_one("#status").render())
+        await pilot.press("f")  # pick another: the same query, not read again
+        assert isinstance(app.screen, FacePicker)
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+        assert backend.searches[-1] == ("/q/group.jpg", 3)
+
+
+async def test_errors_are_notifications_not_crashes():
+    app = RisApp(FakeBackend())
+    async with app.run_test() as pilot:
+        await search(pilot, "/q/noface.jpg")
+        assert app.is_running
+        titles = [n.title for n in app._notifications]
+        assert "no face found in the query noface.jpg" in titles
+        assert "Error: no face found" in str(app.query_one("#status").render())
+        await pilot.press("e")  # nothing to export yet: says so
+        assert any("search first" in n.message for n in app._notifications)
+
+
+async def test_copy_export_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    log = tmp_path / "played.txt"
+    player = tmp_path / "player.sh"
+    player.write_text(f'#!/bin/sh\necho "$@" > {log}\n')
+    player.chmod(player.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("RIS_PLAYER", f"{player} --start={{t}} {{path}}")
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        await pilot.press("j", "n")  # second video, second segment (14 s)
+        await pilot.press("y")
+        assert app.clipboard == "/archive/aoc/interview_2.mp4#t=14.00"
+        await pilot.press("o")
+        for _ in range(50):
+            if log.exists():
+                break
+            await pilot.pause(0.05)
+        assert log.read_text().split() == ["--start=14.00", "/archive/aoc/interview_2.mp4"]
+        out = tmp_path / "results.json"
+        await pilot.press("e")
+        app.screen.query_one("#export-path").value = str(out)
+        await pilot.press("enter")
+        await pilot.pause()
+        expected = json.loads(json.dumps(canned_result("/q/face.jpg").to_json()))
+        assert json.loads(out.read_text()) == expected  # the document of `ris search --json`
+
+
+async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("escape", "i", *str(tmp_path), "enter")
+        for _ in range(100):
+            if len(backend.indexed) >= 3:
+                break
+            await pilot.pause(0.05)
+        bar = app.query_one("#index-progress")
+        assert bar.display and 0 < bar.progress < bar.total
+        assert "files" in str(app.query_one("#index-current").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert 3 <= len(backend.indexed) < 50
+        assert "cancelled" in str(app.query_one("#status").render())
+        assert not bar.display
+
+
+def test_path_completion(tmp_path: Path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    (tmp_path / ".hidden").write_bytes(b"")
+    base = f"{tmp_path}/"
+    assert completions(base + "cl") == [base + "clip.mp4", base + "clips/"]
+    assert complete(base + "cl") == base + "clip"  # as far as they agree
+    assert complete(base + "clip") is None  # ambiguous: nothing to add
+    assert complete(base + "p") == base + "photo.jpg"
+    assert complete(base + "clips") == base + "clips/"
+    assert completions(base) == [base + "clip.mp4", base + "clips/", base + "photo.jpg"]
+    assert complete(base + "zz") is None
+
+
+def test_timeline_marks_segments_and_the_selected_one():
+    t = Timeline()
+    t.show(10.0, [(0.0, 2.0), (5.0, 6.0)])
+    assert t.cells(10) == [2, 2, 0, 0, 0, 1, 0, 0, 0, 0]
+    t.selected = 1
+    assert t.cells(10) == [1, 1, 0, 0, 0, 2, 0, 0, 0, 0]
+    t.show(100.0, [(50.0, 50.2)])  # a short segment still shows
+    assert t.cells(20).count(2) == 1
+
+
+def test_player_command(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    nothing = {"PATH": str(bin_dir)}
+    cmd = player_command("/v/a b.mp4", 12.5, nothing)
+    assert not cmd.found and "RIS_PLAYER" in cmd.why_not
+    assert cmd.text == "mpv --start=12.50 '/v/a b.mp4'"
+    (bin_dir / "vlc").write_text("#!/bin/sh\n")
+    (bin_dir / "vlc").chmod(0o755)
+    with_vlc = player_command("/v/a.mp4", 3, {"PATH": str(bin_dir), "DISPLAY": ":0"})
+    assert with_vlc.found and with_vlc.argv == ["vlc", "--start-time=3.00", "/v/a.mp4"]
+    if sys.platform.startswith("linux"):  # over SSH, no display: say what to run instead
+        headless = player_command("/v/a.mp4", 3, {"PATH": str(bin_dir)})
+        assert not headless.found and "display" in headless.why_not
+    custom = player_command("/v/a.mp4", 1, {"RIS_PLAYER": "play -t {t}"})
+    assert custom.found and custom.argv == ["play", "-t", "1.00", "/v/a.mp4"]
+
+
+def test_the_tui_starts_without_torch(tmp_path: Path):
+    """--help and a started app (real backend, reading the library) never import torch."""
+    code = f"""
+import asyncio, sys
+from pathlib import Path
+from ris_tui.app import RisApp
+from ris_tui.backend import Backend
+
+async def main():
+    app = RisApp(Backend(Path({str(tmp_path / "data")!r})))
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        print("summary:", app.query_one("#library-summary").render())
+asyncio.run(main())
+print("heavy:", sorted(m for m in ("torch", "decord", "facenet_pytorch") if m in sys.modules))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIS_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Nothing indexed yet" in out.stdout
+    assert "heavy: []" in out.stdout
+    helped = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ris_tui.app", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert helped.returncode == 0 and "usage: ris-tui" in helped.stdout
+    assert " torch" not in helped.stderr and "decord" not in helped.stderr
