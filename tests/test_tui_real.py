@@ -1,0 +1,165 @@
+"""ris-tui end to end on the real dev index (real models, real videos), in-process and in tmux."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, make_settings
+
+from ris_tui.app import RisApp
+from ris_tui.backend import Backend
+from ris_tui.images import HalfBlocks
+
+pytestmark = pytest.mark.slow
+
+
+async def settle(pilot, seconds: float = 300) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    for _ in range(3):
+        while any(w.is_running for w in pilot.app.workers) and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        await pilot.pause()
+
+
+def listed(app: RisApp, table: str, column: int) -> list[str]:
+    t = app.query_one(table)
+    return [str(t.get_row_at(i)[column]) for i in range(t.row_count)]
+
+
+@pytest.mark.parametrize("query", [AOC_PHOTO, AOC_CLIPS[2]], ids=["photo", "clip"])
+async def test_search_her_photo_or_clip_browse_and_quit(dev_index, query: Path):
+    engine, _ = dev_index
+    app = RisApp(Backend(settings=engine.settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*str(query), "enter")
+        await settle(pilot)
+        videos = app.query_one("VideosPane").videos
+        assert {Path(v.path) for v in videos[:3]} == set(AOC_CLIPS)
+        assert len(listed(app, "#video-list", 0)) == len(videos) == 3
+        assert listed(app, "#segments", 1)[0] == "0:00.0"  # she is on from the start
+        pictures = list(app.query_one("#thumbs").query(HalfBlocks))
+        assert len(pictures) == 3 and all(p._image is not None for p in pictures)
+        await pilot.press("n", "j", "p", "k")  # segment steps and list moves, no errors
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        photos = app.query_one("PhotosPane").photos
+        if query == AOC_PHOTO:
+            assert Path(photos[0].path) == AOC_PHOTO and photos[0].score > 0.99
+        assert all("Ocasio-Cortez" in p.path for p in photos)
+        assert len(list(app.query_one("#photo-thumbs").query(HalfBlocks))) == 2
+        await pilot.press("q", "q")
+    assert app.return_code == 0
+
+
+async def test_hamilton_segments_step_through_the_timeline(dev_index):
+    engine, _ = dev_index
+    app = RisApp(Backend(settings=engine.settings), query=str(LMM_PHOTO))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.query_one("VideosPane")
+        assert Path(pane.videos[0].path) == HAMILTON
+        starts = [s.start for s in pane.videos[0].segments]
+        assert len(starts) >= 2
+        await pilot.press("n")
+        await settle(pilot)
+        assert pane.segment == 1 and app.query_one("Timeline").selected == 1
+        await pilot.press("y")
+        assert app.clipboard == f"{HAMILTON}#t={starts[1]:.2f}"
+
+
+async def test_index_from_the_library_and_cancel_keeps_it_consistent(tmp_path: Path):
+    from engine.api import build_engine
+    from engine.catalog import Catalog
+    from engine.vectors import VectorIndex
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    clips = [*AOC_CLIPS, HAMILTON]
+    for i, clip in enumerate(clips):
+        shutil.copy(clip, folder / f"{i}_{clip.name}")
+    settings = make_settings(tmp_path / "data")
+    app = RisApp(Backend(settings=settings))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("escape", "i", *str(folder), "enter")
+        bar = app.query_one("#index-progress")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (bar.progress and bar.display):
+            await pilot.pause(0.2)
+        assert bar.display and 0 < bar.progress < bar.total
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "cancelled" in str(app.query_one("#status").render())
+        assert not bar.display
+    # the vector index saved on disk matches the catalog (nothing to repair), no file half-done
+    catalog, vectors = Catalog(settings.catalog_path), VectorIndex(settings.vectors_path)
+    assert vectors.version == catalog.version
+    keys = np.asarray(vectors.index.keys, dtype=np.int64)
+    assert sorted(keys.tolist()) == catalog.face_ids().tolist()
+    assert all(f.status == "indexed" and f.faces > 0 for f in catalog.files())
+    catalog.close()
+    # and a later run finishes the job
+    engine = build_engine(settings)
+    st = engine.status()
+    assert len(st.files) < len(clips) and not st.failed
+    events = list(engine.index([folder]))
+    assert engine.status().videos == len(clips)
+    assert events[-1].unchanged == len(st.files)
+    engine.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env):
+    """A real terminal: ris-tui in tmux, driven by send-keys, read back with capture-pane."""
+    engine, _ = dev_index
+    session = f"ris-test-{tmp_path.name}"
+    tmux = ["tmux", "-L", session]
+    cmd = f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; sleep 5"
+    env = {**ris_env, "TERM": "xterm-256color"}
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd], env=env, check=True
+    )
+
+    def screen(colours: bool = False) -> str:
+        args = [*tmux, "capture-pane", "-p", "-t", "t"] + (["-e"] if colours else [])
+        return subprocess.run(args, capture_output=True, text=True).stdout
+
+    def wait_for(text: str, seconds: float = 240) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            shown = screen()
+            if text in shown:
+                return shown
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared:\n{screen()}")
+
+    def keys(*k: str) -> None:
+        subprocess.run([*tmux, "send-keys", "-t", "t", *k], check=True)
+
+    try:
+        wait_for("Type the path of a photo or clip")
+        keys(str(AOC_PHOTO), "Enter")
+        shown = wait_for("at similarity")
+        assert "Videos (3)" in shown
+        for clip in AOC_CLIPS:
+            assert clip.name[-12:] in shown
+        wait_for("▀")  # the face thumbnails, in half-blocks
+        assert "\x1b[" in screen(colours=True)
+        keys("n")
+        keys("2")
+        wait_for("ref.jpg")
+        keys("q")
+        keys("q")
+        wait_for("\n", 10)
+        deadline = time.monotonic() + 10
+        while "at similarity" in screen() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "at similarity" not in screen()  # the app quit and gave the terminal back
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)

@@ -1,0 +1,63 @@
+"""What the main screens look like at 80x24 and 120x40 (pytest-textual-snapshot).
+
+After an intended change of the UI: `just test tests/test_tui_snapshots.py --snapshot-update`,
+then look at the report and commit the new SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tui_support import FakeBackend
+
+from ris_tui.app import RisApp
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def app() -> RisApp:
+    return RisApp(FakeBackend(), query="/q/face.jpg", now=lambda: 0.0)
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_results_screen(snap_compare, size):
+    async def run_before(pilot):  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("j", "n")  # second video, its second segment
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_photos_screen(snap_compare, size):
+    async def run_before(pilot):  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_library_screen(snap_compare, size):
+    async def run_before(pilot):  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=size, run_before=run_before)
+
+
+def test_help_screen(snap_compare):
+    async def run_before(pilot):  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
