@@ -37,6 +37,10 @@ search query *args: setup
 status *args: setup
     "{{bin}}/ris" status {{args}}
 
+# the interactive terminal UI (keys: ? for help)
+tui *args: setup
+    "{{bin}}/ris-tui" {{args}}
+
 # run the tests (real models on real media: about 10 minutes on 2 CPU cores)
 test *args: setup
     "{{bin}}/python" -m pytest {{args}}
@@ -44,6 +48,10 @@ test *args: setup
 # speed figures: frames/s and faces/s while indexing, search latency (CPU, and GPU if present)
 bench *args: setup
     "{{bin}}/python" -m engine.bench {{args}}
+
+# time to the first screen of ris-tui in tmux, against a minimal Textual app
+bench-tui *args: setup
+    "{{bin}}/python" -m ris_tui.bench {{args}}
 
 # format check, lint, architecture contract, types
 lint: setup

@@ -8,7 +8,7 @@ result = engine.search(Path("photo.jpg"))
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,7 +90,9 @@ class Engine:
             self._catalog = None
 
     # work -------------------------------------------------------------------------------------
-    def index(self, paths: Sequence[Path], retry_failed: bool = False) -> Iterator[IndexEvent]:
+    def index(
+        self, paths: Sequence[Path], retry_failed: bool = False
+    ) -> Generator[IndexEvent, None, None]:
         """Add or update everything under `paths`; yields progress. Holds the writer lock."""
         from .decoding import Decoder
         from .indexing import Indexer, plan

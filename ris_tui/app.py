@@ -61,7 +61,7 @@ class RisApp(App[None]):
         Binding("i", "index_folder", "index", show=False),
         Binding("r", "refresh_library", "refresh", show=False),
         Binding("escape", "cancel", "cancel", show=False),
-        Binding("q", "back", "back/quit"),
+        Binding("q", "go_back", "back/quit"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
@@ -431,7 +431,7 @@ class RisApp(App[None]):
         if isinstance(self.focused, Input):
             self.query_one("#video-list").focus()
 
-    def action_back(self) -> None:
+    def action_go_back(self) -> None:
         tabs = self.query_one(TabbedContent)
         focused = self.focused
         if tabs.active != "videos":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
 from PIL import Image
 from rich.segment import Segment
 from rich.style import Style
@@ -77,14 +78,11 @@ class HalfBlocks(Widget):
         scale = min(width / im.width, 2 * height / im.height)
         w, h = max(1, int(im.width * scale)), max(2, int(im.height * scale))
         h += h % 2
-        px = im.resize((w, h), Image.Resampling.LANCZOS).load()
+        px = np.asarray(im.resize((w, h), Image.Resampling.LANCZOS))
         rows = []
         for y in range(0, h, 2):
             segments = [
-                Segment(
-                    "▀",
-                    Style(color=_rgb(px[x, y]), bgcolor=_rgb(px[x, y + 1])),  # type: ignore[index]
-                )
+                Segment("▀", Style(color=_rgb(px[y, x]), bgcolor=_rgb(px[y + 1, x])))
                 for x in range(w)
             ]
             rows.append(Strip(segments, w))
@@ -99,7 +97,7 @@ class HalfBlocks(Widget):
         return Strip.blank(self.size.width)
 
 
-def _rgb(p: tuple[int, int, int]) -> str:
+def _rgb(p: np.ndarray) -> str:
     return f"rgb({p[0]},{p[1]},{p[2]})"
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tui_support import FakeBackend, canned_result
+from tui_support import FakeBackend, canned_result, drawn_face
 
 from ris_tui.app import RisApp
 from ris_tui.dialogs import FacePicker, HelpScreen
@@ -256,3 +256,21 @@ print("heavy:", sorted(m for m in ("torch", "decord", "facenet_pytorch") if m in
     )
     assert helped.returncode == 0 and "usage: ris-tui" in helped.stdout
     assert " torch" not in helped.stderr and "decord" not in helped.stderr
+
+
+def test_image_mode_detection(monkeypatch: pytest.MonkeyPatch):
+    from ris_tui import images
+
+    try:
+        monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+        assert images.choose_mode("auto") == "halfblocks"  # tmux: half-blocks, never a probe
+        monkeypatch.delenv("TMUX")
+        assert images.choose_mode("auto") == "halfblocks"  # pytest's stdout is not a terminal
+        assert images.choose_mode("sixel") == "sixel"
+        assert type(images._picture_widget(drawn_face(1))).__module__ == "textual_image.widget.sixel"
+        assert images.choose_mode("none") == "none"
+        assert images._picture_widget(drawn_face(1)).__class__.__name__ == "Static"
+        with pytest.raises(ValueError, match="unknown image mode"):
+            images.choose_mode("ascii")
+    finally:
+        images.choose_mode("halfblocks")
