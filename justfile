@@ -53,6 +53,11 @@ bench *args: setup
 bench-tui *args: setup
     "{{bin}}/python" -m ris_tui.bench {{args}}
 
+# accuracy benchmarks (LFW, a generated video benchmark, the real clips): table + data/eval.json
+eval *args: setup
+    test -f data/video_bench/truth.json || "{{bin}}/python" data/make_video_benchmark.py ../shared/data/dev/lfw data/video_bench
+    "{{bin}}/ris" eval --bench data/video_bench {{args}}
+
 # format check, lint, architecture contract, types
 lint: setup
     "{{bin}}/ruff" format --check engine ris_tui tests data

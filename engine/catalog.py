@@ -290,6 +290,23 @@ class Catalog:
             ).fetchall()
         return _face_rows(rows)
 
+    def largest_faces(self, kind: str = "image") -> tuple[list[str], np.ndarray]:
+        """Per indexed file of `kind` with faces: its path and the vector of its largest face
+        (the face a query photo is searched by)."""
+        rows = self.db.execute(
+            "SELECT f.path, x.vector FROM files f JOIN faces x ON x.file_id = f.id "
+            "WHERE f.kind = ? AND f.status = 'indexed' "
+            "ORDER BY f.path, (x.x2 - x.x1) * (x.y2 - x.y1) DESC, x.id",
+            (kind,),
+        ).fetchall()
+        paths: list[str] = []
+        vectors = []
+        for path, blob in rows:
+            if not paths or paths[-1] != path:
+                paths.append(path)
+                vectors.append(np.frombuffer(blob, dtype=np.float32))
+        return paths, np.stack(vectors) if vectors else np.zeros((0, 512), np.float32)
+
     def track_faces(self, file_id: int, tracks: Iterable[int]) -> FaceRows:
         """Every face of some tracks of a file, with vectors, in time order."""
         wanted = sorted({int(t) for t in tracks})

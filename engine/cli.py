@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,25 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", parents=[common], help="what is indexed, and what failed and why")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser(
+        "eval", parents=[common], help="accuracy benchmarks (LFW, generated and real videos)"
+    )
+    p.add_argument(
+        "--bench",
+        type=Path,
+        default=Path("data/video_bench"),
+        help="the generated video benchmark (data/make_video_benchmark.py writes it)",
+    )
+    p.add_argument(
+        "--shared",
+        type=Path,
+        default=Path("../shared"),
+        help="the folder holding data/dev (LFW, the dev media)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("data/eval.json"), help="where the full figures go"
+    )
     return parser
 
 
@@ -84,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
     engine = build_engine(settings)
     try:
-        return {"index": _index, "search": _search, "status": _status}[args.command](engine, args)
+        commands = {"index": _index, "search": _search, "status": _status, "eval": _eval}
+        return commands[args.command](engine, args)
     except EngineError as err:
         print(f"ris: error: {err.title}", file=sys.stderr)
         if err.hint:
@@ -152,6 +172,27 @@ def _search(engine: Engine, args: argparse.Namespace) -> int:
         print()
     else:
         print(format_result(result))
+    return 0
+
+
+def _eval(engine: Engine, args: argparse.Namespace) -> int:
+    from .errors import UserError
+    from .evaluation.run import run, table
+
+    settings = engine.settings
+    if args.data_dir is None:  # keep the benchmark indexes apart from the user's library
+        settings = replace(settings, data_dir=Path("data/eval"))
+    if not (args.bench / "truth.json").exists():
+        raise UserError(
+            f"no video benchmark in {args.bench}",
+            "make it with: python data/make_video_benchmark.py ../shared/data/dev/lfw "
+            f"{args.bench}  (or run `just eval`)",
+        )
+    report = run(settings, args.shared, args.bench, lambda m: print(m, file=sys.stderr))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"\nfull figures: {args.out} ({report['seconds']:.0f} s)")
     return 0
 
 

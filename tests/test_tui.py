@@ -267,7 +267,9 @@ def test_image_mode_detection(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv("TMUX")
         assert images.choose_mode("auto") == "halfblocks"  # pytest's stdout is not a terminal
         assert images.choose_mode("sixel") == "sixel"
-        assert type(images._picture_widget(drawn_face(1))).__module__ == "textual_image.widget.sixel"
+        assert (
+            type(images._picture_widget(drawn_face(1))).__module__ == "textual_image.widget.sixel"
+        )
         assert images.choose_mode("none") == "none"
         assert images._picture_widget(drawn_face(1)).__class__.__name__ == "Static"
         with pytest.raises(ValueError, match="unknown image mode"):

@@ -1,0 +1,1 @@
+"""Accuracy benchmarks through the real engine: `ris eval` (see run.py)."""

@@ -1,0 +1,231 @@
+"""`ris eval`: every benchmark through the real engine, one table, the full figures as JSON.
+
+Work (indexes of LFW, the generated videos and the dev media) goes under --work; runs after the
+first reuse those indexes, as `ris index` skips unchanged files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..api import Engine, build_engine
+from ..errors import EngineError
+from ..events import IndexFinished
+from ..query import Query
+from ..results import QueryFace
+from ..settings import Settings
+from . import lfw as lfw_bench
+from .videos import Judged, score
+
+RESNET_NOTE = (
+    "not measured: no ImageNet ResNet50 weights on this machine (offline). Set "
+    "RIS_RESNET50_WEIGHTS to torchvision's resnet50 state_dict file to measure it; numbers from "
+    "random weights would mean nothing"
+)
+
+
+def _index(engine: Engine, paths: list[Path], say: Callable[[str], None]) -> dict:
+    finished = None
+    for ev in engine.index(paths):
+        if isinstance(ev, IndexFinished):
+            finished = ev
+    assert finished is not None
+    say(
+        f"  indexed {finished.indexed} files ({finished.unchanged} unchanged), "
+        f"{finished.frames} frames in {finished.seconds:.0f} s"
+    )
+    # the speed of the run that built the index; a later run that only reuses it measures nothing
+    record = engine.settings.data_dir / "index_speed.json"
+    if finished.frames:
+        speed = {
+            "frames": finished.frames,
+            "seconds": round(finished.seconds, 1),
+            "ms_per_frame": round(1000 * finished.seconds / finished.frames, 1),
+        }
+        record.write_text(json.dumps(speed))
+        return speed
+    return json.loads(record.read_text()) if record.exists() else {"ms_per_frame": None}
+
+
+def lfw_section(settings: Settings, lfw: Path, pairs: Path, say: Callable[[str], None]) -> dict:
+    engine = build_engine(replace(settings, data_dir=settings.data_dir / "lfw"))
+    say(f"LFW: indexing {lfw} through `ris index` (once; later runs reuse it)")
+    speed = _index(engine, [lfw], say)
+    paths, vectors = engine.catalog.largest_faces("image")
+    names = [str(Path(p).relative_to(lfw.resolve())) for p in paths]
+    by_name = dict(zip(names, vectors, strict=True))
+    out: dict = {"index": speed, "images_with_face": len(names)}
+
+    pair_list = lfw_bench.read_pairs(pairs)
+    say(f"LFW verification on {pairs.name}: ris, and plain facenet-pytorch with the same weights")
+    out["verification"] = {"ris": lfw_bench.verification(pair_list, dict(by_name))}
+    from .reference import PlainFacenet
+
+    plain = PlainFacenet(engine.weights(), str(engine.models.device))
+    needed = sorted({p for a, b, _ in pair_list for p in (a, b)})
+    t0 = time.perf_counter()
+    ref = plain.embed(lfw / n for n in needed)
+    ref_ms = 1000 * (time.perf_counter() - t0) / max(len(needed), 1)
+    out["verification"]["facenet-pytorch"] = lfw_bench.verification(
+        pair_list, {n: ref[lfw / n] for n in needed}
+    )
+    out["verification"]["facenet-pytorch"]["ms_per_image"] = round(ref_ms, 1)
+
+    say("LFW retrieval: every image of a person with two or more is a query")
+    out["retrieval"] = {"ris": lfw_bench.retrieval(names, _engine_ranker(engine, names, vectors))}
+    out["retrieval"]["ris"]["ms_per_indexed_frame"] = speed["ms_per_frame"]
+    out["retrieval"]["facenet-512 exact"] = lfw_bench.retrieval(
+        names, lfw_bench.exact_ranker(vectors)
+    )
+    for dims in (256, 128, 64):
+        reduced = lfw_bench.pca_reduce(vectors, dims)
+        row = lfw_bench.retrieval(names, lfw_bench.exact_ranker(reduced))
+        row["bytes_per_vector"] = 4 * dims
+        out["retrieval"][f"facenet-pca{dims} exact"] = row
+        out["verification"][f"facenet-pca{dims}"] = lfw_bench.verification(
+            pair_list, dict(zip(names, reduced, strict=True))
+        )
+    out["retrieval"]["facenet-512 exact"]["bytes_per_vector"] = 4 * 512
+    out["resnet50"] = RESNET_NOTE
+    engine.close()
+    return out
+
+
+def _engine_ranker(engine: Engine, names: list[str], vectors: np.ndarray):  # type: ignore[no-untyped-def]
+    """Rank the indexed photos for photo i, as `ris search` does, with no threshold."""
+    index_of = {str(Path(p).resolve()): i for i, p in enumerate(engine.catalog.largest_faces()[0])}
+    face = (QueryFace(1, (0.0, 0.0, 1.0, 1.0), 0.0, 1.0, 1),)
+
+    def rank(i: int) -> list[int]:
+        q = Query(names[i], "image", face, vectors[i : i + 1])
+        result = engine.search(q, threshold=-1.0, top=len(names))
+        return [index_of[str(Path(h.path).resolve())] for h in result.images]
+
+    return rank
+
+
+def video_section(settings: Settings, bench: Path, say: Callable[[str], None]) -> dict:
+    truth = json.loads((bench / "truth.json").read_text())
+    engine = build_engine(replace(settings, data_dir=settings.data_dir / "video_bench"))
+    say(f"Video benchmark: indexing {bench / 'videos'}")
+    speed = _index(engine, [bench / "videos"], say)
+    out: dict = {"index": speed}
+    for kind in ("photo", "clip"):
+        judged = []
+        for q in (q for q in truth["queries"] if q["kind"] == kind):
+            segs = {
+                v: [tuple(s) for s in info["people"][q["person"]]["segments"]]
+                for v, info in truth["videos"].items()
+                if q["person"] in info["people"]
+            }
+            t0 = time.perf_counter()
+            result = engine.search(bench / "queries" / q["path"], top=100)
+            judged.append(Judged(result, frozenset(q["relevant"]), segs, time.perf_counter() - t0))
+        out[kind] = score(judged)
+        say(f"  {kind} queries: mAP {out[kind]['mAP']}")
+    engine.close()
+    return out
+
+
+def dev_section(settings: Settings, dev: Path, say: Callable[[str], None]) -> dict:
+    """The real labelled clips: Ocasio-Cortez (three clips) and Miranda (the Hamilton clip)."""
+    engine = build_engine(replace(settings, data_dir=settings.data_dir / "dev"))
+    say(f"Real clips: indexing {dev / 'videos'} and {dev / 'images'}")
+    speed = _index(engine, [dev / "videos", dev / "images"], say)
+    aoc = dev / "videos" / "Alexandria_Ocasio-Cortez"
+    aoc_clips = frozenset(p.name for p in aoc.rglob("*.mp4"))
+    hamilton = frozenset({"short_hamilton_clip.mp4"})
+    queries = [
+        (dev / "images/Alexandria_Ocasio-Cortez/tencent-ailab_V-Express/ref.jpg", aoc_clips),
+        (
+            dev / "images/Lin-Manuel_Miranda/ageitgey_face_recognition/lin-manuel-miranda.png",
+            hamilton,
+        ),
+        (aoc / "tencent-ailab_V-Express/gt.mp4", aoc_clips),
+    ]
+    judged = []
+    for path, relevant in queries:
+        t0 = time.perf_counter()
+        result = engine.search(path, top=100)
+        judged.append(Judged(result, relevant, {}, time.perf_counter() - t0))
+    row = score(judged)
+    for k in (
+        "segment_recall_iou_0.5",
+        "segment_precision_iou_0.5",
+        "first_match_error_s_median",
+        "first_match_error_s_mean",
+    ):
+        row.pop(k)  # their times were read by eye: no exact ground truth
+    engine.close()
+    return {"index": speed, "queries": row}
+
+
+def run(settings: Settings, shared: Path, bench: Path, say: Callable[[str], None]) -> dict:
+    dev = shared / "data" / "dev"
+    lfw = dev / "lfw"
+    t0 = time.monotonic()
+    report: dict = {"weights": str(settings.weights), "device": settings.device}
+    try:
+        report["lfw"] = lfw_section(settings, lfw, lfw / "pairsDevTest.txt", say)
+        full = lfw / "pairs.txt"
+        report["lfw"]["full_view2"] = (
+            "pairs.txt present but not run" if full.exists() else "not here: only the dev split"
+        )
+        report["video"] = video_section(settings, bench, say)
+        report["dev"] = dev_section(settings, dev, say)
+    except EngineError:
+        raise
+    report["seconds"] = round(time.monotonic() - t0, 1)
+    return report
+
+
+def table(r: dict) -> str:
+    v = r["lfw"]["verification"]
+    lines = [
+        "Face verification, LFW dev pairs (10-fold)        accuracy         TAR@FAR=1e-3",
+    ]
+    for name, row in v.items():
+        lines.append(
+            f"  {name:46s}  {row['accuracy']:.4f} ± {row['accuracy_std']:.4f}  {row['tar_at_far_1e-3']:.4f}"
+            + (
+                f"   ({row['pairs_without_face']} pairs without a face)"
+                if row["pairs_without_face"]
+                else ""
+            )
+        )
+    lines.append(
+        "Image retrieval, LFW dev (query: each image of a person with ≥2)  mAP     P@1     R@20    ms/query  bytes/vector"
+    )
+    for name, row in r["lfw"]["retrieval"].items():
+        lines.append(
+            f"  {name:62s}  {row['mAP']:.4f}  {row['precision_at_1']:.4f}  {row['recall_at_20']:.4f}  "
+            f"{row['query_ms_median']:8.2f}  {row.get('bytes_per_vector', 2048)}"
+        )
+    lines.append(f"  resnet50 whole-image kNN: {r['lfw']['resnet50']}")
+    lines.append(
+        "Video retrieval, generated benchmark    mAP     P@1     seg-recall  seg-precision  first-match err (median s)  s/query"
+    )
+    for kind in ("photo", "clip"):
+        row = r["video"][kind]
+        lines.append(
+            f"  {kind + ' queries':36s}  {row['mAP']:.4f}  {row['precision_at_1']:.4f}  "
+            f"{row['segment_recall_iou_0.5']:.4f}      {row['segment_precision_iou_0.5']:.4f}         "
+            f"{row['first_match_error_s_median']:.3f}                     {row['query_s_median']:.2f}"
+        )
+    d = r["dev"]["queries"]
+    lines.append(
+        f"Real dev clips (Ocasio-Cortez photo and clip, Miranda photo): mAP {d['mAP']:.4f}, P@1 {d['precision_at_1']:.4f}"
+    )
+    lines.append(
+        "Indexing: "
+        + ", ".join(f"{k} {r[k]['index']['ms_per_frame']} ms/frame" for k in ("video", "dev"))
+        + f", LFW {r['lfw']['index']['ms_per_frame']} ms/image; plain facenet-pytorch "
+        f"{r['lfw']['verification']['facenet-pytorch']['ms_per_image']} ms/image"
+    )
+    return "\n".join(lines)

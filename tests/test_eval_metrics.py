@@ -1,0 +1,75 @@
+"""The benchmark formulas, on cases worked by hand, and the video benchmark generator."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DEV
+
+from engine.evaluation.metrics import (
+    average_precision,
+    kfold_accuracy,
+    match_segments,
+    recall_at,
+    tar_at_far,
+    temporal_iou,
+)
+
+
+def test_average_precision_and_recall():
+    assert average_precision([True, False, True], 2) == pytest.approx((1 / 1 + 2 / 3) / 2)
+    assert average_precision([False, True], 3) == pytest.approx((1 / 2) / 3)  # two never found
+    assert average_precision([], 2) == 0.0
+    assert recall_at([False, True, True], 4, 2) == 0.25
+
+
+def test_verification_metrics():
+    sims = np.array([0.9, 0.8, 0.7, 0.2, 0.3, 0.75])
+    same = np.array([True, True, True, False, False, False])
+    separable = np.where(same, sims + 1, sims)
+    assert kfold_accuracy(np.tile(separable, 10), np.tile(same, 10)) == (1.0, 0.0)
+    # the 0.75 impostor sits between genuine 0.7 and 0.8: each fold's threshold, chosen on the
+    # other nine, gets one of the two wrong in a third of its pairs
+    mean, _ = kfold_accuracy(np.tile(sims, 10), np.tile(same, 10))
+    assert mean == pytest.approx(2 / 3)
+    tar, thr = tar_at_far(sims, same, 1e-3)  # no impostor may pass: above 0.75
+    assert thr > 0.75 and tar == pytest.approx(2 / 3)
+
+
+def test_segments_match_one_to_one_by_temporal_iou():
+    assert temporal_iou((0, 2), (1, 3)) == pytest.approx(1 / 3)
+    truth = [(0.0, 4.0), (6.0, 8.0)]
+    assert match_segments([(0.5, 4.0), (6.5, 9.0)], truth) == (2, 2)
+    assert match_segments([(0.0, 1.0), (0.0, 4.0), (5.0, 5.5)], truth) == (1, 1)
+    assert match_segments([(0.0, 8.0)], truth) == (1, 1)  # one prediction finds one truth at most
+
+
+def test_video_benchmark_generator(tmp_path: Path):
+    spec = importlib.util.spec_from_file_location(
+        "make_video_benchmark", Path(__file__).parents[1] / "data" / "make_video_benchmark.py"
+    )
+    gen = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["make_video_benchmark"] = gen  # its dataclasses look themselves up there
+    spec.loader.exec_module(gen)  # type: ignore[union-attr]
+    truth = gen.build(DEV / "lfw", tmp_path / "bench", seed=3, targets=2, videos=4)
+    assert truth == json.loads((tmp_path / "bench" / "truth.json").read_text())
+    import decord
+
+    for name, info in truth["videos"].items():
+        vr = decord.VideoReader(str(tmp_path / "bench" / "videos" / name))
+        assert len(vr) == 100 and vr[0].shape == (360, 640, 3)
+        assert 1 <= len(info["people"]) <= 3
+        for person in info["people"].values():
+            for start, end in person["segments"]:
+                assert 0 <= start < end <= 10
+    assert len(truth["queries"]) == 4
+    for q in truth["queries"]:
+        assert (tmp_path / "bench" / "queries" / q["path"]).exists()
+        assert 2 <= len(q["relevant"]) <= 3
+        shown = {p["photo"] for v in q["relevant"] for p in truth["videos"][v]["people"].values()}
+        assert not any(q["person"] + "_0001" in s or q["person"] + "_0002" in s for s in shown)
