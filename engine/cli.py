@@ -188,7 +188,20 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
             "make it with: python data/make_video_benchmark.py ../shared/data/dev/lfw "
             f"{args.bench}  (or run `just eval`)",
         )
-    report = run(settings, args.shared, args.bench, lambda m: print(m, file=sys.stderr))
+    from .events import IndexFinished, IndexProgressed
+    from .progress import ProgressBar
+
+    bar = ProgressBar()
+
+    def on_event(ev: object) -> None:
+        if isinstance(ev, IndexProgressed):
+            bar.update(ev, force=ev.files_done == ev.files_total)
+        elif isinstance(ev, IndexFinished):
+            bar.clear()
+
+    report = run(
+        settings, args.shared, args.bench, lambda m: bar.message(f"ris eval: {m}"), on_event
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))

@@ -73,3 +73,21 @@ def test_video_benchmark_generator(tmp_path: Path):
         assert 2 <= len(q["relevant"]) <= 3
         shown = {p["photo"] for v in q["relevant"] for p in truth["videos"][v]["people"].values()}
         assert not any(q["person"] + "_0001" in s or q["person"] + "_0002" in s for s in shown)
+
+
+@pytest.mark.slow
+def test_per_frame_ablation_runs_the_old_decision_on_the_real_index(dev_index):
+    """The 'before' rows of `ris eval`: every frame at the threshold counts, no tracks."""
+    from conftest import AOC_CLIPS, AOC_PHOTO
+
+    from engine.evaluation.ablations import search_per_frame
+
+    engine, _ = dev_index
+    query = engine.read_query(AOC_PHOTO)
+    before = search_per_frame(engine, query, top=50)
+    after = engine.search(query, top=50)
+    assert {Path(v.path) for v in before.videos[:3]} == set(AOC_CLIPS)
+    thr = engine.settings.match_threshold
+    assert all(m.similarity >= thr for v in before.videos for m in v.matches)
+    # tracks never list a video the per-frame rule would not nominate
+    assert {v.path for v in after.videos} <= {v.path for v in before.videos}
