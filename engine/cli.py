@@ -188,13 +188,16 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
             "make it with: python data/make_video_benchmark.py ../shared/data/dev/lfw "
             f"{args.bench}  (or run `just eval`)",
         )
-    from .events import IndexFinished, IndexProgressed
+    from .events import IndexFinished, IndexPlanned, IndexProgressed
     from .progress import ProgressBar
 
     bar = ProgressBar()
 
     def on_event(ev: object) -> None:
-        if isinstance(ev, IndexProgressed):
+        nonlocal bar
+        if isinstance(ev, IndexPlanned):
+            bar = ProgressBar()  # each index run its own clock
+        elif isinstance(ev, IndexProgressed):
             bar.update(ev, force=ev.files_done == ev.files_total)
         elif isinstance(ev, IndexFinished):
             bar.clear()
