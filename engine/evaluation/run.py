@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..api import Engine, build_engine
+from ..errors import EngineError
 from ..events import IndexEvent, IndexFinished
 from ..query import Query
 from ..results import QueryFace
@@ -24,8 +25,9 @@ from .ablations import search_per_frame
 from .videos import Judged, score
 
 RESNET_NOTE = (
-    "not measured: no ImageNet ResNet50 weights on this machine (offline), and numbers from "
-    "random weights would mean nothing; the ResNet50 row itself is not implemented yet"
+    "not measured: no ImageNet ResNet50 weights on this machine (offline). Set "
+    "RIS_RESNET50_WEIGHTS to torchvision's resnet50 ImageNet state_dict to measure it; numbers "
+    "from random weights would mean nothing"
 )
 
 
@@ -100,7 +102,31 @@ def lfw_section(
             pair_list, dict(zip(names, reduced, strict=True))
         )
     out["retrieval"]["facenet-512 exact"]["bytes_per_vector"] = 4 * 512
-    out["resnet50"] = RESNET_NOTE
+    from .resnet import resnet50_features, resnet50_weights
+
+    weights = resnet50_weights()
+    if weights is None:
+        out["resnet50"] = RESNET_NOTE
+    else:
+        say(f"ResNet50 baseline: whole-image features of {len(names)} images ({weights})")
+        feats = resnet50_features(weights, [lfw / n for n in names], str(engine.models.device))
+        row = lfw_bench.retrieval(names, lfw_bench.exact_ranker(feats))
+        row["bytes_per_vector"] = 4 * feats.shape[1]
+        out["retrieval"]["resnet50 whole-image exact"] = row
+        out["verification"]["resnet50 whole-image"] = lfw_bench.verification(
+            pair_list, dict(zip(names, feats, strict=True))
+        )
+        out["resnet50"] = f"measured with {weights}"
+
+    say("Before/after: ris with facenet-pytorch's crop margin 0 (ris crops with 32 px)")
+    before = build_engine(replace(settings, face_margin=0, data_dir=settings.data_dir / "none"))
+    vec0 = {}
+    for n in needed:
+        try:
+            vec0[n] = before.read_query(lfw / n).templates[0]
+        except EngineError:
+            vec0[n] = None
+    out["verification"]["ris, before: crop margin 0"] = lfw_bench.verification(pair_list, vec0)
     engine.close()
     return out
 
