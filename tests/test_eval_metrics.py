@@ -91,3 +91,16 @@ def test_per_frame_ablation_runs_the_old_decision_on_the_real_index(dev_index):
     assert all(m.similarity >= thr for v in before.videos for m in v.matches)
     # tracks never list a video the per-frame rule would not nominate
     assert {v.path for v in after.videos} <= {v.path for v in before.videos}
+
+
+def test_resnet50_baseline_plumbing_and_the_plain_refusal(monkeypatch: pytest.MonkeyPatch):
+    """Features are unit 2048-d per image (random weights here: plumbing only, never reported);
+    without ImageNet weights the eval says so instead of reporting numbers."""
+    from engine.evaluation.resnet import resnet50_features, resnet50_weights
+
+    monkeypatch.delenv("RIS_RESNET50_WEIGHTS", raising=False)
+    assert resnet50_weights() is None
+    images = sorted((DEV / "lfw").glob("*/*.jpg"))[:3]
+    feats = resnet50_features(None, images)
+    assert feats.shape == (3, 2048)
+    assert np.allclose(np.linalg.norm(feats, axis=1), 1.0, atol=1e-4)

@@ -244,7 +244,7 @@ def table(r: dict) -> str:
             )
         )
     lines.append(
-        "Image retrieval, LFW dev (query: each image of a person with ≥2)  mAP     P@1     R@20    ms/query  bytes/vector"
+        "Image retrieval, LFW dev (query: each image of a person with ≥2)  mAP@20  P@1     R@20    ms/query  bytes/vector"
     )
     for name, row in r["lfw"]["retrieval"].items():
         lines.append(
