@@ -16,18 +16,8 @@ import numpy as np
 
 from engine.api import build_engine
 from engine.errors import NoFaceError
+from engine.evaluation.lfw import read_pairs
 from engine.settings import Settings
-
-
-def read_pairs(path: Path) -> list[tuple[str, int, str, int, bool]]:
-    pairs = []
-    for line in path.read_text().splitlines()[1:]:
-        f = line.split()
-        if len(f) == 3:
-            pairs.append((f[0], int(f[1]), f[0], int(f[2]), True))
-        elif len(f) == 4:
-            pairs.append((f[0], int(f[1]), f[2], int(f[3]), False))
-    return pairs
 
 
 def embed_pairs(pairs_file: Path, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
@@ -36,8 +26,7 @@ def embed_pairs(pairs_file: Path, settings: Settings) -> tuple[np.ndarray, np.nd
     root = pairs_file.parent
     cache: dict[str, np.ndarray | None] = {}
 
-    def vec(name: str, n: int) -> np.ndarray | None:
-        key = f"{name}/{name}_{n:04d}.jpg"
+    def vec(key: str) -> np.ndarray | None:
         if key not in cache:
             try:
                 cache[key] = engine.read_query(root / key).templates[0]
@@ -46,8 +35,8 @@ def embed_pairs(pairs_file: Path, settings: Settings) -> tuple[np.ndarray, np.nd
         return cache[key]
 
     sims, same = [], []
-    for a, i, b, j, is_same in read_pairs(pairs_file):
-        va, vb = vec(a, i), vec(b, j)
+    for a, b, is_same in read_pairs(pairs_file):
+        va, vb = vec(a), vec(b)
         if va is not None and vb is not None:
             sims.append(float(va @ vb))
             same.append(is_same)

@@ -10,24 +10,20 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .catalog import Catalog
 from .errors import UserError, WeightsMismatchError
 from .events import IndexEvent
 from .lock import WriterLock
-from .matching import match_appearances
+from .matching import Matches, match_appearances
 from .models import FaceModels
 from .query import Query, read_query
 from .ranking import FileInfo, rank
-from .results import Box, FailedFile, LibraryStatus, QueryInfo, SearchResult
+from .results import FailedFile, LibraryStatus, QueryInfo, SearchResult
 from .sampling import SampleOptions
 from .settings import Settings
 from .vectors import VectorIndex
 from .weights import Weights, resolve_weights
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 
 class Engine:
@@ -143,6 +139,12 @@ class Engine:
             )
         self.vectors.sync(self.catalog)
         found = match_appearances(q.templates[chosen - 1], self.catalog, self.vectors, thr)
+        return self.rank_matches(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
+
+    def rank_matches(
+        self, found: Matches, info: QueryInfo, threshold: float, top: int | None = None
+    ) -> SearchResult:
+        """Matched faces -> ranked videos and photos, leaving out files gone from disk."""
         files = {
             fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
             for fid, r in self.catalog.files_by_id(found.quality).items()
@@ -157,16 +159,7 @@ class Engine:
             files,
             top or self.settings.top,
         )
-        info = QueryInfo(q.path, q.kind, q.faces, chosen)
-        return SearchResult(info, thr, tuple(videos), tuple(images))
-
-    def thumbnails(
-        self, path: str | Path, moments: Sequence[tuple[float, Box]], side: int = 128
-    ) -> list[Image.Image]:
-        """Face crops for results: (seconds, box) per face, from a video or a photo."""
-        from .thumbnails import face_thumbnails
-
-        return face_thumbnails(Path(path), moments, side)
+        return SearchResult(info, threshold, tuple(videos), tuple(images))
 
     def status(self) -> LibraryStatus:
         data_dir = str(self.settings.data_dir.resolve())

@@ -18,7 +18,7 @@ from pathlib import Path
 from .api import build_engine
 from .decoding import Decoder
 from .events import IndexFinished
-from .media import MediaFile, walk
+from .media import MediaFile, media_kind, walk
 from .settings import Settings
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
@@ -60,11 +60,7 @@ def bench_device(device: str, media: list[Path], queries: list[Path], repeats: i
                 t0 = time.perf_counter()
                 engine.search(q)
                 times.append(time.perf_counter() - t0)
-            kind = (
-                "clip "
-                if q.suffix.lower() in {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
-                else "photo"
-            )
+            kind = "clip " if media_kind(q) == "video" else "photo"
             rows.append(
                 f"  search {kind} {q.name:32s} median {statistics.median(times) * 1000:7.0f} ms  "
                 f"p95 {percentile(times, 0.95) * 1000:7.0f} ms  ({repeats} runs)"

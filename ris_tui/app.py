@@ -20,6 +20,8 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from engine.media import media_kind
+
 from . import images
 from .backend import Backend
 from .dialogs import ExportDialog, FacePicker, HelpScreen
@@ -255,8 +257,7 @@ class RisApp(App[None]):
         if hit is None:
             return
         try:
-            face = self.backend.thumbnails(hit.path, [(0.0, hit.bbox)])[0]
-            whole = self.backend.picture(hit.path)
+            face, whole = self.backend.photo(hit.path, hit.bbox)
         except Exception as err:
             self.call_from_thread(self.set_status, f"Cannot show {hit.path}: {err}")
             return
@@ -381,7 +382,7 @@ class RisApp(App[None]):
             self.bell()
             return
         path, t = moment
-        text = path if path.lower().endswith(_PHOTO_EXTS) else f"{path}#t={t:.2f}"
+        text = path if media_kind(Path(path)) == "image" else f"{path}#t={t:.2f}"
         self.copy_to_clipboard(text)
         self.notify(f"{text}", title=f"Copied ({clock(t)})")
 
@@ -444,9 +445,6 @@ class RisApp(App[None]):
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-_PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,13 +74,14 @@ class Backend:
 
         return face_thumbnails(Path(path), moments)
 
-    def picture(self, path: str) -> Image.Image:
-        """The whole photo, upright."""
+    def photo(self, path: str, box: Box) -> tuple[Image.Image, Image.Image]:
+        """A matched photo's face crop and the whole photo, upright, from one decode."""
         from PIL import Image
 
-        from engine.thumbnails import frames_at
+        from engine.thumbnails import crop_face, frames_at
 
-        return Image.fromarray(frames_at(Path(path), [0.0])[0])
+        frame = frames_at(Path(path), [0.0])[0]
+        return crop_face(frame, box), Image.fromarray(frame)
 
     def index(self, paths: Sequence[Path], cancel: threading.Event) -> Iterator[IndexEvent]:
         """Index `paths`, yielding progress, until done or `cancel` is set.

@@ -24,40 +24,32 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause()
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_results_screen(snap_compare, size):
-    async def run_before(pilot):  # type: ignore[no-untyped-def]
+def after(*keys: str):  # type: ignore[no-untyped-def]
+    """What to do before the snapshot: let the first search land, press `keys`, let it settle."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("j", "n")  # second video, its second segment
+        await pilot.press(*keys)
         await settle(pilot)
 
-    assert snap_compare(app(), terminal_size=size, run_before=run_before)
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_results_screen(snap_compare, size):
+    # the second video, its second segment
+    assert snap_compare(app(), terminal_size=size, run_before=after("j", "n"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_photos_screen(snap_compare, size):
-    async def run_before(pilot):  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await pilot.press("2")
-        await settle(pilot)
-
-    assert snap_compare(app(), terminal_size=size, run_before=run_before)
+    assert snap_compare(app(), terminal_size=size, run_before=after("2"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_library_screen(snap_compare, size):
-    async def run_before(pilot):  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
-
-    assert snap_compare(app(), terminal_size=size, run_before=run_before)
+    assert snap_compare(app(), terminal_size=size, run_before=after("3"))
 
 
 def test_help_screen(snap_compare):
-    async def run_before(pilot):  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
-
-    assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=after("question_mark"))

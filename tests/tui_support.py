@@ -104,8 +104,8 @@ class FakeBackend:
     def thumbnails(self, path: str, moments: Sequence) -> list[Image.Image]:
         return [drawn_face(t) for t, _ in moments]
 
-    def picture(self, path: str) -> Image.Image:
-        return drawn_face(len(path)).resize((96, 64))
+    def photo(self, path: str, box: object) -> tuple[Image.Image, Image.Image]:
+        return drawn_face(0.0), drawn_face(len(path)).resize((96, 64))
 
     def index(self, paths: Sequence[Path], cancel: threading.Event) -> Iterator:
         files = [f"/archive/new/{i}.mp4" for i in range(50)]

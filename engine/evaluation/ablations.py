@@ -6,22 +6,18 @@ as good as its best frame. Since issue 2, ris decides per track instead (engine/
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ..api import Engine
 from ..matching import Matches
 from ..query import Query
-from ..ranking import FileInfo, rank
 from ..results import QueryInfo, SearchResult
 
 
 def search_per_frame(engine: Engine, query: Query, top: int) -> SearchResult:
     thr = engine.settings.match_threshold
-    template = query.templates[0]
     engine.vectors.sync(engine.catalog)
-    keys, sims = engine.vectors.search(template, thr)
+    keys, sims = engine.vectors.search(query.templates[0], thr)
     faces = engine.catalog.faces(keys)
     sim_of = dict(zip(keys.tolist(), sims.tolist(), strict=True))
     face_sims = np.asarray([sim_of[k] for k in faces.ids.tolist()], dtype=np.float64)
@@ -29,13 +25,4 @@ def search_per_frame(engine: Engine, query: Query, top: int) -> SearchResult:
     for fid, s in zip(faces.file_ids.tolist(), face_sims.tolist(), strict=True):
         quality[fid] = max(quality.get(fid, 0.0), s)
     found = Matches(faces.file_ids, faces.times, faces.boxes, np.clip(face_sims, 0, 1), quality)
-    files = {
-        fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
-        for fid, r in engine.catalog.files_by_id(found.quality).items()
-        if os.path.exists(r.path)
-    }
-    videos, images = rank(
-        found.file_ids, found.times, found.boxes, found.similarities, found.quality, files, top
-    )
-    info = QueryInfo(query.path, query.kind, query.faces, 1)
-    return SearchResult(info, thr, tuple(videos), tuple(images))
+    return engine.rank_matches(found, QueryInfo(query.path, query.kind, query.faces, 1), thr, top)
