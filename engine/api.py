@@ -22,7 +22,7 @@ from .ranking import FileInfo, rank
 from .results import FailedFile, LibraryStatus, QueryInfo, SearchResult
 from .sampling import SampleOptions
 from .settings import Settings
-from .vectors import VectorIndex
+from .store import StoreChoice, VectorStore, choose, open_store, record
 from .weights import Weights, resolve_weights
 
 
@@ -31,7 +31,7 @@ class Engine:
         self.settings = settings
         self._models = models
         self._catalog: Catalog | None = None
-        self._vectors: VectorIndex | None = None
+        self._vectors: VectorStore | None = None
 
     # parts, opened on first use ------------------------------------------------------------
     @property
@@ -41,9 +41,23 @@ class Engine:
         return self._catalog
 
     @property
-    def vectors(self) -> VectorIndex:
+    def store_choice(self) -> StoreChoice:
+        """The vector store this engine uses: asked for, else the library's, else usearch."""
+        return choose(self.settings, self.catalog if self.exists() else None)
+
+    @property
+    def vectors(self) -> VectorStore:
+        """The vector store, opened for searching (a missing Milvus collection is an error)."""
         if self._vectors is None:
-            self._vectors = VectorIndex(self.settings.vectors_path)
+            self._vectors = open_store(self.store_choice, self.settings, self.catalog, create=False)
+        return self._vectors
+
+    def _writable_vectors(self) -> VectorStore:
+        """The vector store for an index run: made when missing, and remembered as the library's."""
+        choice = self.store_choice
+        if self._vectors is None:
+            self._vectors = open_store(choice, self.settings, self.catalog, create=True)
+        record(choice, self.catalog)
         return self._vectors
 
     @property
@@ -81,6 +95,9 @@ class Engine:
         return self.settings.catalog_path.exists()
 
     def close(self) -> None:
+        if self._vectors is not None:
+            vectors, self._vectors = self._vectors, None
+            vectors.close()
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -97,12 +114,13 @@ class Engine:
             if not Path(p).expanduser().exists():
                 raise UserError(f"no such file or folder: {p}")
         with WriterLock(self.settings.lock_path):
+            vectors = self._writable_vectors()  # an unreachable server fails before any work
             models = self.models
             work = plan(paths, self.catalog, retry_failed, skip=[self.settings.data_dir])
             if work.to_index:
                 self._record_weights(models.weights)
             decoder = Decoder(self.sample_options, timeout=self.settings.decode_timeout)
-            indexer = Indexer(self.catalog, self.vectors, models, decoder, self.settings.save_every)
+            indexer = Indexer(self.catalog, vectors, models, decoder, self.settings.save_every)
             yield from indexer.run(work)
 
     def _record_weights(self, weights: Weights) -> None:
@@ -164,7 +182,7 @@ class Engine:
     def status(self) -> LibraryStatus:
         data_dir = str(self.settings.data_dir.resolve())
         if not self.exists():
-            return LibraryStatus(data_dir, None, 0, 0, 0, (), ())
+            return LibraryStatus(data_dir, None, 0, 0, 0, (), (), self.store_choice.describe())
         files = self.catalog.files()
         indexed = [f for f in files if f.status == "indexed"]
         path = self.catalog.meta("weights_path")
@@ -176,6 +194,7 @@ class Engine:
             faces=self.catalog.face_count(),
             failed=tuple(FailedFile(f.path, f.error or "") for f in files if f.status == "failed"),
             files=tuple((f.path, f.status, f.faces) for f in files),
+            store=self.store_choice.describe(),
         )
 
 

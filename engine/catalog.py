@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,14 @@ class Catalog:
 
     def _put_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def library_id(self) -> str:
+        """A random id naming this library, so a shared vector store can tell libraries apart."""
+        value = self.meta("library_id")
+        if value is None:
+            value = uuid.uuid4().hex
+            self.set_meta("library_id", value)
+        return value
 
     @property
     def version(self) -> int:

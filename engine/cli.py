@@ -31,6 +31,26 @@ def _parser() -> argparse.ArgumentParser:
         help="FaceNet InceptionResnetV1 state_dict (RIS_FACENET_WEIGHTS; default: the "
         "weights that built the index, else facenet-pytorch's vggface2 download)",
     )
+    store = common.add_argument_group("vector store (default: the library's own, else usearch)")
+    store.add_argument(
+        "--backend",
+        choices=("usearch", "milvus"),
+        help="usearch (embedded file) or milvus (RIS_BACKEND); an index run makes it the "
+        "library's store",
+    )
+    store.add_argument(
+        "--milvus-uri",
+        help="a local path ending in .db runs Milvus Lite; http://host:19530 is a server "
+        "(RIS_MILVUS_URI; default DATA_DIR/milvus.db)",
+    )
+    store.add_argument(
+        "--milvus-collection", help="the library's collection (RIS_MILVUS_COLLECTION; ris_faces)"
+    )
+    store.add_argument(
+        "--milvus-token",
+        help="user:password or API key of a server with authentication (RIS_MILVUS_TOKEN, "
+        "which keeps it out of the process list)",
+    )
     parser = argparse.ArgumentParser(
         prog="ris", description="Find the videos and photos that show a person."
     )
@@ -67,6 +87,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     p = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy the library's vectors to another store, without re-embedding",
+        description="Copy the library's face vectors from its store (usearch unless migrated "
+        "before) into another, verify the copy, and make it the library's store.",
+    )
+    p.add_argument("--to", required=True, choices=("milvus", "usearch"), help="the new store")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite a Milvus collection that holds another library's vectors",
+    )
+
+    p = sub.add_parser(
         "eval", parents=[common], help="accuracy benchmarks (LFW, generated and real videos)"
     )
     p.add_argument(
@@ -98,12 +132,22 @@ def main(argv: list[str] | None = None) -> int:
         min_face_prob=getattr(args, "min_face_prob", None),
         threshold=getattr(args, "threshold", None),
         top=getattr(args, "top", None),
+        backend=args.backend,
+        milvus_uri=args.milvus_uri,
+        milvus_collection=args.milvus_collection,
+        milvus_token=args.milvus_token,
     )
     from .api import build_engine
 
     engine = build_engine(settings)
     try:
-        commands = {"index": _index, "search": _search, "status": _status, "eval": _eval}
+        commands = {
+            "index": _index,
+            "search": _search,
+            "status": _status,
+            "migrate": _migrate,
+            "eval": _eval,
+        }
         return commands[args.command](engine, args)
     except EngineError as err:
         print(f"ris: error: {err.title}", file=sys.stderr)
@@ -172,6 +216,22 @@ def _search(engine: Engine, args: argparse.Namespace) -> int:
         print()
     else:
         print(format_result(result))
+    return 0
+
+
+def _migrate(engine: Engine, args: argparse.Namespace) -> int:
+    from .migrate import migrate
+    from .progress import CountBar
+
+    bar = CountBar("vectors")
+    done = migrate(engine, args.to, args.replace, bar.update_count)
+    bar.clear()
+    print(
+        f"ris: copied {done.vectors} vectors from {done.source} to {done.target} in "
+        f"{done.seconds:.1f} s; counts equal; {done.checked} sampled vectors equal",
+        file=sys.stderr,
+    )
+    print(f"ris: this library now uses {done.target}", file=sys.stderr)
     return 0
 
 
@@ -250,6 +310,7 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         print("nothing indexed yet: run `ris index FOLDER`")
         return 0
     print(f"weights: {st.weights}")
+    print(f"vector store: {st.store}")
     print(
         f"indexed: {st.videos} videos, {st.images} photos, {st.faces} faces; {len(st.failed)} failed"
     )

@@ -47,3 +47,17 @@ class IndexBusyError(EngineError):
 
 class CatalogError(EngineError):
     """The catalog on disk cannot be used (newer schema, damaged file)."""
+
+
+class StoreError(EngineError):
+    """The vector store cannot be reached or used (a Milvus server down, timed out)."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the vector store (Milvus Lite serves one process at a time)."""
+
+    exit_code = 3
+
+
+class StoreMismatchError(UserError):
+    """The vector store holds something else: another dimension, another library's vectors."""

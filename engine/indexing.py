@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from .catalog import Catalog, NewFace
 from .decoding import Decoder
+from .errors import StoreError
 from .events import (
     FileFailed,
     FileIndexed,
@@ -28,8 +30,8 @@ from .events import (
 from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaFile, WalkProblem, walk
 from .models import FaceModels
 from .sampling import MediaInfo
+from .store import Entries, VectorStore
 from .tracking import assign_tracks
-from .vectors import VectorIndex
 
 
 @dataclass
@@ -79,7 +81,7 @@ class Indexer:
     def __init__(
         self,
         catalog: Catalog,
-        vectors: VectorIndex,
+        vectors: VectorStore,
         models: FaceModels,
         decoder: Decoder,
         save_every: float = 30.0,
@@ -98,7 +100,7 @@ class Indexer:
         )
         self.vectors.sync(self.catalog)
         if work.vanished:
-            self._apply(self.catalog.remove(work.vanished), np.zeros(0, np.int64), None)
+            self._apply(self.catalog.remove(work.vanished), np.zeros(0, np.int64))
         failed = 0
         for item, reason in work.rejected:
             yield self._fail(item, reason)
@@ -115,8 +117,11 @@ class Indexer:
                 if time.monotonic() - last_save > self.save_every:
                     self.vectors.save(self.vectors.version)
                     last_save = time.monotonic()
-        finally:
-            self.vectors.save(self.vectors.version)
+        except BaseException:  # Ctrl-C, a closed generator, a store that went away
+            with suppress(StoreError):  # the error in flight says more
+                self.vectors.save(self.vectors.version)
+            raise
+        self.vectors.save(self.vectors.version)
         yield IndexFinished(
             counts["indexed"],
             failed,
@@ -194,8 +199,7 @@ class Indexer:
         removed, new = self.catalog.save_indexed(
             str(f.path), f.kind, f.size, f.mtime_ns, meta, faces
         )
-        vecs = np.stack([x.vector for x in faces]) if faces else None
-        self._apply(removed, new, vecs)
+        self._apply(removed, new)
         return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
 
     def _fail(self, item: MediaFile | WalkProblem, reason: str) -> FileFailed:
@@ -205,14 +209,18 @@ class Indexer:
             else (0, 0, "unknown")
         )
         removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason)
-        self._apply(removed, np.zeros(0, np.int64), None)
+        self._apply(removed, np.zeros(0, np.int64))
         return FileFailed(str(item.path), reason)
 
-    def _apply(self, removed: np.ndarray, new: np.ndarray, vecs: np.ndarray | None) -> None:
-        """Mirror one committed catalog change in the vector index, then mark it current."""
+    def _apply(self, removed: np.ndarray, new: np.ndarray) -> None:
+        """Mirror one committed catalog change in the vector store, then mark it current.
+
+        Should the store fail here, the catalog already holds the change and the store's
+        recorded version lags, so the next run catches the store up.
+        """
         was_current = self.vectors.version == self.catalog.version - 1
         self.vectors.remove(removed)
-        if vecs is not None:
-            self.vectors.add(new, vecs)
+        if len(new):
+            self.vectors.add(Entries.from_catalog(self.catalog, new))
         if was_current:
             self.vectors.version = self.catalog.version

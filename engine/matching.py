@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .catalog import Catalog
-from .vectors import VectorIndex
+from .store import VectorStore
 
 CANDIDATE_MARGIN = 0.10
 
@@ -30,9 +30,9 @@ class Matches:
 
 
 def match_appearances(
-    query: np.ndarray, catalog: Catalog, vectors: VectorIndex, threshold: float
+    query: np.ndarray, catalog: Catalog, vectors: VectorStore, threshold: float
 ) -> Matches:
-    keys, _ = vectors.search(query, threshold - CANDIDATE_MARGIN)
+    keys, _ = vectors.search(query, threshold - CANDIDATE_MARGIN, one_per_track=True)
     nominated = catalog.faces(keys)
     tracks_by_file: dict[int, set[int]] = defaultdict(set)
     for fid, track in zip(nominated.file_ids.tolist(), nominated.tracks.tolist(), strict=True):

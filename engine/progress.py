@@ -1,4 +1,5 @@
-"""A progress bar on stderr for index runs: redrawn in place on a terminal, sparse lines otherwise."""
+"""Progress bars on stderr (index runs, migrations): redrawn in place on a terminal, sparse
+lines otherwise."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class ProgressBar:
             f"{frac:4.0%} {p.files_done}/{p.files_total} files  {p.frames} frames "
             f"{p.faces} faces  {rate:.1f} frames/s  {_clock(elapsed)} ETA {_clock(eta)}"
         )
+        self._draw(frac, stats)
+
+    def _draw(self, frac: float, stats: str) -> None:
         if not self.tty:
             print(f"ris: {stats}", file=self.stream, flush=True)
             return
@@ -59,3 +63,21 @@ class ProgressBar:
         """A line that stays (a failed file), printed above the bar."""
         self.clear()
         print(text, file=self.stream, flush=True)
+
+
+class CountBar(ProgressBar):
+    """A bar over a count of things (vectors copied by a migration)."""
+
+    def __init__(self, unit: str, stream: TextIO = sys.stderr) -> None:
+        super().__init__(stream)
+        self.unit = unit
+
+    def update_count(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < self.interval:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        elapsed = now - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        self._draw(frac, f"{frac:4.0%} {done}/{total} {self.unit}  {rate:.0f} {self.unit}/s")

@@ -118,3 +118,4 @@ class LibraryStatus:
     faces: int
     failed: tuple[FailedFile, ...]
     files: tuple[tuple[str, str, int], ...]  # (path, status, faces) for every file
+    store: str = "usearch"  # where the vectors live (engine/store.py)

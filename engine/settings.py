@@ -24,6 +24,12 @@ _ENV = {
     "threshold": ("RIS_THRESHOLD", float),
     "decode_timeout": ("RIS_DECODE_TIMEOUT", float),
     "face_margin": ("RIS_FACE_MARGIN", int),
+    "backend": ("RIS_BACKEND", str),
+    "milvus_uri": ("RIS_MILVUS_URI", str),
+    "milvus_token": ("RIS_MILVUS_TOKEN", str),
+    "milvus_collection": ("RIS_MILVUS_COLLECTION", str),
+    "milvus_timeout": ("RIS_MILVUS_TIMEOUT", float),
+    "milvus_index": ("RIS_MILVUS_INDEX", str),
 }
 
 
@@ -44,6 +50,14 @@ class Settings:
     top: int = 20
     decode_timeout: float = 120.0  # seconds without a decoded frame before a file is given up
     save_every: float = 30.0  # seconds between saves of the vector index during a run
+    # Where the face vectors live (engine/store.py). None: what the library last used, else
+    # usearch. Milvus: a local .db file runs Milvus Lite; http://host:19530 talks to a server.
+    backend: str | None = None  # usearch | milvus
+    milvus_uri: str | None = None  # None: the library's recorded URI, else DATA_DIR/milvus.db
+    milvus_token: str | None = None  # "user:password" or an API key, for servers with auth
+    milvus_collection: str | None = None  # None: the library's recorded one, else ris_faces
+    milvus_timeout: float = 30.0  # seconds for one call to the server
+    milvus_index: str = "AUTOINDEX"  # vector index type of a new collection (HNSW, IVF_FLAT...)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,4 +1,4 @@
-"""The vector index: usearch (cosine) over every face vector, keyed by the catalog's face id.
+"""The usearch vector store (the default): cosine over every face vector, keyed by face id.
 
 The file on disk is a cache of the catalog's vectors. A sidecar records the catalog version it
 matches; when they differ (a crash between a commit and a save), the index is reconciled from
@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from usearch.index import Index
 
 from .catalog import Catalog
+
+if TYPE_CHECKING:
+    from .store import Entries
 
 FACENET_DIM = 512  # InceptionResnetV1's output; kept here so opening an index never loads torch
 
@@ -40,6 +45,9 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self.index)
 
+    def describe(self) -> str:
+        return f"usearch {self.path}"
+
     def sync(self, catalog: Catalog) -> bool:
         """Make the index hold exactly the catalog's faces; True if anything changed."""
         if self.version == catalog.version:
@@ -60,9 +68,12 @@ class VectorIndex:
         self.version = catalog.version
         return bool(len(stale) or len(missing))
 
-    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        if len(keys):
-            self.index.add(np.asarray(keys, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+    def add(self, entries: Entries) -> None:
+        if len(entries):
+            self.index.add(
+                np.asarray(entries.keys, dtype=np.int64),
+                np.asarray(entries.vectors, dtype=np.float32),
+            )
 
     def remove(self, keys: np.ndarray) -> None:
         if len(keys):
@@ -82,8 +93,31 @@ class VectorIndex:
         os.replace(tmp_meta, meta)
         self.version = version
 
-    def search(self, queries: np.ndarray, min_similarity: float) -> tuple[np.ndarray, np.ndarray]:
-        """Every key within `min_similarity` (cosine) of any query: keys and their best similarity."""
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        if not len(keys):
+            return np.zeros((0, self.ndim), np.float32)
+        return np.asarray(self.index.get(np.asarray(keys, dtype=np.int64)), dtype=np.float32)
+
+    def export(self, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        keys = np.asarray(self.index.keys, dtype=np.int64) if len(self.index) else np.zeros(0)
+        for lo in range(0, len(keys), batch):
+            part = keys[lo : lo + batch]
+            yield part, self.get(part)
+
+    def clear(self) -> None:
+        self.index = Index(ndim=self.ndim, metric="cos", dtype="f32")
+        self.version = -1
+
+    def close(self) -> None:
+        pass
+
+    def search(
+        self, queries: np.ndarray, min_similarity: float, one_per_track: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every key within `min_similarity` (cosine) of any query: keys and their best similarity.
+
+        usearch knows no tracks: it always returns every key, `one_per_track` or not.
+        """
         size = len(self.index)
         if size == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)

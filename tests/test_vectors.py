@@ -1,7 +1,11 @@
+"""The vector-store contract, run against both backends: usearch and Milvus Lite."""
+
 import numpy as np
+import pytest
 
 from engine.catalog import Catalog, NewFace
-from engine.vectors import VectorIndex
+from engine.settings import Settings
+from engine.store import BACKENDS, Entries, StoreChoice, open_store
 
 
 def unit(rng, n):
@@ -9,8 +13,25 @@ def unit(rng, n):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+def opener(backend, tmp_path):
+    """Open the store of `backend` for the library in tmp_path, as the engine would."""
+    settings = Settings.from_env(env={}, data_dir=tmp_path / "data")
+    uri = str(tmp_path / "data" / ("milvus.db" if backend == "milvus" else "faces.usearch"))
+    choice = StoreChoice(backend, uri, "ris_faces" if backend == "milvus" else "")
+
+    def open_(catalog, **kw):
+        return open_store(choice, settings, catalog, **kw)
+
+    return open_
+
+
 def filled(tmp_path, n=20, seed=0):
-    cat = Catalog(tmp_path / "c.sqlite")
+    cat = Catalog(tmp_path / "data" / "catalog.sqlite")
     vecs = unit(np.random.default_rng(seed), n)
     _, keys = cat.save_indexed(
         "/v.mp4", "video", 1, 1, {}, [NewFace(i, (0, 0, 1, 1), 1.0, v) for i, v in enumerate(vecs)]
@@ -18,22 +39,37 @@ def filled(tmp_path, n=20, seed=0):
     return cat, keys, vecs
 
 
-def test_sync_builds_from_the_catalog_and_save_load_keeps_it(tmp_path):
-    cat, keys, _ = filled(tmp_path)
-    idx = VectorIndex(tmp_path / "f.usearch")
-    assert idx.sync(cat) and len(idx) == 20
-    idx.save(cat.version)
-    again = VectorIndex(tmp_path / "f.usearch")
+def entries(keys, vectors, tracks=None):
+    n = len(keys)
+    tracks = np.zeros(n, np.int64) if tracks is None else np.asarray(tracks)
+    return Entries(np.asarray(keys), vectors, np.ones(n, np.int64), tracks, np.arange(n) * 0.5)
+
+
+def test_sync_builds_from_the_catalog_and_a_reopened_store_keeps_it(tmp_path, backend):
+    cat, keys, vecs = filled(tmp_path)
+    open_ = opener(backend, tmp_path)
+    store = open_(cat)
+    assert store.sync(cat) and len(store) == 20
+    store.save(cat.version)
+    store.close()
+    again = open_(cat, create=False)
     assert again.version == cat.version and not again.sync(cat)
-    assert sorted(np.asarray(again.index.keys).tolist()) == sorted(keys.tolist())
+    exported = dict(
+        (int(k), v) for ks, vs in again.export(7) for k, v in zip(ks, vs, strict=True)
+    )
+    assert sorted(exported) == sorted(keys.tolist())
+    np.testing.assert_array_equal(again.get(keys[::-1]), vecs[::-1])
+    again.close()
 
 
-def test_a_lagging_index_is_reconciled(tmp_path):
+def test_a_lagging_store_is_reconciled(tmp_path, backend):
     cat, keys, _ = filled(tmp_path)
-    idx = VectorIndex(tmp_path / "f.usearch")
-    idx.sync(cat)
-    idx.save(cat.version)
-    # the catalog moves on (as if a run was killed before the index was saved)
+    open_ = opener(backend, tmp_path)
+    store = open_(cat)
+    store.sync(cat)
+    store.save(cat.version)
+    store.close()
+    # the catalog moves on (as if a run was killed before the store caught up)
     removed, new = cat.save_indexed(
         "/v.mp4",
         "video",
@@ -42,38 +78,67 @@ def test_a_lagging_index_is_reconciled(tmp_path):
         {},
         [NewFace(0, (0, 0, 1, 1), 1.0, unit(np.random.default_rng(5), 1)[0])],
     )
-    stale = VectorIndex(tmp_path / "f.usearch")
+    stale = open_(cat)
     assert stale.version != cat.version
-    stale.sync(cat)
-    assert np.asarray(stale.index.keys).tolist() == new.tolist()
+    assert stale.sync(cat)
+    assert sorted(k for ks, _ in stale.export(100) for k in ks.tolist()) == new.tolist()
+    stale.close()
 
 
-def test_a_damaged_index_file_is_rebuilt(tmp_path):
+def test_a_damaged_usearch_file_is_rebuilt(tmp_path):
     cat, keys, _ = filled(tmp_path)
-    (tmp_path / "f.usearch").write_bytes(b"garbage" * 10)
-    (tmp_path / "f.json").write_text('{"version": 1, "count": 20}')
-    idx = VectorIndex(tmp_path / "f.usearch")
+    (tmp_path / "data" / "faces.usearch").write_bytes(b"garbage" * 10)
+    (tmp_path / "data" / "faces.json").write_text('{"version": 1, "count": 20}')
+    idx = opener("usearch", tmp_path)(cat)
     idx.sync(cat)
     assert len(idx) == 20
 
 
-def test_search_returns_every_vector_above_the_threshold(tmp_path):
+def test_search_returns_every_vector_above_the_threshold(tmp_path, backend):
     rng = np.random.default_rng(1)
-    idx = VectorIndex(tmp_path / "f.usearch")
+    cat = Catalog(tmp_path / "data" / "catalog.sqlite")
+    store = opener(backend, tmp_path)(cat)
     q = unit(rng, 1)[0]
     near = q + 0.02 * rng.normal(size=(1000, 512)).astype(np.float32)  # more than one search page
     near /= np.linalg.norm(near, axis=1, keepdims=True)
-    idx.add(np.arange(1000), near)
-    idx.add(np.arange(1000, 3000), unit(rng, 2000))
-    keys, sims = idx.search(q, 0.5)
+    store.add(entries(np.arange(1000), near))
+    store.add(entries(np.arange(1000, 3000), unit(rng, 2000)))
+    keys, sims = store.search(q, 0.5)
     assert sorted(keys.tolist()) == list(range(1000))
     np.testing.assert_allclose(np.sort(sims), np.sort(near @ q), atol=1e-5)
+    store.close()
 
 
-def test_search_with_several_queries_keeps_the_best_similarity(tmp_path):
+def test_one_per_track_keeps_every_track_that_has_a_match(tmp_path, backend):
+    rng = np.random.default_rng(3)
+    cat = Catalog(tmp_path / "data" / "catalog.sqlite")
+    store = opener(backend, tmp_path)(cat)
+    q = unit(rng, 1)[0]
+    near = q + 0.03 * rng.normal(size=(60, 512)).astype(np.float32)
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    tracks = np.repeat(np.arange(6), 10)  # six appearances of ten frames
+    store.add(entries(np.arange(60), near, tracks))
+    store.add(entries(np.arange(60, 560), unit(rng, 500), np.full(500, 9)))
+    keys, sims = store.search(q, 0.5, one_per_track=True)
+    assert {int(tracks[k]) for k in keys} == set(range(6))
+    if backend == "milvus":  # the server groups: the best face of each appearance comes back
+        best = {t: float(np.max(near[tracks == t] @ q)) for t in range(6)}
+        got = {int(tracks[k]): float(s) for k, s in zip(keys, sims, strict=True)}
+        assert got == pytest.approx(best, abs=1e-5)
+    else:  # usearch knows no tracks and returns every match
+        assert len(keys) == 60
+    store.close()
+
+
+def test_search_with_several_queries_keeps_the_best_similarity(tmp_path, backend):
     rng = np.random.default_rng(2)
     a, b = unit(rng, 2)
-    idx = VectorIndex(tmp_path / "f.usearch")
-    idx.add(np.array([7, 8]), np.stack([a, b]))
-    keys, sims = idx.search(np.stack([a, b]), 0.9)
+    cat = Catalog(tmp_path / "data" / "catalog.sqlite")
+    store = opener(backend, tmp_path)(cat)
+    store.add(entries(np.array([7, 8]), np.stack([a, b])))
+    keys, sims = store.search(np.stack([a, b]), 0.9)
     assert dict(zip(keys.tolist(), np.round(sims, 4).tolist(), strict=True)) == {7: 1.0, 8: 1.0}
+    store.remove(np.array([7]))
+    keys, _ = store.search(np.stack([a, b]), 0.9)
+    assert keys.tolist() == [8] and len(store) == 1
+    store.close()
