@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -88,10 +89,18 @@ class MilvusStore:
             ) from err
         # Milvus Lite logs a traceback when it cannot open its file; the error below says why.
         logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)  # Milvus Lite's own server
         logging.getLogger("pymilvus").setLevel(logging.ERROR)
+        started = time.monotonic()
         try:
             return MilvusClient(uri=self.uri, token=token or "", timeout=self.timeout)
         except Exception as err:
+            if time.monotonic() - started >= 0.9 * self.timeout:
+                raise StoreError(
+                    f"Milvus at {self.uri} did not answer within {self.timeout:g} s",
+                    "is the server up, and is that its gRPC port (19530 by default)? A slow "
+                    "server can be given longer with RIS_MILVUS_TIMEOUT",
+                ) from err
             if self.lite and _locked(Path(self.uri)):
                 raise StoreBusyError(
                     f"the Milvus Lite library {self.uri} is open in another process",
@@ -212,7 +221,11 @@ class MilvusStore:
             )
 
     def save(self, version: int) -> None:
-        """Inserts are durable on the server once acknowledged; record the version they match."""
+        """Record the catalog version the collection matches. Inserts are durable once
+        acknowledged; Milvus Lite also seals them into indexed segments here (its searches of
+        unsealed rows are about ten times slower), while a server seals on its own schedule."""
+        if self.lite:
+            self._call("flushing", self.client.flush, self.name)
         self._call(
             "recording the catalog version",
             self.client.alter_collection_properties,

@@ -74,6 +74,27 @@ def dev_index(tmp_path_factory: pytest.TempPathFactory, bad_media: Path):  # typ
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def dev_index_milvus(tmp_path_factory: pytest.TempPathFactory, bad_media: Path):  # type: ignore[no-untyped-def]
+    """The same library indexed from scratch into Milvus Lite (`--backend milvus`)."""
+    from engine.api import build_engine
+
+    data_dir = tmp_path_factory.mktemp("dev_index_milvus")
+    settings = make_settings(data_dir, backend="milvus", milvus_uri=str(data_dir / "milvus.db"))
+    engine = build_engine(settings)
+    events = list(engine.index([VIDEOS, IMAGES, bad_media]))
+    yield engine, events
+    engine.close()
+
+
+@pytest.fixture(params=["usearch", "milvus"])
+def library(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The indexed dev library on each vector store in turn (engine, index events)."""
+    return request.getfixturevalue(
+        "dev_index" if request.param == "usearch" else "dev_index_milvus"
+    )
+
+
 def copy_media(dest: Path, *files: Path) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     out = []

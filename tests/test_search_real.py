@@ -1,4 +1,5 @@
-"""The real pipeline on the real dev library: decord, MTCNN, FaceNet, usearch, SQLite."""
+"""The real pipeline on the real dev library: decord, MTCNN, FaceNet, SQLite, and each vector
+store (usearch, Milvus Lite): every search test runs on both."""
 
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, IMAGES, LMM_PHOTO, NO
 pytestmark = pytest.mark.slow
 
 
-def test_every_file_is_listed_and_bad_ones_fail_with_a_reason(dev_index, bad_media):
-    engine, events = dev_index
+def test_every_file_is_listed_and_bad_ones_fail_with_a_reason(library, bad_media):
+    engine, events = library
     media = [p for root in (VIDEOS, IMAGES) for p in root.rglob("*") if p.is_file()]
     st = engine.status()
     listed = {path: status for path, status, _ in st.files}
@@ -26,8 +27,8 @@ def test_every_file_is_listed_and_bad_ones_fail_with_a_reason(dev_index, bad_med
     assert done.indexed == len(media) and done.failed == 2 and st.faces == done.faces > 0
 
 
-def test_aoc_photo_finds_her_three_clips_first_and_no_stranger(dev_index):
-    engine, _ = dev_index
+def test_aoc_photo_finds_her_three_clips_first_and_no_stranger(library):
+    engine, _ = library
     result = engine.search(AOC_PHOTO)
     doc = result.to_json()
     top3 = [Path(v["path"]) for v in doc["videos"][:3]]
@@ -42,8 +43,8 @@ def test_aoc_photo_finds_her_three_clips_first_and_no_stranger(dev_index):
     assert doc["query"] == {**doc["query"], "kind": "image", "faces": 1, "path": str(AOC_PHOTO)}
 
 
-def test_miranda_photo_ranks_hamilton_first_and_not_during_the_pianist_shot(dev_index):
-    engine, _ = dev_index
+def test_miranda_photo_ranks_hamilton_first_and_not_during_the_pianist_shot(library):
+    engine, _ = library
     result = engine.search(LMM_PHOTO)
     best = result.videos[0]
     assert Path(best.path) == HAMILTON
@@ -56,8 +57,8 @@ def test_miranda_photo_ranks_hamilton_first_and_not_during_the_pianist_shot(dev_
     assert all(not (0.9 < m.t < 2.7) for m in best.matches)
 
 
-def test_a_clip_query_ranks_her_other_clips_first(dev_index):
-    engine, _ = dev_index
+def test_a_clip_query_ranks_her_other_clips_first(library):
+    engine, _ = library
     query = AOC_CLIPS[2]  # gt.mp4
     result = engine.search(query)
     assert result.query.kind == "video" and result.query.faces[0].samples >= 5
@@ -66,8 +67,8 @@ def test_a_clip_query_ranks_her_other_clips_first(dev_index):
     assert all(Path(v.path) in AOC_CLIPS for v in result.videos)
 
 
-def test_a_group_photo_lists_its_faces_and_searches_the_chosen_one(dev_index):
-    engine, _ = dev_index
+def test_a_group_photo_lists_its_faces_and_searches_the_chosen_one(library):
+    engine, _ = library
     group = IMAGES / "multi_face" / "ageitgey_face_recognition" / "kit_with_rose.jpg"
     q = engine.read_query(group)
     assert len(q.faces) >= 2
@@ -80,8 +81,8 @@ def test_a_group_photo_lists_its_faces_and_searches_the_chosen_one(dev_index):
     assert {"Kit_Harington", "Rose_Leslie"} <= found[1] | found[2]
 
 
-def test_no_face_and_not_an_image_are_user_errors(dev_index, tmp_path):
-    engine, _ = dev_index
+def test_no_face_and_not_an_image_are_user_errors(library, tmp_path):
+    engine, _ = library
     with pytest.raises(NoFaceError):
         engine.search(NO_FACE_VIDEO)
     fake = tmp_path / "fake.png"

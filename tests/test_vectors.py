@@ -54,9 +54,7 @@ def test_sync_builds_from_the_catalog_and_a_reopened_store_keeps_it(tmp_path, ba
     store.close()
     again = open_(cat, create=False)
     assert again.version == cat.version and not again.sync(cat)
-    exported = dict(
-        (int(k), v) for ks, vs in again.export(7) for k, v in zip(ks, vs, strict=True)
-    )
+    exported = dict((int(k), v) for ks, vs in again.export(7) for k, v in zip(ks, vs, strict=True))
     assert sorted(exported) == sorted(keys.tolist())
     np.testing.assert_array_equal(again.get(keys[::-1]), vecs[::-1])
     again.close()

@@ -1,0 +1,146 @@
+"""`just bench-stores`: the two vector stores on synthetic face-like vectors.
+
+    python -m engine.bench_stores [--vectors 1000000] [--queries 200] [--backends usearch milvus]
+
+The vectors imitate FaceNet embeddings of an archive: identities (a random unit centre each)
+seen in many frames (centre plus noise, normalised; two faces of one person have cosine
+similarity about 0.6, strangers about 0). Queries are new faces of indexed people. For each
+backend, through the engine's own store classes: the insert rate (vectors/s, batches as an
+index run sends them, durable save included), the latency of a top-10 query (median and 95th
+percentile, one query at a time, as a search does) and recall at 10 against exact search by
+brute force in numpy, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .bench import percentile
+from .catalog import Catalog
+from .settings import Settings
+from .store import Entries, StoreChoice, open_store
+
+FACES_PER_PERSON = 20
+NOISE = 0.035  # per dimension; gives same-person similarity about 0.6, like FaceNet
+INSERT_BATCH = 10_000
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def synthetic(n: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, their person, queries): n faces of n/20 people, and new faces of some of them."""
+    rng = np.random.default_rng(seed)
+    people = max(1, n // FACES_PER_PERSON)
+    centres = unit_rows(rng.standard_normal((people, 512), dtype=np.float32))
+    person = rng.integers(0, people, n)
+    vectors = np.empty((n, 512), np.float32)
+    for lo in range(0, n, 100_000):
+        hi = min(n, lo + 100_000)
+        noise = rng.standard_normal((hi - lo, 512), dtype=np.float32) * NOISE
+        vectors[lo:hi] = unit_rows(centres[person[lo:hi]] + noise)
+    asked = rng.choice(person, queries)
+    q = unit_rows(centres[asked] + rng.standard_normal((queries, 512), dtype=np.float32) * NOISE)
+    return vectors, person, q
+
+
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """The true top-k keys of each query, and the brute-force seconds per query."""
+    t0 = time.perf_counter()
+    out = np.empty((len(queries), k), np.int64)
+    for lo in range(0, len(queries), 50):
+        sims = queries[lo : lo + 50] @ vectors.T
+        part = np.argpartition(-sims, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1)
+        out[lo : lo + 50] = np.take_along_axis(part, order, axis=1)
+    return out, (time.perf_counter() - t0) / len(queries)
+
+
+def top_k(store: object, query: np.ndarray, k: int) -> np.ndarray:
+    """A plain top-k query on the store's own engine (the store contract searches by range)."""
+    from .milvus import MilvusStore
+    from .vectors import VectorIndex
+
+    if isinstance(store, VectorIndex):
+        found = store.index.search(query, k)
+        return np.asarray(found.keys, np.int64)
+    assert isinstance(store, MilvusStore)
+    hits = store.client.search(store.name, data=[query.tolist()], limit=k, output_fields=[])[0]
+    return np.asarray([h["id"] for h in hits], np.int64)
+
+
+def run_backend(
+    backend: str, vectors: np.ndarray, person: np.ndarray, queries: np.ndarray, truth: np.ndarray
+) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(prefix=f"ris-bench-{backend}-"))
+    try:
+        settings = Settings.from_env(env={}, data_dir=folder)
+        catalog = Catalog(folder / "catalog.sqlite")  # names the library; holds no faces here
+        uri = str(folder / ("milvus.db" if backend == "milvus" else "faces.usearch"))
+        store = open_store(
+            StoreChoice(backend, uri, "bench" if backend == "milvus" else ""), settings, catalog
+        )
+        n = len(vectors)
+        t0 = time.perf_counter()
+        for lo in range(0, n, INSERT_BATCH):
+            hi = min(n, lo + INSERT_BATCH)
+            keys = np.arange(lo, hi, dtype=np.int64)
+            store.add(Entries(keys, vectors[lo:hi], person[lo:hi], keys % 7, keys * 0.5))
+        store.save(0)
+        insert_s = time.perf_counter() - t0
+        top_k(store, queries[0], 10)  # warm up
+        latencies, hits = [], 0
+        for q, want in zip(queries, truth, strict=True):
+            t = time.perf_counter()
+            got = top_k(store, q, 10)
+            latencies.append(time.perf_counter() - t)
+            hits += len(set(got.tolist()) & set(want.tolist()))
+        store.close()
+        catalog.close()
+        return {
+            "insert_per_s": n / insert_s,
+            "insert_s": insert_s,
+            "median_ms": 1000 * float(np.median(latencies)),
+            "p95_ms": 1000 * percentile(latencies, 0.95),
+            "recall_at_10": hits / (10 * len(queries)),
+            "disk_mb": sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20,
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine.bench_stores", description=__doc__)
+    ap.add_argument("--vectors", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--backends", nargs="+", default=["usearch", "milvus"])
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    vectors, person, queries = synthetic(args.vectors, args.queries)
+    print(f"{args.vectors} synthetic 512-d vectors ({time.perf_counter() - t0:.0f} s to make)")
+    truth, exact_s = exact_top(vectors, queries, 10)
+    print(f"exact search (numpy brute force): {1000 * exact_s:.1f} ms per query\n")
+    print(
+        f"{'backend':10s} {'insert/s':>10s} {'insert s':>9s} {'median ms':>10s} "
+        f"{'p95 ms':>8s} {'recall@10':>10s} {'disk MB':>8s} {'median/exact':>13s}"
+    )
+    for backend in args.backends:
+        r = run_backend(backend, vectors, person, queries, truth)
+        print(
+            f"{backend:10s} {r['insert_per_s']:10.0f} {r['insert_s']:9.1f} {r['median_ms']:10.2f} "
+            f"{r['p95_ms']:8.2f} {r['recall_at_10']:10.3f} {r['disk_mb']:8.0f} "
+            f"{r['median_ms'] / (1000 * exact_s):12.3f}x",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
