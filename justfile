@@ -49,6 +49,10 @@ test *args: setup
 bench *args: setup
     "{{bin}}/python" -m engine.bench {{args}}
 
+# the vector stores at 1 million synthetic vectors: insert rate, latency, recall@10 (~15 min)
+bench-stores *args: setup
+    "{{bin}}/python" -m engine.bench_stores {{args}}
+
 # time to the first screen of ris-tui in tmux, against a minimal Textual app
 bench-tui *args: setup
     "{{bin}}/python" -m ris_tui.bench {{args}}

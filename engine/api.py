@@ -12,7 +12,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from .catalog import Catalog
-from .errors import UserError, WeightsMismatchError
+from .errors import IndexBusyError, UserError, WeightsMismatchError
 from .events import IndexEvent
 from .lock import WriterLock
 from .matching import Matches, match_appearances
@@ -155,9 +155,23 @@ class Engine:
             raise UserError(
                 f"--face {chosen}: the query has {len(q.faces)} {what}", f"pick 1 to {len(q.faces)}"
             )
-        self.vectors.sync(self.catalog)
+        self._catch_up()
         found = match_appearances(q.templates[chosen - 1], self.catalog, self.vectors, thr)
         return self.rank_matches(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
+
+    def _catch_up(self) -> None:
+        """Level the store with the catalog before a search (after a crash, say): usearch in
+        this process's memory; a shared Milvus collection only while no index run is writing,
+        as that run does it."""
+        store = self.vectors
+        if not store.shared:
+            store.sync(self.catalog)
+            return
+        try:
+            with WriterLock(self.settings.lock_path):
+                store.sync(self.catalog)
+        except IndexBusyError:
+            pass
 
     def rank_matches(
         self, found: Matches, info: QueryInfo, threshold: float, top: int | None = None

@@ -46,6 +46,8 @@ def track_keys(file_ids: np.ndarray, tracks: np.ndarray) -> np.ndarray:
 
 
 class MilvusStore:
+    shared = True
+
     def __init__(
         self,
         uri: str,
@@ -62,6 +64,7 @@ class MilvusStore:
         self.timeout, self.index_type, self.ndim = timeout, index_type, ndim
         self.lite = not uri.startswith(SERVER_SCHEMES)
         self.version = -1
+        self.grouping = True  # searches grouped by appearance on the server (Milvus 2.4+)
         self.client = self._connect(token)
         exists = self._call("looking up the collection", self.client.has_collection, collection)
         if exists and replace:
@@ -310,18 +313,30 @@ class MilvusStore:
             "metric_type": "COSINE",
             "params": {"radius": float(min_similarity) - 1e-6, "range_filter": 1.0 + 1e-4},
         }
-        grouping = {"group_by_field": "track_key"} if one_per_track else {}
         for q in np.atleast_2d(np.asarray(queries, np.float32)):
-            hits = self._call(
-                "searching",
-                self.client.search,
-                self.name,
-                data=[q.tolist()],
-                limit=MAX_HITS,
-                search_params=params,
-                output_fields=[],
-                **grouping,
-            )[0]
+            hits = None
+            if one_per_track and self.grouping:
+                try:
+                    hits = self.client.search(
+                        self.name,
+                        data=[q.tolist()],
+                        limit=MAX_HITS,
+                        search_params=params,
+                        output_fields=[],
+                        group_by_field="track_key",
+                    )[0]
+                except Exception:  # a server before 2.4 cannot group: ask for every face
+                    self.grouping = False
+            if hits is None:
+                hits = self._call(
+                    "searching",
+                    self.client.search,
+                    self.name,
+                    data=[q.tolist()],
+                    limit=MAX_HITS,
+                    search_params=params,
+                    output_fields=[],
+                )[0]
             for hit in hits:
                 key, sim = int(hit["id"]), float(hit["distance"])
                 if sim >= min_similarity and sim > best.get(key, -2.0):

@@ -60,6 +60,7 @@ class Entries:
 
 class VectorStore(Protocol):
     version: int  # the catalog version this store matches; -1 when unknown
+    shared: bool  # other processes see its writes (Milvus), so only a writer may change it
 
     def describe(self) -> str: ...
 
@@ -113,9 +114,9 @@ class StoreChoice:
 
 
 def choose(settings: Settings, catalog: Catalog | None) -> StoreChoice:
-    """The backend asked for, else the one the library recorded, else usearch."""
+    """The backend asked for (a Milvus URI asks for Milvus), else the library's, else usearch."""
     recorded = (catalog.meta("backend") if catalog else None) or "usearch"
-    backend = (settings.backend or recorded).lower()
+    backend = (settings.backend or ("milvus" if settings.milvus_uri else recorded)).lower()
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
     if backend != "milvus":

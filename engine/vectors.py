@@ -27,6 +27,8 @@ EXACT_BELOW = 50_000  # brute force is exact and fast enough below this many vec
 
 
 class VectorIndex:
+    shared = False  # each process holds its own copy in memory
+
     def __init__(self, path: Path, ndim: int = FACENET_DIM) -> None:
         self.path = path
         self.ndim = ndim

@@ -464,11 +464,24 @@ def main(argv: list[str] | None = None) -> int:
         help="how to draw faces: auto (default; RIS_TUI_IMAGES) picks sixel or kitty graphics "
         "where the terminal has them, else half-blocks",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("usearch", "milvus"),
+        help="vector store (RIS_BACKEND; default: the library's own)",
+    )
+    parser.add_argument(
+        "--milvus-uri", help="Milvus Lite .db path or http://host:19530 (RIS_MILVUS_URI)"
+    )
     args = parser.parse_args(argv)
     import os
 
+    from engine.settings import Settings
+
     images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))
-    RisApp(Backend(args.data_dir), args.query).run()
+    settings = Settings.from_env(
+        data_dir=args.data_dir, backend=args.backend, milvus_uri=args.milvus_uri
+    )
+    RisApp(Backend(settings=settings), args.query).run()
     return 0
 
 

@@ -54,7 +54,7 @@ class LibraryPane(Vertical):
             summary.update(
                 f"[b]{st.data_dir}[/b]\n"
                 f"{st.videos} videos, {st.images} photos, {st.faces} faces, "
-                f"{len(st.failed)} failed\nweights: {st.weights}"
+                f"{len(st.failed)} failed\nweights: {st.weights}\nvectors: {st.store}"
             )
         table = self.query_one("#failed", KeyTable)
         table.clear()

@@ -99,6 +99,7 @@ class FakeBackend:
             41,
             (FailedFile("/archive/broken.mp4", "cannot decode the video: moov atom not found"),),
             (("/archive/aoc/interview_1.mp4", "indexed", 24),),
+            "milvus http://milvus.archive:19530 (collection ris_faces)",
         )
 
     def thumbnails(self, path: str, moments: Sequence) -> list[Image.Image]:

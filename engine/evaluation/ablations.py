@@ -16,7 +16,7 @@ from ..results import QueryInfo, SearchResult
 
 def search_per_frame(engine: Engine, query: Query, top: int) -> SearchResult:
     thr = engine.settings.match_threshold
-    engine.vectors.sync(engine.catalog)
+    engine.vectors.sync(engine.catalog)  # the eval's own usearch libraries
     keys, sims = engine.vectors.search(query.templates[0], thr)
     faces = engine.catalog.faces(keys)
     sim_of = dict(zip(keys.tolist(), sims.tolist(), strict=True))
