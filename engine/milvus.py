@@ -93,7 +93,9 @@ class MilvusStore:
         # Milvus Lite logs a traceback when it cannot open its file; the error below says why.
         logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)  # Milvus Lite's own server
-        logging.getLogger("pymilvus").setLevel(logging.ERROR)
+        # pymilvus logs every failed call with a traceback; the StoreError raised says it once
+        for name in ("pymilvus", "pymilvus.milvus_client"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         started = time.monotonic()
         try:
             return MilvusClient(uri=self.uri, token=token or "", timeout=self.timeout)
