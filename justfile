@@ -49,7 +49,7 @@ test *args: setup
 bench *args: setup
     "{{bin}}/python" -m engine.bench {{args}}
 
-# the vector stores at 1 million synthetic vectors: insert rate, latency, recall@10 (~15 min)
+# the vector stores at 1 million synthetic vectors: insert rate, latency, recall@10 (~45 min)
 bench-stores *args: setup
     "{{bin}}/python" -m engine.bench_stores {{args}}
 
