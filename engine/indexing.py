@@ -100,7 +100,7 @@ class Indexer:
         )
         self.vectors.sync(self.catalog)
         if work.vanished:
-            self._apply(self.catalog.remove(work.vanished), np.zeros(0, np.int64))
+            self._apply(self.catalog.remove(work.vanished), None)
         failed = 0
         for item, reason in work.rejected:
             yield self._fail(item, reason)
@@ -199,7 +199,18 @@ class Indexer:
         removed, new = self.catalog.save_indexed(
             str(f.path), f.kind, f.size, f.mtime_ns, meta, faces
         )
-        self._apply(removed, new)
+        added = None
+        if faces:  # the vectors in hand, with the fields a store keeps beside them
+            saved = self.catalog.file(str(f.path))
+            assert saved is not None
+            added = Entries(
+                new,
+                np.stack([x.vector for x in faces]).astype(np.float32),
+                np.full(len(new), saved.id, np.int64),
+                np.asarray([x.track for x in faces], np.int64),
+                np.asarray([x.t for x in faces]),
+            )
+        self._apply(removed, added)
         return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
 
     def _fail(self, item: MediaFile | WalkProblem, reason: str) -> FileFailed:
@@ -209,10 +220,10 @@ class Indexer:
             else (0, 0, "unknown")
         )
         removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason)
-        self._apply(removed, np.zeros(0, np.int64))
+        self._apply(removed, None)
         return FileFailed(str(item.path), reason)
 
-    def _apply(self, removed: np.ndarray, new: np.ndarray) -> None:
+    def _apply(self, removed: np.ndarray, added: Entries | None) -> None:
         """Mirror one committed catalog change in the vector store, then mark it current.
 
         Should the store fail here, the catalog already holds the change and the store's
@@ -220,7 +231,7 @@ class Indexer:
         """
         was_current = self.vectors.version == self.catalog.version - 1
         self.vectors.remove(removed)
-        if len(new):
-            self.vectors.add(Entries.from_catalog(self.catalog, new))
+        if added is not None:
+            self.vectors.add(added)
         if was_current:
             self.vectors.version = self.catalog.version

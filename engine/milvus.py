@@ -316,29 +316,20 @@ class MilvusStore:
             "params": {"radius": float(min_similarity) - 1e-6, "range_filter": 1.0 + 1e-4},
         }
         for q in np.atleast_2d(np.asarray(queries, np.float32)):
+            request = {
+                "data": [q.tolist()],
+                "limit": MAX_HITS,
+                "search_params": params,
+                "output_fields": [],
+            }
             hits = None
             if one_per_track and self.grouping:
                 try:
-                    hits = self.client.search(
-                        self.name,
-                        data=[q.tolist()],
-                        limit=MAX_HITS,
-                        search_params=params,
-                        output_fields=[],
-                        group_by_field="track_key",
-                    )[0]
+                    hits = self.client.search(self.name, group_by_field="track_key", **request)[0]
                 except Exception:  # a server before 2.4 cannot group: ask for every face
                     self.grouping = False
             if hits is None:
-                hits = self._call(
-                    "searching",
-                    self.client.search,
-                    self.name,
-                    data=[q.tolist()],
-                    limit=MAX_HITS,
-                    search_params=params,
-                    output_fields=[],
-                )[0]
+                hits = self._call("searching", self.client.search, self.name, **request)[0]
             for hit in hits:
                 key, sim = int(hit["id"]), float(hit["distance"])
                 if sim >= min_similarity and sim > best.get(key, -2.0):

@@ -48,15 +48,6 @@ class Entries:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def part(self, lo: int, hi: int) -> Entries:
-        return Entries(
-            self.keys[lo:hi],
-            self.vectors[lo:hi],
-            self.file_ids[lo:hi],
-            self.tracks[lo:hi],
-            self.times[lo:hi],
-        )
-
 
 class VectorStore(Protocol):
     version: int  # the catalog version this store matches; -1 when unknown
@@ -180,7 +171,7 @@ def open_store(
         )
     from .vectors import VectorIndex
 
-    return VectorIndex(settings.vectors_path)
+    return VectorIndex(Path(choice.uri))
 
 
 def record(choice: StoreChoice, catalog: Catalog) -> None:
