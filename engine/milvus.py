@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,6 +84,9 @@ class MilvusStore:
 
     # connection and errors ----------------------------------------------------------------
     def _connect(self, token: str | None) -> Any:
+        # gRPC's C core prints keepalive chatter ("too_many_pings") to stderr on long runs
+        # against Milvus Lite; failures reach the user as StoreError instead
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         try:
             from pymilvus import MilvusClient
         except ImportError as err:
