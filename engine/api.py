@@ -1,41 +1,56 @@
-"""The engine's facade and composition root: what the CLI, the TUI and the tests use.
+"""The engine's facade and composition root: the one door the CLI, the TUI and the tests use.
 
 engine = build_engine(Settings.from_env())
 for event in engine.index([Path("videos")]): ...
 result = engine.search(Path("photo.jpg"))
+
+Evaluation, benchmarks and white-box tests that must look inside use `engine.internals`, an
+explicit view of the parts; front ends never do.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Sequence
+import time
+from collections.abc import Callable, Generator, Sequence
+from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 from .catalog import Catalog
-from .errors import IndexBusyError, UserError, WeightsMismatchError
-from .events import IndexEvent
+from .errors import IndexBusyError, StoreError, UserError, WeightsMismatchError
+from .events import FileFailed, IndexEvent
 from .lock import WriterLock
-from .matching import Matches, match_appearances
+from .matching import match_appearances
 from .models import FaceModels
 from .query import Query, read_query
-from .ranking import FileInfo, rank
-from .results import FailedFile, LibraryStatus, QueryInfo, SearchResult
+from .ranking import FileInfo, Matches, rank
+from .results import LibraryStatus, Migration, QueryInfo, SearchResult
 from .sampling import SampleOptions
 from .settings import Settings
-from .store import StoreChoice, VectorStore, choose, open_store, record
+from .stores.base import VectorStore, reconcile
+from .stores.choice import StoreChoice, choose, open_store, record
+from .vocabulary import FileStatus, LibraryKey, MediaKind
 from .weights import Weights, resolve_weights
+
+Notify = Callable[[str], None]
 
 
 class Engine:
-    def __init__(self, settings: Settings, models: FaceModels | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        models: FaceModels | None = None,
+        notify: Notify = lambda text: None,
+    ) -> None:
         self.settings = settings
+        self._notify = notify  # told of slow first-time work (a weights download)
         self._models = models
         self._catalog: Catalog | None = None
-        self._vectors: VectorStore | None = None
+        self._store: VectorStore | None = None
 
     # parts, opened on first use ------------------------------------------------------------
-    @property
-    def catalog(self) -> Catalog:
+    def _get_catalog(self) -> Catalog:
         if self._catalog is None:
             self._catalog = Catalog(self.settings.catalog_path)
         return self._catalog
@@ -43,43 +58,37 @@ class Engine:
     @property
     def store_choice(self) -> StoreChoice:
         """The vector store this engine uses: asked for, else the library's, else usearch."""
-        return choose(self.settings, self.catalog if self.exists() else None)
+        return choose(self.settings, self._get_catalog() if self.exists() else None)
 
-    @property
-    def vectors(self) -> VectorStore:
+    def _get_store(self) -> VectorStore:
         """The vector store, opened for searching (a missing Milvus collection is an error)."""
-        if self._vectors is None:
-            self._vectors = open_store(self.store_choice, self.settings, self.catalog, create=False)
-        return self._vectors
+        if self._store is None:
+            self._store = open_store(
+                self.store_choice, self.settings, self._get_catalog(), create=False
+            )
+        return self._store
 
-    def _writable_vectors(self) -> VectorStore:
-        """The vector store for an index run: made when missing, and remembered as the library's."""
-        choice = self.store_choice
-        if self._vectors is None:
-            self._vectors = open_store(choice, self.settings, self.catalog, create=True)
-        record(choice, self.catalog)
-        return self._vectors
-
-    @property
-    def models(self) -> FaceModels:
+    def _get_models(self) -> FaceModels:
         if self._models is None:
             s = self.settings
             self._models = FaceModels(
-                self.weights(),
+                self._weights(),
                 s.device,
                 s.min_face_size,
                 s.min_face_prob,
                 s.face_batch,
                 s.face_margin,
+                self._notify,
             )
         return self._models
 
-    def weights(self) -> Weights:
+    def _weights(self) -> Weights:
         """The weights to embed with, refused if the index was built with others."""
-        recorded = self.catalog.meta("weights_id") if self.exists() else None
-        path = self.catalog.meta("weights_path") if recorded else None
+        catalog = self._get_catalog() if self.exists() else None
+        recorded = catalog.meta(LibraryKey.WEIGHTS_ID) if catalog else None
+        path = catalog.meta(LibraryKey.WEIGHTS_PATH) if catalog and recorded else None
         weights = resolve_weights(self.settings.weights, recorded, path)
-        if recorded and weights.id != recorded and self.catalog.face_count():
+        if recorded and catalog and weights.id != recorded and catalog.face_count():
             raise WeightsMismatchError(
                 f"this index was built with other FaceNet weights ({path or recorded})",
                 "search with the same --weights, or index into another --data-dir",
@@ -87,17 +96,30 @@ class Engine:
         return weights
 
     @property
+    def internals(self) -> EngineInternals:
+        """The parts, for evaluation, benchmarks and white-box tests (not for front ends)."""
+        return EngineInternals(self)
+
+    @property
     def sample_options(self) -> SampleOptions:
         s = self.settings
         return SampleOptions(s.sample_rate, s.min_frames, s.max_frame_side, s.frame_batch)
+
+    @property
+    def models_loaded(self) -> bool:
+        return self._models is not None and self._models.loaded
+
+    def load_models(self) -> str:
+        """Load the face models now rather than at the first search; the device they run on."""
+        return self._get_models().device
 
     def exists(self) -> bool:
         return self.settings.catalog_path.exists()
 
     def close(self) -> None:
-        if self._vectors is not None:
-            vectors, self._vectors = self._vectors, None
-            vectors.close()
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.close()
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -106,7 +128,11 @@ class Engine:
     def index(
         self, paths: Sequence[Path], retry_failed: bool = False
     ) -> Generator[IndexEvent, None, None]:
-        """Add or update everything under `paths`; yields progress. Holds the writer lock."""
+        """Add or update everything under `paths`; yields progress. Holds the writer lock.
+
+        The run has its own catalog connection and store, so searches of this engine may go on
+        meanwhile and see each file once it is committed.
+        """
         from .decoding import Decoder
         from .indexing import Indexer, plan
 
@@ -114,26 +140,40 @@ class Engine:
             if not Path(p).expanduser().exists():
                 raise UserError(f"no such file or folder: {p}")
         with WriterLock(self.settings.lock_path):
-            vectors = self._writable_vectors()  # an unreachable server fails before any work
-            models = self.models
-            work = plan(paths, self.catalog, retry_failed, skip=[self.settings.data_dir])
-            if work.to_index:
-                self._record_weights(models.weights)
-            decoder = Decoder(self.sample_options, timeout=self.settings.decode_timeout)
-            indexer = Indexer(self.catalog, vectors, models, decoder, self.settings.save_every)
-            yield from indexer.run(work)
+            catalog = Catalog(self.settings.catalog_path)
+            store: VectorStore | None = None
+            try:
+                # a store other processes see (Milvus) is shared with this engine's searches
+                shared = self._store if self._store is not None and self._store.shared else None
+                choice = choose(self.settings, catalog)
+                store = shared or open_store(choice, self.settings, catalog, create=True)
+                record(choice, catalog)  # an unreachable server has failed before any work
+                models = self._get_models()
+                work = plan(paths, catalog, retry_failed, skip=[self.settings.data_dir])
+                if work.to_index:
+                    self._record_weights(catalog, models.weights)
+                decoder = Decoder(self.sample_options, timeout=self.settings.decode_timeout)
+                indexer = Indexer(catalog, store, models, decoder, self.settings.save_every)
+                yield from indexer.run(work)
+            finally:
+                if store is not None and store is not self._store:
+                    with suppress(StoreError):
+                        store.close()
+                catalog.close()
 
-    def _record_weights(self, weights: Weights) -> None:
+    def _record_weights(self, catalog: Catalog, weights: Weights) -> None:
         """What makes embeddings comparable: the weights and the crop margin (the index keeps it)."""
-        if self.catalog.meta("weights_id") != weights.id:
-            self.catalog.set_meta("weights_id", weights.id)
-            self.catalog.set_meta("weights_path", str(weights.path or ""))
-        if self.catalog.meta("face_margin") is None:
-            self.catalog.set_meta("face_margin", str(self.settings.face_margin))
+        if catalog.meta(LibraryKey.WEIGHTS_ID) != weights.id:
+            catalog.set_meta(LibraryKey.WEIGHTS_ID, weights.id)
+            catalog.set_meta(LibraryKey.WEIGHTS_PATH, str(weights.path or ""))
+        if catalog.meta(LibraryKey.FACE_MARGIN) is None:
+            catalog.set_meta(LibraryKey.FACE_MARGIN, str(self.settings.face_margin))
 
     def read_query(self, query: Path) -> Query:
         """The faces of a query photo, or the people of a query clip, best first."""
-        return read_query(query, self.sample_options, self.models, self.settings.match_threshold)
+        return read_query(
+            query, self.sample_options, self._get_models(), self.settings.match_threshold
+        )
 
     def search(
         self,
@@ -142,7 +182,7 @@ class Engine:
         threshold: float | None = None,
         top: int | None = None,
     ) -> SearchResult:
-        if not self.exists() or not self.catalog.face_count():
+        if not self.exists() or not self._get_catalog().face_count():
             raise UserError(
                 f"nothing is indexed in {self.settings.data_dir}",
                 "run `ris index FOLDER` first, or point --data-dir at an index",
@@ -151,66 +191,138 @@ class Engine:
         q = query if isinstance(query, Query) else self.read_query(query)
         chosen = face or 1
         if not 1 <= chosen <= len(q.faces):
-            what = "people" if q.kind == "video" else "faces"
+            what = "people" if q.kind == MediaKind.VIDEO else "faces"
             raise UserError(
                 f"--face {chosen}: the query has {len(q.faces)} {what}", f"pick 1 to {len(q.faces)}"
             )
         self._catch_up()
-        found = match_appearances(q.templates[chosen - 1], self.catalog, self.vectors, thr)
-        return self.rank_matches(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
+        found = match_appearances(
+            q.templates[chosen - 1], self._get_catalog(), self._get_store(), thr
+        )
+        return self._rank(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
 
     def _catch_up(self) -> None:
         """Level the store with the catalog before a search (after a crash, say): usearch in
         this process's memory; a shared Milvus collection only while no index run is writing,
         as that run does it."""
-        store = self.vectors
+        store, catalog = self._get_store(), self._get_catalog()
         if not store.shared:
-            store.sync(self.catalog)
+            reconcile(store, catalog)
             return
         try:
             with WriterLock(self.settings.lock_path):
-                store.sync(self.catalog)
+                reconcile(store, catalog, save=True)
         except IndexBusyError:
             pass
 
-    def rank_matches(
+    def _rank(
         self, found: Matches, info: QueryInfo, threshold: float, top: int | None = None
     ) -> SearchResult:
         """Matched faces -> ranked videos and photos, leaving out files gone from disk."""
         files = {
             fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
-            for fid, r in self.catalog.files_by_id(found.quality).items()
+            for fid, r in self._get_catalog().files_by_id(found.quality.keys()).items()
             if os.path.exists(r.path)
         }
-        videos, images = rank(
-            found.file_ids,
-            found.times,
-            found.boxes,
-            found.similarities,
-            found.quality,
-            files,
-            top or self.settings.top,
-        )
+        videos, images = rank(found, files, top or self.settings.top)
         return SearchResult(info, threshold, tuple(videos), tuple(images))
 
     def status(self) -> LibraryStatus:
         data_dir = str(self.settings.data_dir.resolve())
         if not self.exists():
             return LibraryStatus(data_dir, None, 0, 0, 0, (), (), self.store_choice.describe())
-        files = self.catalog.files()
-        indexed = [f for f in files if f.status == "indexed"]
-        path = self.catalog.meta("weights_path")
+        catalog = self._get_catalog()
+        files = catalog.files()
+        indexed = [f for f in files if f.status == FileStatus.INDEXED]
+        path = catalog.meta(LibraryKey.WEIGHTS_PATH)
         return LibraryStatus(
             data_dir=data_dir,
-            weights=path or self.catalog.meta("weights_id"),
-            videos=sum(f.kind == "video" for f in indexed),
-            images=sum(f.kind == "image" for f in indexed),
-            faces=self.catalog.face_count(),
-            failed=tuple(FailedFile(f.path, f.error or "") for f in files if f.status == "failed"),
-            files=tuple((f.path, f.status, f.faces) for f in files),
+            weights=path or catalog.meta(LibraryKey.WEIGHTS_ID),
+            videos=sum(f.kind == MediaKind.VIDEO for f in indexed),
+            images=sum(f.kind == MediaKind.IMAGE for f in indexed),
+            faces=catalog.face_count(),
+            failed=tuple(
+                FileFailed(f.path, f.error or "") for f in files if f.status == FileStatus.FAILED
+            ),
+            files=tuple((f.path, str(f.status), f.faces) for f in files),
             store=self.store_choice.describe(),
         )
 
+    def migrate(
+        self,
+        to: str,
+        replace_other: bool = False,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> Migration:
+        """Copy the library's vectors into the `to` backend, verify the copy, and make it the
+        library's store. The source is left as it was. Holds the writer lock."""
+        from .stores.copying import copy_store
 
-def build_engine(settings: Settings | None = None) -> Engine:
-    return Engine(settings or Settings.from_env())
+        if not self.exists():
+            raise UserError(f"nothing is indexed in {self.settings.data_dir}", "nothing to migrate")
+        t0 = time.monotonic()
+        catalog = self._get_catalog()
+        # the source is the library's own store; --milvus-uri and --milvus-collection name the target
+        own = replace(self.settings, milvus_uri=None, milvus_collection=None)
+        source_choice = choose(own, catalog)
+        target_choice = choose(replace(self.settings, backend=to), catalog)
+        if target_choice == source_choice:
+            raise UserError(
+                f"the library already uses {source_choice.describe()}",
+                "name another target (--to, --milvus-uri, --milvus-collection)",
+            )
+        with WriterLock(self.settings.lock_path):
+            stores: list[VectorStore] = []
+            try:
+                stores.append(open_store(source_choice, self.settings, catalog, create=False))
+                stores.append(
+                    open_store(target_choice, self.settings, catalog, replace=replace_other)
+                )
+                total, checked = copy_store(stores[0], stores[1], catalog, progress)
+                record(target_choice, catalog)
+            finally:
+                for store in stores:
+                    with suppress(StoreError):
+                        store.close()
+        return Migration(
+            source_choice.describe(),
+            target_choice.describe(),
+            total,
+            checked,
+            time.monotonic() - t0,
+        )
+
+
+class EngineInternals:
+    """The engine's parts, for `ris eval`, benchmarks and white-box tests: the catalog, the
+    store, the models and their weights, and ranking of matches found some other way. Front
+    ends (the CLI's commands, the TUI) never use it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._engine._get_catalog()
+
+    @property
+    def store(self) -> VectorStore:
+        """The search store, caught up with the catalog."""
+        self._engine._catch_up()
+        return self._engine._get_store()
+
+    @property
+    def models(self) -> FaceModels:
+        return self._engine._get_models()
+
+    def weights(self) -> Weights:
+        return self._engine._weights()
+
+    def rank(
+        self, found: Matches, info: QueryInfo, threshold: float, top: int | None = None
+    ) -> SearchResult:
+        return self._engine._rank(found, info, threshold, top)
+
+
+def build_engine(settings: Settings | None = None, notify: Notify = lambda text: None) -> Engine:
+    return Engine(settings or Settings.from_env(), notify=notify)

@@ -20,6 +20,7 @@ from .decoding import Decoder
 from .events import IndexFinished
 from .media import MediaFile, media_kind, walk
 from .settings import Settings
+from .vocabulary import MediaKind
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 
@@ -44,11 +45,11 @@ def bench_device(device: str, media: list[Path], queries: list[Path], repeats: i
         files = [f for f in walk(media) if isinstance(f, MediaFile)]
         frames0, decode_s = decode_only(files, settings)
         engine = build_engine(settings)
-        engine.models.load()  # model loading is reported apart from throughput
+        device = engine.load_models()  # model loading is reported apart from throughput
         done = [e for e in engine.index(media) if isinstance(e, IndexFinished)][0]
         index_fps, decode_fps = done.frames / done.seconds, frames0 / decode_s
         rows = [
-            f"device {engine.models.device}: {len(files)} files, {done.frames} sampled frames, "
+            f"device {device}: {len(files)} files, {done.frames} sampled frames, "
             f"{done.faces} faces",
             f"  decode only (baseline)  {decode_fps:8.1f} frames/s",
             f"  index                   {index_fps:8.1f} frames/s  {done.faces / done.seconds:8.1f} "
@@ -60,7 +61,7 @@ def bench_device(device: str, media: list[Path], queries: list[Path], repeats: i
                 t0 = time.perf_counter()
                 engine.search(q)
                 times.append(time.perf_counter() - t0)
-            kind = "clip " if media_kind(q) == "video" else "photo"
+            kind = "clip " if media_kind(q) == MediaKind.VIDEO else "photo"
             rows.append(
                 f"  search {kind} {q.name:32s} median {statistics.median(times) * 1000:7.0f} ms  "
                 f"p95 {percentile(times, 0.95) * 1000:7.0f} ms  ({repeats} runs)"

@@ -24,8 +24,11 @@ import numpy as np
 from .bench import percentile
 from .catalog import Catalog
 from .settings import Settings
-from .store import Entries, StoreChoice, open_store
-from .vectors import VectorIndex
+from .stores.base import Entries
+from .stores.choice import StoreChoice, open_store
+from .stores.milvus import MilvusStore
+from .stores.usearch import UsearchStore
+from .vocabulary import EMBEDDING_DIM
 
 FACES_PER_PERSON = 20
 NOISE = 0.035  # per dimension; gives same-person similarity about 0.6, like FaceNet
@@ -40,15 +43,17 @@ def synthetic(n: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     """(vectors, their person, queries): n faces of n/20 people, and new faces of some of them."""
     rng = np.random.default_rng(seed)
     people = max(1, n // FACES_PER_PERSON)
-    centres = unit_rows(rng.standard_normal((people, 512), dtype=np.float32))
+    centres = unit_rows(rng.standard_normal((people, EMBEDDING_DIM), dtype=np.float32))
     person = rng.integers(0, people, n)
-    vectors = np.empty((n, 512), np.float32)
+    vectors = np.empty((n, EMBEDDING_DIM), np.float32)
     for lo in range(0, n, 100_000):
         hi = min(n, lo + 100_000)
-        noise = rng.standard_normal((hi - lo, 512), dtype=np.float32) * NOISE
+        noise = rng.standard_normal((hi - lo, EMBEDDING_DIM), dtype=np.float32) * NOISE
         vectors[lo:hi] = unit_rows(centres[person[lo:hi]] + noise)
     asked = rng.choice(person, queries)
-    q = unit_rows(centres[asked] + rng.standard_normal((queries, 512), dtype=np.float32) * NOISE)
+    q = unit_rows(
+        centres[asked] + rng.standard_normal((queries, EMBEDDING_DIM), dtype=np.float32) * NOISE
+    )
     return vectors, person, q
 
 
@@ -66,9 +71,7 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndar
 
 def top_k(store: object, query: np.ndarray, k: int) -> np.ndarray:
     """A plain top-k query on the store's own engine (the store contract searches by range)."""
-    from .milvus import MilvusStore
-
-    if isinstance(store, VectorIndex):
+    if isinstance(store, UsearchStore):
         found = store.index.search(query, k)
         return np.asarray(found.keys, np.int64)
     assert isinstance(store, MilvusStore)
@@ -110,13 +113,13 @@ def run_backend(
             hi = min(n, lo + INSERT_BATCH)
             keys = np.arange(lo, hi, dtype=np.int64)
             store.add(Entries(keys, vectors[lo:hi], person[lo:hi], keys % 7, keys * 0.5))
-        store.save(0)
+        store.save()  # synthetic vectors: no catalog version to record
         inserted = {
             "insert_per_s": n / (time.perf_counter() - t0),
             "disk_mb": sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20,
         }
         rows: list[dict[str, object]] = []
-        if isinstance(store, VectorIndex):
+        if isinstance(store, UsearchStore):
             shipped = store.index.expansion_search
             for ef in sorted({64, 128, 256, 512, shipped}):
                 store.index.expansion_search = ef  # type: ignore[misc]

@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CatalogError
+from .faces import NewFace
+from .sampling import MediaInfo
+from .vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
 SCHEMA_VERSION = 1
 _MIGRATIONS = {
@@ -24,10 +27,10 @@ _MIGRATIONS = {
     CREATE TABLE files (
         id INTEGER PRIMARY KEY,
         path TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,              -- video | image | unknown
+        kind TEXT NOT NULL,              -- MediaKind: video | image | unknown
         size INTEGER NOT NULL,
         mtime_ns INTEGER NOT NULL,
-        status TEXT NOT NULL,            -- indexed | failed
+        status TEXT NOT NULL,            -- FileStatus: indexed | failed
         error TEXT,
         duration REAL, fps REAL, width INTEGER, height INTEGER,
         samples INTEGER NOT NULL DEFAULT 0,
@@ -42,7 +45,7 @@ _MIGRATIONS = {
         track INTEGER NOT NULL DEFAULT 0,      -- appearance within the file (see tracking.py)
         x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
         prob REAL NOT NULL,
-        vector BLOB NOT NULL                   -- float32 x 512, unit length
+        vector BLOB NOT NULL                   -- float32 x EMBEDDING_DIM, unit length
     );
     CREATE INDEX faces_by_file ON faces(file_id);
     """,
@@ -53,10 +56,10 @@ _MIGRATIONS = {
 class FileRecord:
     id: int
     path: str
-    kind: str
+    kind: MediaKind
     size: int
     mtime_ns: int
-    status: str
+    status: FileStatus
     error: str | None
     duration: float | None
     fps: float | None
@@ -68,15 +71,6 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
-class NewFace:
-    t: float
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
-    prob: float
-    vector: np.ndarray  # (512,) float32
-    track: int = 0
-
-
-@dataclass(frozen=True)
 class FaceRows:
     """Faces as parallel arrays."""
 
@@ -85,10 +79,18 @@ class FaceRows:
     tracks: np.ndarray
     times: np.ndarray
     boxes: np.ndarray  # (N, 4)
-    vectors: np.ndarray | None = None  # (N, 512) when asked for
+    vectors: np.ndarray | None = None  # (N, EMBEDDING_DIM) when asked for
 
 
 _FILE_COLUMNS = ", ".join(FileRecord.__dataclass_fields__)
+
+
+def _file_record(row: Sequence) -> FileRecord:
+    """A files row as a record, its kind and status as enums."""
+    values = dict(zip(FileRecord.__dataclass_fields__, row, strict=True))
+    values["kind"] = MediaKind(values["kind"])
+    values["status"] = FileStatus(values["status"])
+    return FileRecord(**values)
 
 
 class Catalog:
@@ -124,47 +126,47 @@ class Catalog:
         self.db.close()
 
     # meta ---------------------------------------------------------------------------------
-    def meta(self, key: str) -> str | None:
+    def meta(self, key: LibraryKey) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_meta(self, key: str, value: str) -> None:
+    def set_meta(self, key: LibraryKey, value: str) -> None:
         with self.db:
             self._put_meta(key, value)
 
-    def _put_meta(self, key: str, value: str) -> None:
+    def _put_meta(self, key: LibraryKey, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def library_id(self) -> str:
         """A random id naming this library, so a shared vector store can tell libraries apart."""
-        value = self.meta("library_id")
+        value = self.meta(LibraryKey.LIBRARY_ID)
         if value is None:
             value = uuid.uuid4().hex
-            self.set_meta("library_id", value)
+            self.set_meta(LibraryKey.LIBRARY_ID, value)
         return value
 
     @property
     def version(self) -> int:
         """Bumped by every change to the faces; the vector index records the one it matches."""
-        return int(self.meta("faces_version") or 0)
+        return int(self.meta(LibraryKey.FACES_VERSION) or 0)
 
     def _bump(self) -> None:
-        self._put_meta("faces_version", str(self.version + 1))
+        self._put_meta(LibraryKey.FACES_VERSION, str(self.version + 1))
 
     # files --------------------------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:
         row = self.db.execute(
             f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)
         ).fetchone()
-        return FileRecord(*row) if row else None
+        return _file_record(row) if row else None
 
-    def files(self, status: str | None = None) -> list[FileRecord]:
+    def files(self, status: FileStatus | None = None) -> list[FileRecord]:
         sql = f"SELECT {_FILE_COLUMNS} FROM files"
         rows = self.db.execute(
             sql + " WHERE status = ? ORDER BY path" if status else sql + " ORDER BY path",
             (status,) if status else (),
         )
-        return [FileRecord(*r) for r in rows]
+        return [_file_record(r) for r in rows]
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRecord]:
         out: dict[int, FileRecord] = {}
@@ -173,16 +175,18 @@ class Catalog:
             for row in self.db.execute(
                 f"SELECT {_FILE_COLUMNS} FROM files WHERE id IN ({marks})", chunk
             ):
-                out[row[0]] = FileRecord(*row)
+                out[row[0]] = _file_record(row)
         return out
 
     def save_indexed(
-        self, path: str, kind: str, size: int, mtime_ns: int, info: dict, faces: Sequence[NewFace]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Record a file and its faces in one transaction; (removed keys, new keys)."""
+        self, path: str, size: int, mtime_ns: int, info: MediaInfo, faces: Sequence[NewFace]
+    ) -> tuple[int, np.ndarray, np.ndarray]:
+        """Record a file and its faces in one transaction; (file id, removed keys, new keys)."""
         with self.db:
             removed = self._drop_faces(path)
-            file_id = self._upsert(path, kind, size, mtime_ns, "indexed", None, info, len(faces))
+            file_id = self._upsert(
+                path, info.kind, size, mtime_ns, FileStatus.INDEXED, None, info, len(faces)
+            )
             new = [
                 self.db.execute(
                     "INSERT INTO faces (file_id, t, track, x1, y1, x2, y2, prob, vector) "
@@ -199,14 +203,14 @@ class Catalog:
                 for f in faces
             ]
             self._bump()
-        return removed, np.asarray(new, dtype=np.int64)
+        return file_id, removed, np.asarray(new, dtype=np.int64)
 
     def save_failed(
-        self, path: str, kind: str, size: int, mtime_ns: int, reason: str
+        self, path: str, kind: MediaKind, size: int, mtime_ns: int, reason: str
     ) -> np.ndarray:
         with self.db:
             removed = self._drop_faces(path)
-            self._upsert(path, kind, size, mtime_ns, "failed", reason, {}, 0)
+            self._upsert(path, kind, size, mtime_ns, FileStatus.FAILED, reason, None, 0)
             self._bump()
         return removed
 
@@ -234,26 +238,26 @@ class Catalog:
     def _upsert(
         self,
         path: str,
-        kind: str,
+        kind: MediaKind,
         size: int,
         mtime_ns: int,
-        status: str,
+        status: FileStatus,
         error: str | None,
-        info: dict,
+        info: MediaInfo | None,
         faces: int,
     ) -> int:
         values = (
-            kind,
+            str(kind),
             size,
             mtime_ns,
-            status,
+            str(status),
             error,
-            info.get("duration"),
-            info.get("fps"),
-            info.get("width"),
-            info.get("height"),
-            info.get("samples", 0),
-            info.get("step"),
+            info.duration if info else None,
+            info.fps if info else None,
+            info.width if info else None,
+            info.height if info else None,
+            info.samples if info else 0,
+            info.step if info else None,
             faces,
             time.time(),
         )
@@ -279,7 +283,7 @@ class Catalog:
         )
 
     def vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        out = np.zeros((len(ids), 512), dtype=np.float32)
+        out = np.zeros((len(ids), EMBEDDING_DIM), dtype=np.float32)
         where = {int(k): i for i, k in enumerate(ids)}
         for chunk in _chunks(list(where)):
             marks = ",".join("?" * len(chunk))
@@ -299,36 +303,28 @@ class Catalog:
             ).fetchall()
         return _face_rows(rows)
 
-    def largest_faces(self, kind: str = "image") -> tuple[list[str], np.ndarray]:
-        """Per indexed file of `kind` with faces: its path and the vector of its largest face
-        (the face a query photo is searched by)."""
-        rows = self.db.execute(
-            "SELECT f.path, x.vector FROM files f JOIN faces x ON x.file_id = f.id "
-            "WHERE f.kind = ? AND f.status = 'indexed' "
-            "ORDER BY f.path, (x.x2 - x.x1) * (x.y2 - x.y1) DESC, x.id",
-            (kind,),
-        ).fetchall()
-        paths: list[str] = []
-        vectors = []
-        for path, blob in rows:
-            if not paths or paths[-1] != path:
-                paths.append(path)
-                vectors.append(np.frombuffer(blob, dtype=np.float32))
-        return paths, np.stack(vectors) if vectors else np.zeros((0, 512), np.float32)
+    def file_faces(self, file_id: int) -> FaceRows:
+        """Every face of a file, with vectors, in time order."""
+        return self._faces_with_vectors("WHERE file_id = ?", (file_id,))
 
     def track_faces(self, file_id: int, tracks: Iterable[int]) -> FaceRows:
         """Every face of some tracks of a file, with vectors, in time order."""
         wanted = sorted({int(t) for t in tracks})
         marks = ",".join("?" * len(wanted))
+        return self._faces_with_vectors(
+            f"WHERE file_id = ? AND track IN ({marks})", (file_id, *wanted)
+        )
+
+    def _faces_with_vectors(self, where: str, args: Sequence[object]) -> FaceRows:
         rows = self.db.execute(
-            "SELECT id, file_id, track, t, x1, y1, x2, y2, vector FROM faces "
-            f"WHERE file_id = ? AND track IN ({marks}) ORDER BY t, id",
-            (file_id, *wanted),
+            f"SELECT id, file_id, track, t, x1, y1, x2, y2, vector FROM faces {where} "
+            "ORDER BY t, id",
+            args,
         ).fetchall()
         vectors = (
             np.stack([np.frombuffer(r[8], np.float32) for r in rows])
             if rows
-            else np.zeros((0, 512), np.float32)
+            else np.zeros((0, EMBEDDING_DIM), np.float32)
         )
         return _face_rows([r[:8] for r in rows], vectors)
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from .errors import EngineError
 from .settings import DEFAULT_THRESHOLD, Settings
+from .timecodes import clock
+from .vocabulary import MediaKind
 
 if TYPE_CHECKING:
     from .api import Engine
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from .api import build_engine
 
-    engine = build_engine(settings)
+    engine = build_engine(settings, notify=lambda text: print(f"ris: {text}", file=sys.stderr))
     try:
         commands = {
             "index": _index,
@@ -220,11 +222,10 @@ def _search(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _migrate(engine: Engine, args: argparse.Namespace) -> int:
-    from .migrate import migrate
     from .progress import CountBar
 
     bar = CountBar("vectors")
-    done = migrate(engine, args.to, args.replace, bar.update_count)
+    done = engine.migrate(args.to, args.replace, bar.update_count)
     bar.clear()
     print(
         f"ris: copied {done.vectors} vectors from {done.source} to {done.target} in "
@@ -272,15 +273,12 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _clock(t: float) -> str:
-    return f"{int(t // 60)}:{t % 60:04.1f}"
-
-
 def format_result(r: SearchResult) -> str:
     q = r.query
-    what = "person" if q.kind == "video" else "face"
+    clip = q.kind == MediaKind.VIDEO
+    what = "person" if clip else "face"
     lines = [
-        f"query: {q.path} ({'clip' if q.kind == 'video' else 'photo'}, {len(q.faces)} "
+        f"query: {q.path} ({'clip' if clip else 'photo'}, {len(q.faces)} "
         f"{what}{'s' if len(q.faces) != 1 else ''}; searching {what} {q.chosen}"
         f"{' — pick another with --face N' if len(q.faces) > 1 else ''})",
         f"threshold: {r.threshold:.2f} cosine similarity",
@@ -292,7 +290,7 @@ def format_result(r: SearchResult) -> str:
             f"{i:3d}. {v.score:.3f}  {v.path}  ({v.duration:.1f} s, {len(v.matches)} matching samples)"
         )
         for s in v.segments:
-            lines.append(f"        {_clock(s.start)} – {_clock(s.end)}  similarity {s.score:.3f}")
+            lines.append(f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}")
     lines += ["", f"photos ({len(r.images)}):" if r.images else "photos: no match"]
     for i, im in enumerate(r.images, 1):
         lines.append(f"{i:3d}. {im.score:.3f}  {im.path}")

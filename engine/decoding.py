@@ -17,6 +17,7 @@ from typing import Any
 
 from .media import MediaFile
 from .sampling import FrameChunk, MediaInfo, SampleOptions, read_media
+from .vocabulary import MediaKind
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,9 @@ def describe_decode_error(err: BaseException, kind: str, native_log: str = "") -
         if text and text not in messages:
             messages.append(text)
     detail = "; ".join(messages[-2:]) or " ".join(str(err).split())[:160]
-    if kind == "video":
+    if kind == MediaKind.VIDEO:
         return f"cannot decode the video: {detail} (damaged, truncated or not a video)"
-    if kind == "image":
+    if kind == MediaKind.IMAGE:
         return f"cannot read the photo: {detail} (damaged or not an image)"
     return f"not a supported photo or video type ({detail})"
 
@@ -59,7 +60,7 @@ def _worker(requests: Any, results: Any, opts: SampleOptions) -> None:
         seq, path, kind = item
         start = log.seek(0, os.SEEK_END)
         try:
-            for part in read_media(Path(path), kind, opts):
+            for part in read_media(Path(path), MediaKind(kind), opts):
                 results.put((seq, part))
             results.put((seq, "done"))
         except Exception as err:  # any decoder failure is this file's, not the run's

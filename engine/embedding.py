@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from .errors import MissingWeightsError
+from .vocabulary import EMBEDDING_DIM
 from .weights import Weights
 
-DIM = 512
+Notify = Callable[[str], None]
 
 
-def load_network(weights: Weights, device: torch.device) -> torch.nn.Module:
-    """The network in eval mode on `device`; vggface2 is downloaded by facenet-pytorch once."""
+def load_network(
+    weights: Weights, device: torch.device, notify: Notify = lambda text: None
+) -> torch.nn.Module:
+    """The network in eval mode on `device`; vggface2 is downloaded by facenet-pytorch once
+    (`notify` is told before, as that can take a while)."""
     from facenet_pytorch import InceptionResnetV1
 
     if weights.path is None:
-        print(
-            "ris: loading FaceNet vggface2 weights (facenet-pytorch downloads them once, "
-            "about 110 MB)",
-            file=sys.stderr,
+        notify(
+            "loading FaceNet vggface2 weights (facenet-pytorch downloads them once, about 110 MB)"
         )
         try:
             net = InceptionResnetV1(pretrained="vggface2", classify=False)
@@ -45,15 +47,21 @@ def load_network(weights: Weights, device: torch.device) -> torch.nn.Module:
 
 
 class FaceEmbedder:
-    def __init__(self, weights: Weights, device: torch.device, batch: int = 64) -> None:
+    def __init__(
+        self,
+        weights: Weights,
+        device: torch.device,
+        batch: int = 64,
+        notify: Notify = lambda text: None,
+    ) -> None:
         self.weights = weights
         self.device = device
         self.batch = batch
-        self.net = load_network(weights, device)
+        self.net = load_network(weights, device, notify)
 
     def embed(self, crops: torch.Tensor) -> np.ndarray:
-        """(N, 512) float32 unit vectors for (N, 3, 160, 160) standardised crops."""
-        out = np.zeros((len(crops), DIM), dtype=np.float32)
+        """(N, EMBEDDING_DIM) float32 unit vectors for (N, 3, 160, 160) standardised crops."""
+        out = np.zeros((len(crops), EMBEDDING_DIM), dtype=np.float32)
         with torch.inference_mode():
             for lo in range(0, len(crops), self.batch):
                 part = crops[lo : lo + self.batch].to(self.device)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .vocabulary import MediaKind
+
 
 @dataclass(frozen=True)
 class IndexPlanned:
@@ -17,13 +19,15 @@ class IndexPlanned:
 @dataclass(frozen=True)
 class FileIndexed:
     path: str
-    kind: str
+    kind: MediaKind
     samples: int
     faces: int
 
 
 @dataclass(frozen=True)
 class FileFailed:
+    """A file that could not be indexed, and why (also what `ris status` lists)."""
+
     path: str
     reason: str
 

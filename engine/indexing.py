@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import Catalog, NewFace
+from .catalog import Catalog
 from .decoding import Decoder
 from .errors import StoreError
 from .events import (
@@ -27,11 +27,13 @@ from .events import (
     IndexPlanned,
     IndexProgressed,
 )
-from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaFile, WalkProblem, walk
+from .faces import NewFace, faces_in
+from .media import MediaFile, WalkProblem, supported_types, walk
 from .models import FaceModels
 from .sampling import MediaInfo
-from .store import Entries, VectorStore
+from .stores.base import Entries, VectorStore, apply_change, reconcile
 from .tracking import assign_tracks
+from .vocabulary import FileStatus, MediaKind
 
 
 @dataclass
@@ -57,12 +59,13 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
         if (
             old
             and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)
-            and (old.status == "indexed" or not retry_failed)
+            and (old.status == FileStatus.INDEXED or not retry_failed)
         ):
             p.unchanged += 1
-        elif item.kind == "unknown":
-            exts = " ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
-            p.rejected.append((item, f"not a supported photo or video type (ris reads {exts})"))
+        elif item.kind == MediaKind.UNKNOWN:
+            p.rejected.append(
+                (item, f"not a supported photo or video type (ris reads {supported_types()})")
+            )
         elif item.size == 0:
             p.rejected.append((item, "empty file (0 bytes)"))
         else:
@@ -98,9 +101,9 @@ class Indexer:
         yield IndexPlanned(
             work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes
         )
-        self.vectors.sync(self.catalog)
+        reconcile(self.vectors, self.catalog)
         if work.vanished:
-            self._apply(self.catalog.remove(work.vanished), None)
+            apply_change(self.vectors, self.catalog, self.catalog.remove(work.vanished), None)
         failed = 0
         for item, reason in work.rejected:
             yield self._fail(item, reason)
@@ -115,13 +118,13 @@ class Indexer:
                     counts["indexed"] += 1
                 yield event
                 if time.monotonic() - last_save > self.save_every:
-                    self.vectors.save(self.vectors.version)
+                    self.vectors.save()
                     last_save = time.monotonic()
         except BaseException:  # Ctrl-C, a closed generator, a store that went away
             with suppress(StoreError):  # the error in flight says more
-                self.vectors.save(self.vectors.version)
+                self.vectors.save()
             raise
-        self.vectors.save(self.vectors.version)
+        self.vectors.save()
         yield IndexFinished(
             counts["indexed"],
             failed,
@@ -145,13 +148,10 @@ class Indexer:
                 info, faces, broken, frames_in_file = ev.info, [], None, 0
             elif ev.chunk is not None and info is not None and broken is None:
                 try:
-                    found, vecs = self.models.faces(ev.chunk.frames, info.scale)
+                    faces += faces_in(self.models, ev.chunk, info)
                 except (RuntimeError, ValueError, IndexError) as err:
                     broken = f"face detection failed: {type(err).__name__}: {err}"[:200]
                     continue
-                for det, vec in zip(found, vecs, strict=True):
-                    box = tuple(float(v) for v in det.box * info.scale)
-                    faces.append(NewFace(float(ev.chunk.times[det.frame]), box, det.prob, vec))  # type: ignore[arg-type]
                 frames_in_file += len(ev.chunk.times)
                 counts["frames"] += len(ev.chunk.times)
                 part = int(f.size * frames_in_file / max(info.samples, 1))
@@ -188,50 +188,27 @@ class Indexer:
             times = np.asarray([x.t for x in faces])
             tracks = assign_tracks(times, np.stack([x.vector for x in faces]), info.step)
             faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
-        meta = {
-            "duration": info.duration,
-            "fps": info.fps,
-            "width": info.width,
-            "height": info.height,
-            "samples": info.samples,
-            "step": info.step,
-        }
-        removed, new = self.catalog.save_indexed(
-            str(f.path), f.kind, f.size, f.mtime_ns, meta, faces
+        file_id, removed, new = self.catalog.save_indexed(
+            str(f.path), f.size, f.mtime_ns, info, faces
         )
         added = None
         if faces:  # the vectors in hand, with the fields a store keeps beside them
-            saved = self.catalog.file(str(f.path))
-            assert saved is not None
             added = Entries(
                 new,
                 np.stack([x.vector for x in faces]).astype(np.float32),
-                np.full(len(new), saved.id, np.int64),
+                np.full(len(new), file_id, np.int64),
                 np.asarray([x.track for x in faces], np.int64),
                 np.asarray([x.t for x in faces]),
             )
-        self._apply(removed, added)
+        apply_change(self.vectors, self.catalog, removed, added)
         return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
 
     def _fail(self, item: MediaFile | WalkProblem, reason: str) -> FileFailed:
         size, mtime, kind = (
             (item.size, item.mtime_ns, item.kind)
             if isinstance(item, MediaFile)
-            else (0, 0, "unknown")
+            else (0, 0, MediaKind.UNKNOWN)
         )
         removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason)
-        self._apply(removed, None)
+        apply_change(self.vectors, self.catalog, removed, None)
         return FileFailed(str(item.path), reason)
-
-    def _apply(self, removed: np.ndarray, added: Entries | None) -> None:
-        """Mirror one committed catalog change in the vector store, then mark it current.
-
-        Should the store fail here, the catalog already holds the change and the store's
-        recorded version lags, so the next run catches the store up.
-        """
-        was_current = self.vectors.version == self.catalog.version - 1
-        self.vectors.remove(removed)
-        if added is not None:
-            self.vectors.add(added)
-        if was_current:
-            self.vectors.version = self.catalog.version

@@ -10,23 +10,15 @@ cover the whole appearance, blurred frames included.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 
 from .catalog import Catalog
-from .store import VectorStore
+from .ranking import Matches
+from .similarity import unit_mean
+from .stores.base import VectorStore
 
 CANDIDATE_MARGIN = 0.10
-
-
-@dataclass(frozen=True)
-class Matches:
-    file_ids: np.ndarray
-    times: np.ndarray
-    boxes: np.ndarray
-    similarities: np.ndarray  # of each face to the query, in [0, 1]
-    quality: dict[int, float]  # per file: similarity of its best matching track to the query
 
 
 def match_appearances(
@@ -50,7 +42,7 @@ def match_appearances(
                 quality[fid] = max(quality.get(fid, 0.0), score)
                 parts.append((fid, faces.times[member], faces.boxes[member], sims[member]))
     if not parts:
-        return Matches(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)), np.zeros(0), {})
+        return Matches.none()
     return Matches(
         np.concatenate([np.full(len(p[1]), p[0]) for p in parts]),
         np.concatenate([p[1] for p in parts]),
@@ -62,5 +54,4 @@ def match_appearances(
 
 def track_similarity(track_vectors: np.ndarray, query: np.ndarray) -> float:
     """Cosine similarity of the query to the normalised mean of a track's faces."""
-    mean = track_vectors.mean(axis=0)
-    return float(mean @ query / max(float(np.linalg.norm(mean)), 1e-12))
+    return float(unit_mean(track_vectors) @ query)

@@ -7,24 +7,31 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .vocabulary import MediaKind
+
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
 
-def media_kind(path: Path) -> str | None:
-    """'video', 'image' or None, from the file name's extension."""
+def media_kind(path: Path) -> MediaKind | None:
+    """VIDEO, IMAGE or None, from the file name's extension."""
     suffix = path.suffix.lower()
     if suffix in VIDEO_EXTENSIONS:
-        return "video"
+        return MediaKind.VIDEO
     if suffix in IMAGE_EXTENSIONS:
-        return "image"
+        return MediaKind.IMAGE
     return None
+
+
+def supported_types() -> str:
+    """The extensions ris reads, for messages: 'avi bmp jpeg ...'."""
+    return " ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
 
 
 @dataclass(frozen=True)
 class MediaFile:
     path: Path  # absolute, resolved
-    kind: str  # 'video' | 'image'
+    kind: MediaKind  # UNKNOWN only for a root given by name that is not media
     size: int
     mtime_ns: int
 
@@ -50,7 +57,7 @@ def walk(roots: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[MediaFile
         if root.is_dir():
             yield from _walk_dir(root, skipped)
         elif root.exists():
-            yield _stat(root, media_kind(root) or "unknown")
+            yield _stat(root, media_kind(root) or MediaKind.UNKNOWN)
         else:
             yield WalkProblem(root, "no such file or folder")
 
@@ -73,7 +80,7 @@ def _walk_dir(root: Path, skipped: set[Path]) -> Iterator[MediaFile | WalkProble
         problems.clear()
 
 
-def _stat(path: Path, kind: str) -> MediaFile | WalkProblem:
+def _stat(path: Path, kind: MediaKind) -> MediaFile | WalkProblem:
     try:
         st = path.stat()
     except OSError as err:

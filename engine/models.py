@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,8 +43,10 @@ class FaceModels:
         min_face_prob: float = 0.9,
         face_batch: int = 64,
         margin: int = 0,
+        notify: Callable[[str], None] = lambda text: None,
     ) -> None:
         self.weights = weights
+        self._notify = notify  # told of slow first-time work (a weights download)
         self._device_name = device
         self._gates = (min_face_size, min_face_prob)
         self._face_batch = face_batch
@@ -67,7 +70,7 @@ class FaceModels:
                 from .embedding import FaceEmbedder
 
                 device = pick_device(self._device_name)
-                self._embedder = FaceEmbedder(self.weights, device, self._face_batch)
+                self._embedder = FaceEmbedder(self.weights, device, self._face_batch, self._notify)
                 self._detector = FaceDetector(device, *self._gates, margin=self._margin)
             return self._detector, self._embedder
 

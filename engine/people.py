@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .similarity import unit_mean
+
 
 def group_people(vectors: np.ndarray, times: np.ndarray, threshold: float) -> list[np.ndarray]:
     """Indices of the faces of each person, people ordered by how many samples show them.
@@ -29,5 +31,4 @@ def group_people(vectors: np.ndarray, times: np.ndarray, threshold: float) -> li
 
 def template(vectors: np.ndarray) -> np.ndarray:
     """One unit vector standing for a person: the normalised mean of their faces."""
-    mean = vectors.mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return unit_mean(vectors)

@@ -9,11 +9,7 @@ import time
 from typing import TextIO
 
 from .events import IndexProgressed
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+from .timecodes import clock
 
 
 class ProgressBar:
@@ -36,7 +32,7 @@ class ProgressBar:
         eta = elapsed * (1 - frac) / frac if frac > 0.01 else 0
         stats = (
             f"{frac:4.0%} {p.files_done}/{p.files_total} files  {p.frames} frames "
-            f"{p.faces} faces  {rate:.1f} frames/s  {_clock(elapsed)} ETA {_clock(eta)}"
+            f"{p.faces} faces  {rate:.1f} frames/s  {clock(elapsed)} ETA {clock(eta)}"
         )
         self._draw(frac, stats)
 

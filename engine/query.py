@@ -8,32 +8,38 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NoFaceError, UnreadableMediaError
-from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, media_kind
+from .faces import NewFace, faces_in
+from .media import media_kind, supported_types
 from .models import FaceModels
 from .people import group_people, template
 from .results import QueryFace, as_box
-from .sampling import FrameChunk, MediaInfo, SampleOptions, read_media
+from .sampling import MediaInfo, SampleOptions, read_media
+from .vocabulary import EMBEDDING_DIM, MediaKind
 
 
 @dataclass(frozen=True)
 class Query:
     path: str
-    kind: str
+    kind: MediaKind
     faces: tuple[QueryFace, ...]
-    templates: np.ndarray  # (len(faces), 512): the vector searched for, per candidate
+    templates: np.ndarray  # (len(faces), EMBEDDING_DIM): the vector searched for, per candidate
 
 
 def read_query(path: Path, opts: SampleOptions, models: FaceModels, threshold: float) -> Query:
     path = Path(path).expanduser().resolve()
     kind = _check(path)
-    times, boxes, probs, vectors = _faces(path, kind, opts, models)
+    seen = _faces(path, kind, opts, models)
+    times = np.asarray([f.t for f in seen])
+    boxes = np.asarray([f.box for f in seen]).reshape(-1, 4)
+    probs = np.asarray([f.prob for f in seen])
+    vectors = np.asarray([f.vector for f in seen], np.float32).reshape(-1, EMBEDDING_DIM)
     if not len(vectors):
         raise NoFaceError(
             f"no face found in the query {path.name}",
             "use a photo or clip where a face is clearly visible, at least "
             f"{models.min_face_size} px across",
         )
-    if kind == "image":
+    if kind == MediaKind.IMAGE:
         order = np.argsort(
             -(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable"
         )
@@ -56,42 +62,31 @@ def read_query(path: Path, opts: SampleOptions, models: FaceModels, threshold: f
     return Query(str(path), kind, faces, np.stack([template(vectors[g]) for g in people]))
 
 
-def _check(path: Path) -> str:
+def _check(path: Path) -> MediaKind:
     if not path.is_file():
         raise UnreadableMediaError(f"cannot read the query: {path} does not exist or is not a file")
     kind = media_kind(path)
     if kind is None:
-        exts = " ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
         raise UnreadableMediaError(
-            f"the query {path.name} is not a photo or a video", f"ris reads {exts}"
+            f"the query {path.name} is not a photo or a video", f"ris reads {supported_types()}"
         )
     return kind
 
 
-def _faces(path: Path, kind: str, opts: SampleOptions, models: FaceModels):  # type: ignore[no-untyped-def]
-    times, boxes, probs, vectors = [], [], [], []
+def _faces(path: Path, kind: MediaKind, opts: SampleOptions, models: FaceModels) -> list[NewFace]:
+    """Every face of the query, read as `ris index` reads the same file."""
+    seen: list[NewFace] = []
     info: MediaInfo | None = None
     try:
         for part in read_media(path, kind, opts):
             if isinstance(part, MediaInfo):
                 info = part
-                continue
-            assert info is not None and isinstance(part, FrameChunk)
-            found, vecs = models.faces(part.frames, info.scale)
-            for det, vec in zip(found, vecs, strict=True):
-                times.append(float(part.times[det.frame]))
-                boxes.append(det.box * info.scale)
-                probs.append(det.prob)
-                vectors.append(vec)
+            elif info is not None:
+                seen += faces_in(models, part, info)
     except (OSError, ValueError, RuntimeError) as err:
         from .decoding import describe_decode_error
 
         raise UnreadableMediaError(
             f"cannot read the query {path.name}: {describe_decode_error(err, kind)}"
         ) from err
-    return (
-        np.asarray(times),
-        np.asarray(boxes).reshape(-1, 4),
-        np.asarray(probs),
-        np.asarray(vectors, dtype=np.float32).reshape(-1, 512),
-    )
+    return seen

@@ -12,34 +12,45 @@ import numpy as np
 
 from .results import ImageHit, Moment, Segment, VideoHit, as_box
 from .tracking import MAX_GAP_STEPS  # the same gap closes a track and a segment
+from .vocabulary import MediaKind
 
 COVERAGE_WEIGHT = 0.25  # how much presence through the video lifts its score
 
 
 @dataclass(frozen=True)
+class Matches:
+    """The faces that match a query, as parallel arrays, and each file's match quality."""
+
+    file_ids: np.ndarray
+    times: np.ndarray
+    boxes: np.ndarray  # (N, 4) in the file's own pixels
+    similarities: np.ndarray  # of each face to the query, in [0, 1]
+    quality: dict[int, float]  # per file: similarity of its best matching appearance
+
+    @classmethod
+    def none(cls) -> Matches:
+        return cls(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)), np.zeros(0), {})
+
+
+@dataclass(frozen=True)
 class FileInfo:
     path: str
-    kind: str
+    kind: MediaKind
     duration: float | None
     samples: int
     step: float | None
 
 
 def rank(
-    file_ids: np.ndarray,
-    times: np.ndarray,
-    boxes: np.ndarray,
-    sims: np.ndarray,
-    quality: dict[int, float],
-    files: dict[int, FileInfo],
-    top: int,
+    found: Matches, files: dict[int, FileInfo], top: int
 ) -> tuple[list[VideoHit], list[ImageHit]]:
     """Group matching faces by file; videos and photos, each best first, `top` of each.
 
-    `quality` is each file's match quality (its best appearance's similarity to the query).
+    Faces of files missing from `files` (gone from disk) are left out.
     """
+    times, boxes, sims, quality = found.times, found.boxes, found.similarities, found.quality
     by_file: dict[int, list[int]] = defaultdict(list)
-    for i, fid in enumerate(file_ids.tolist()):
+    for i, fid in enumerate(found.file_ids.tolist()):
         by_file[fid].append(i)
     videos, images = [], []
     for fid, rows in by_file.items():
@@ -47,7 +58,7 @@ def rank(
         if info is None:
             continue
         r = np.asarray(rows)
-        if info.kind == "video":
+        if info.kind == MediaKind.VIDEO:
             videos.append(video_hit(info, quality[fid], times[r], boxes[r], sims[r]))
         else:
             best = r[int(np.argmax(sims[r]))]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .events import FileFailed
+from .vocabulary import MediaKind
+
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the file's own pixels
 
 
@@ -60,7 +63,7 @@ class QueryFace:
 @dataclass(frozen=True)
 class QueryInfo:
     path: str
-    kind: str  # image | video
+    kind: MediaKind  # IMAGE or VIDEO
     faces: tuple[QueryFace, ...]  # candidates: the faces of a photo, the people of a clip
     chosen: int  # number of the candidate searched for
 
@@ -104,18 +107,23 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
-class FailedFile:
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class LibraryStatus:
     data_dir: str
     weights: str | None
     videos: int
     images: int
     faces: int
-    failed: tuple[FailedFile, ...]
+    failed: tuple[FileFailed, ...]
     files: tuple[tuple[str, str, int], ...]  # (path, status, faces) for every file
-    store: str = "usearch"  # where the vectors live (engine/store.py)
+    store: str = "usearch"  # where the vectors live (engine/stores/choice.py)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What `ris migrate` did."""
+
+    source: str
+    target: str
+    vectors: int
+    checked: int  # vectors compared between the two stores
+    seconds: float

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .vocabulary import MediaKind
+
 
 @dataclass(frozen=True)
 class SampleOptions:
@@ -22,7 +24,7 @@ class SampleOptions:
 
 @dataclass(frozen=True)
 class MediaInfo:
-    kind: str  # 'video' | 'image'
+    kind: MediaKind
     width: int  # original size, in pixels
     height: int
     duration: float | None  # seconds; None for photos
@@ -91,7 +93,7 @@ def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
     del probe
     idx = sample_indices(starts, duration, opts.rate, opts.min_frames)
     step = min(1.0 / opts.rate, duration / len(idx))
-    yield MediaInfo("video", width, height, duration, fps, len(idx), step, scale)
+    yield MediaInfo(MediaKind.VIDEO, width, height, duration, fps, len(idx), step, scale)
     for lo in range(0, len(idx), opts.chunk):
         part = idx[lo : lo + opts.chunk]
         frames = vr.get_batch(part.tolist()).asnumpy()
@@ -109,13 +111,15 @@ def read_image(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
     w, h, scale = decoded_size(width, height, opts.max_side)
     if scale != 1.0:
         im = im.resize((w, h), Image.Resampling.BILINEAR)
-    yield MediaInfo("image", width, height, None, None, 1, None, scale)
+    yield MediaInfo(MediaKind.IMAGE, width, height, None, None, 1, None, scale)
     yield FrameChunk(np.zeros(1), np.asarray(im, dtype=np.uint8)[None])
 
 
-def read_media(path: Path, kind: str, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
-    if kind == "image":
+def read_media(
+    path: Path, kind: MediaKind, opts: SampleOptions
+) -> Iterator[MediaInfo | FrameChunk]:
+    if kind == MediaKind.IMAGE:
         return read_image(path, opts)
-    if kind == "video":
+    if kind == MediaKind.VIDEO:
         return read_video(path, opts)
     raise ValueError("not a supported photo or video type")

@@ -14,11 +14,12 @@ from PIL import Image, ImageOps
 from .media import media_kind
 from .results import Box
 from .sampling import frame_starts
+from .vocabulary import MediaKind
 
 
 def frames_at(path: Path, times: Sequence[float]) -> list[np.ndarray]:
     """RGB frames (H, W, 3) shown at `times` seconds from the start; a photo is one frame."""
-    if media_kind(path) == "image":
+    if media_kind(path) == MediaKind.IMAGE:
         with Image.open(path) as raw:
             raw.load()
             frame = np.asarray(ImageOps.exif_transpose(raw).convert("RGB"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .similarity import unit_mean
+
 LINK_SIMILARITY = 0.5  # cosine similarity to a track's recent faces needed to join it
 MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps break a track
 RECENT = 5  # a track is represented by the mean of its last few faces
@@ -25,8 +27,7 @@ def assign_tracks(times: np.ndarray, vectors: np.ndarray, step: float) -> np.nda
         ]
         pairs = []
         for k in open_tracks:
-            recent = vectors[members[k][-RECENT:]].mean(axis=0)
-            recent /= max(float(np.linalg.norm(recent)), 1e-12)
+            recent = unit_mean(vectors[members[k][-RECENT:]])
             pairs += [(float(vectors[i] @ recent), i, k) for i in here]
         taken_faces: set[int] = set()
         taken_tracks: set[int] = set()

@@ -20,10 +20,17 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from engine.media import media_kind
-
 from . import images
-from .backend import Backend
+from .backend import (
+    Backend,
+    EngineError,
+    FileFailed,
+    IndexFinished,
+    IndexPlanned,
+    IndexProgressed,
+    is_photo,
+    settings_from,
+)
 from .dialogs import ExportDialog, FacePicker, HelpScreen
 from .formatting import clock
 from .library import LibraryPane
@@ -131,12 +138,10 @@ class RisApp(App[None]):
     @work(thread=True, exclusive=True, group="search")
     def search_worker(self, query: Path | Query, face: int | None = None) -> None:
         """Read the query (the first time: load the models), then search; a newer search wins."""
-        from engine.query import Query
-
         worker = get_current_worker()
         t0 = self._now()
         try:
-            if not isinstance(query, Query):
+            if isinstance(query, Path):
                 loading = "" if self.backend.models_loaded else " (loading the face models first)"
                 self.call_from_thread(self.set_status, f"Reading {query.name}{loading}…")
                 query = self.backend.read_query(query)
@@ -196,8 +201,6 @@ class RisApp(App[None]):
         self.load_photo_pictures()
 
     def show_error(self, err: BaseException) -> None:
-        from engine.errors import EngineError
-
         if isinstance(err, EngineError):
             self.notify(err.hint or " ", title=err.title, severity="error", timeout=10)
             self.set_status(f"Error: {err.title}")
@@ -289,8 +292,6 @@ class RisApp(App[None]):
 
     @work(thread=True, exclusive=True, group="index")
     def index_worker(self, folder: Path, cancel: threading.Event) -> None:
-        from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
-
         pane = self.query_one(LibraryPane)
         ended = "Index run cancelled: what was indexed so far is kept; run it again to go on."
         try:
@@ -382,7 +383,7 @@ class RisApp(App[None]):
             self.bell()
             return
         path, t = moment
-        text = path if media_kind(Path(path)) == "image" else f"{path}#t={t:.2f}"
+        text = path if is_photo(path) else f"{path}#t={t:.2f}"
         self.copy_to_clipboard(text)
         self.notify(f"{text}", title=f"Copied ({clock(t)})")
 
@@ -475,13 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import os
 
-    from engine.settings import Settings
-
     images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))
-    settings = Settings.from_env(
-        data_dir=args.data_dir, backend=args.backend, milvus_uri=args.milvus_uri
-    )
-    RisApp(Backend(settings=settings), args.query).run()
+    settings = settings_from(args.data_dir, args.backend, args.milvus_uri)
+    RisApp(Backend(settings), args.query).run()
     return 0
 
 

@@ -1,9 +1,10 @@
-"""The TUI's one door into the engine. Every method blocks: call them from worker threads.
+"""The TUI's one door into the engine: the only module of ris_tui that imports the engine at run
+time (the others import its result types for type checking only).
 
-The engine (and with it torch) is imported on first use, so the app draws its first screen at
-once. Searching and indexing use separate Engine objects over the same data directory (an
-index run holds the writer lock; searches read what it has committed so far), sharing one set of
-face models so they load once.
+`Backend` wraps one `Engine`. Every method blocks: call them from worker threads. The engine's
+heavy parts (torch, decord, the models) load on first use, so the app draws its first screen at
+once. An index run has its own catalog connection and store inside the engine, so searches may
+go on while it runs and see each file once it is committed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+# light modules only (no torch, decord or numpy): what the app needs to tell results apart
+from engine.errors import EngineError
+from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
+from engine.media import media_kind
+from engine.settings import Settings
+from engine.timecodes import clock
+from engine.vocabulary import MediaKind
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -20,41 +29,51 @@ if TYPE_CHECKING:
     from engine.events import IndexEvent
     from engine.query import Query
     from engine.results import Box, LibraryStatus, SearchResult
-    from engine.settings import Settings
+
+__all__ = [
+    "Backend",
+    "EngineError",
+    "FileFailed",
+    "IndexFinished",
+    "IndexPlanned",
+    "IndexProgressed",
+    "clock",
+    "is_photo",
+    "settings_from",
+]
+
+
+def settings_from(
+    data_dir: Path | None = None, backend: str | None = None, milvus_uri: str | None = None
+) -> Settings:
+    """The engine's settings: RIS_* variables, then what the command line gave."""
+    return Settings.from_env(data_dir=data_dir, backend=backend, milvus_uri=milvus_uri)
+
+
+def is_photo(path: str | Path) -> bool:
+    return media_kind(Path(path)) == MediaKind.IMAGE
 
 
 class Backend:
-    def __init__(self, data_dir: Path | None = None, settings: Settings | None = None) -> None:
-        self._data_dir = settings.data_dir if settings is not None else data_dir
-        self._settings = settings
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or settings_from()
         self._engine: Engine | None = None
         self._lock = threading.Lock()  # one search or status read at a time
 
     def _get_engine(self) -> Engine:
         if self._engine is None:
             from engine.api import build_engine
-            from engine.settings import Settings
 
-            settings = self._settings
-            if settings is None:
-                overrides: dict[str, Any] = {}
-                if self._data_dir is not None:
-                    overrides["data_dir"] = self._data_dir
-                settings = Settings.from_env(**overrides)
-            self._engine = build_engine(settings)
+            self._engine = build_engine(self.settings)
         return self._engine
 
     @property
     def data_dir(self) -> Path:
-        if self._data_dir is not None:
-            return self._data_dir
-        from engine.settings import Settings
-
-        return Settings.from_env().data_dir
+        return self.settings.data_dir
 
     @property
     def models_loaded(self) -> bool:
-        return self._engine is not None and self._engine.models.loaded
+        return self._engine is not None and self._engine.models_loaded
 
     def read_query(self, path: Path) -> Query:
         with self._lock:
@@ -89,11 +108,7 @@ class Backend:
         Cancelling closes the engine's generator: the file in progress is dropped, everything
         committed before it stays, and the vector index is saved, so a later run resumes.
         """
-        from engine.api import Engine
-
-        searcher = self._get_engine()
-        writer = Engine(searcher.settings, models=searcher.models)
-        events = writer.index(paths)
+        events = self._get_engine().index(paths)
         try:
             for event in events:
                 yield event
@@ -101,4 +116,3 @@ class Backend:
                     break
         finally:
             events.close()
-            writer.close()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 
+from .backend import clock  # the engine's one clock format
 
-def clock(t: float) -> str:
-    """Seconds as m:ss.s (h:mm:ss past an hour)."""
-    if t >= 3600:
-        return f"{int(t // 3600)}:{int(t % 3600 // 60):02d}:{int(t % 60):02d}"
-    return f"{int(t // 60)}:{t % 60:04.1f}"
+__all__ = ["clock", "short_path"]
 
 
 def short_path(path: str, width: int) -> str:

@@ -46,6 +46,14 @@ def ris_env() -> dict[str, str]:
     return env
 
 
+def media_info(kind: str = "video", samples: int = 0, duration: float | None = None, step=None):  # type: ignore[no-untyped-def]
+    """What decoding reports about a file, for tests that write the catalog directly."""
+    from engine.sampling import MediaInfo
+    from engine.vocabulary import MediaKind
+
+    return MediaInfo(MediaKind(kind), 640, 360, duration, None, samples, step, 1.0)
+
+
 def make_settings(data_dir: Path, **kw: object):  # type: ignore[no-untyped-def]
     from engine.settings import Settings
 

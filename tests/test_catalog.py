@@ -2,9 +2,12 @@ import sqlite3
 
 import numpy as np
 import pytest
+from conftest import media_info
 
-from engine.catalog import SCHEMA_VERSION, Catalog, NewFace
+from engine.catalog import SCHEMA_VERSION, Catalog
 from engine.errors import CatalogError
+from engine.faces import NewFace
+from engine.vocabulary import FileStatus, MediaKind
 
 
 def face(t, seed):
@@ -14,17 +17,13 @@ def face(t, seed):
 
 def test_file_and_faces_roundtrip(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    removed, new = cat.save_indexed(
-        "/v.mp4",
-        "video",
-        10,
-        5,
-        {"duration": 8.0, "samples": 16, "step": 0.5},
-        [face(0.0, 1), face(0.5, 2)],
+    file_id, removed, new = cat.save_indexed(
+        "/v.mp4", 10, 5, media_info("video", 16, 8.0, 0.5), [face(0.0, 1), face(0.5, 2)]
     )
     assert len(removed) == 0 and len(new) == 2
     rec = cat.file("/v.mp4")
-    assert rec.status == "indexed" and rec.faces == 2 and rec.duration == 8.0 and rec.samples == 16
+    assert rec.id == file_id and rec.status == FileStatus.INDEXED and rec.kind == MediaKind.VIDEO
+    assert rec.faces == 2 and rec.duration == 8.0 and rec.samples == 16 and rec.step == 0.5
     rows = cat.faces(new)
     assert rows.times.tolist() == [0.0, 0.5] and rows.boxes[0].tolist() == [1, 2, 30, 40]
     np.testing.assert_array_equal(cat.vectors(new)[1], face(0.5, 2).vector)
@@ -32,8 +31,8 @@ def test_file_and_faces_roundtrip(tmp_path):
 
 def test_reindexing_a_file_replaces_its_faces_with_new_keys(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    _, first = cat.save_indexed("/v.mp4", "video", 10, 5, {}, [face(0, 1), face(1, 2)])
-    removed, second = cat.save_indexed("/v.mp4", "video", 11, 6, {}, [face(0, 3)])
+    _, _, first = cat.save_indexed("/v.mp4", 10, 5, media_info(), [face(0, 1), face(1, 2)])
+    _, removed, second = cat.save_indexed("/v.mp4", 11, 6, media_info(), [face(0, 3)])
     assert sorted(removed.tolist()) == sorted(first.tolist())
     assert set(second.tolist()).isdisjoint(first.tolist())  # keys are never reused
     assert cat.face_count() == 1 and cat.face_ids().tolist() == second.tolist()
@@ -41,9 +40,10 @@ def test_reindexing_a_file_replaces_its_faces_with_new_keys(tmp_path):
 
 def test_failure_is_recorded_and_removal_forgets(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    _, keys = cat.save_indexed("/a.mp4", "video", 1, 1, {}, [face(0, 1)])
-    assert cat.save_failed("/a.mp4", "video", 2, 2, "damaged").tolist() == keys.tolist()
+    _, _, keys = cat.save_indexed("/a.mp4", 1, 1, media_info(), [face(0, 1)])
+    assert cat.save_failed("/a.mp4", MediaKind.VIDEO, 2, 2, "damaged").tolist() == keys.tolist()
     assert cat.file("/a.mp4").error == "damaged" and cat.face_count() == 0
+    assert cat.files(FileStatus.FAILED)[0].status == "failed"  # stored as the plain string
     cat.remove(["/a.mp4"])
     assert cat.file("/a.mp4") is None
 
@@ -51,8 +51,8 @@ def test_failure_is_recorded_and_removal_forgets(tmp_path):
 def test_every_change_bumps_the_version(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
     v0 = cat.version
-    cat.save_indexed("/a.jpg", "image", 1, 1, {}, [face(0, 1)])
-    cat.save_failed("/b.jpg", "image", 1, 1, "bad")
+    cat.save_indexed("/a.jpg", 1, 1, media_info("image"), [face(0, 1)])
+    cat.save_failed("/b.jpg", MediaKind.IMAGE, 1, 1, "bad")
     cat.remove(["/a.jpg"])
     assert cat.version == v0 + 3
 
@@ -61,7 +61,7 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
     bad = NewFace(0.0, (1.0, 2.0, 3.0), 0.9, np.zeros(512, np.float32))  # box too short
     with pytest.raises(sqlite3.Error):
-        cat.save_indexed("/a.mp4", "video", 1, 1, {}, [face(0, 1), bad])
+        cat.save_indexed("/a.mp4", 1, 1, media_info(), [face(0, 1), bad])
     assert cat.file("/a.mp4") is None and cat.face_count() == 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.catalog import Catalog
-from engine.vectors import VectorIndex
+from engine.stores.usearch import UsearchStore
 from tests.conftest import AOC_CLIPS, IMAGES, VIDEOS, copy_media
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def snapshot(data):
     cat = Catalog(data / "catalog.sqlite")
     files = sorted((f.path, f.status, f.faces, f.samples) for f in cat.files())
     ids = cat.face_ids()
-    vectors = VectorIndex(data / "faces.usearch")
+    vectors = UsearchStore(data / "faces.usearch")
     fresh = vectors.version == cat.version
     keys = np.asarray(vectors.index.keys, dtype=np.int64)
     return files, ids, keys, fresh, cat

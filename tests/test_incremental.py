@@ -34,7 +34,7 @@ def test_second_run_re_embeds_nothing_then_changes_and_deletions_apply(tmp_path)
     again, events = run(data, media)
     (plan,) = [e for e in events if isinstance(e, IndexPlanned)]
     assert (plan.to_index, plan.unchanged) == (0, 3) and indexed(events) == []
-    assert not again.models.loaded  # nothing was embedded: the models never loaded
+    assert not again.models_loaded  # nothing was embedded: the models never loaded
 
     # replace one photo by another person's: only it is re-indexed, and search sees the change
     shutil.copyfile(KIT, aoc)
@@ -53,8 +53,9 @@ def test_second_run_re_embeds_nothing_then_changes_and_deletions_apply(tmp_path)
     (done,) = [e for e in events if isinstance(e, IndexFinished)]
     assert done.removed == 1 and done.indexed == 0
     assert str(lmm) not in {p for p, _, _ in engine.status().files}
-    assert engine.vectors.version == engine.catalog.version
-    assert len(engine.vectors) == engine.catalog.face_count()
+    parts = engine.internals
+    assert parts.store.version == parts.catalog.version
+    assert len(parts.store) == parts.catalog.face_count()
 
 
 def test_a_failed_file_is_skipped_until_it_changes_or_retried(tmp_path):

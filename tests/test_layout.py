@@ -1,10 +1,14 @@
 """The architecture holds: the engine's core never imports a UI, and entry points start light."""
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import engine
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FRONT_END = {"engine.cli", "engine.progress", "engine.bench"}
 
@@ -50,3 +54,30 @@ def test_opening_the_engine_does_not_load_the_models_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_import_contracts_hold():
+    """The layers, no cycles, the TUI's one door, only the chooser importing a backend
+    (pyproject.toml's import-linter contracts, which `just lint` also checks)."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    out = subprocess.run(
+        [str(lint), "--no-cache"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "broken" in out.stdout and " 0 broken" in out.stdout
+
+
+def test_the_core_never_prints():
+    """The core reports through events, errors and its notify callback; only front ends print."""
+    front = {"cli", "progress", "bench", "bench_stores"}
+    offenders = []
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        rel = path.relative_to(ROOT / "engine")
+        if rel.stem in front or rel.parts[0] == "evaluation":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+                offenders.append(f"{rel}:{node.lineno}")
+            if isinstance(node, ast.Attribute) and node.attr in ("stderr", "stdout"):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []

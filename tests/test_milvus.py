@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 
 from engine.api import build_engine
-from engine.catalog import Catalog, NewFace
+from engine.catalog import Catalog
 from engine.errors import StoreBusyError, StoreError, StoreMismatchError
 from engine.events import IndexPlanned
+from engine.faces import NewFace
 from engine.settings import Settings
-from engine.store import StoreChoice, open_store
+from engine.stores.base import reconcile
+from engine.stores.choice import StoreChoice, open_store
 from tests.conftest import (
     AOC_CLIPS,
     AOC_PHOTO,
@@ -27,6 +29,7 @@ from tests.conftest import (
     LMM_PHOTO,
     copy_media,
     make_settings,
+    media_info,
 )
 
 
@@ -38,7 +41,7 @@ def small_catalog(tmp_path: Path, name: str = "catalog.sqlite") -> Catalog:
     cat = Catalog(tmp_path / name)
     v = np.eye(512, dtype=np.float32)[:3]
     cat.save_indexed(
-        "/v.mp4", "video", 1, 1, {}, [NewFace(i, (0, 0, 1, 1), 1.0, v[i]) for i in range(3)]
+        "/v.mp4", 1, 1, media_info(), [NewFace(i, (0, 0, 1, 1), 1.0, v[i]) for i in range(3)]
     )
     return cat
 
@@ -50,9 +53,8 @@ def test_both_backends_rank_the_same_videos_for_the_same_queries(dev_index, dev_
     on_milvus, _ = dev_index_milvus
     assert on_usearch.status().store.startswith("usearch ")
     assert on_milvus.status().store.startswith("milvus ")
-    assert (
-        len(on_milvus.vectors) == on_milvus.catalog.face_count() == on_usearch.catalog.face_count()
-    )
+    milvus, usearch = on_milvus.internals, on_usearch.internals
+    assert len(milvus.store) == milvus.catalog.face_count() == usearch.catalog.face_count()
     for path in (AOC_PHOTO, AOC_CLIPS[2], LMM_PHOTO, HAMILTON):
         query = on_usearch.read_query(path)  # read once: the same query for both stores
         a, b = on_usearch.search(query), on_milvus.search(query)
@@ -72,8 +74,9 @@ def test_migration_to_milvus_keeps_every_vector_and_every_result(dev_index, tmp_
     data = tmp_path / "data"
     data.mkdir()
     with sqlite3.connect(data / "catalog.sqlite") as copy:  # a consistent copy of the library
-        source.catalog.db.backup(copy)
-    source.vectors.save(source.catalog.version)
+        source.internals.catalog.db.backup(copy)
+    source_store = source.internals.store  # caught up with the catalog
+    source_store.save()
     for name in ("faces.usearch", "faces.json"):
         (data / name).write_bytes((source.settings.data_dir / name).read_bytes())
     queries = [source.read_query(p) for p in (AOC_PHOTO, HAMILTON)]
@@ -93,13 +96,13 @@ def test_migration_to_milvus_keeps_every_vector_and_every_result(dev_index, tmp_
 
     after_engine = build_engine(make_settings(data))  # no flags: the library now says milvus
     assert after_engine.store_choice.backend == "milvus"
-    store, catalog = after_engine.vectors, after_engine.catalog
-    assert len(store) == catalog.face_count() == len(source.vectors)
+    store, catalog = after_engine.internals.store, after_engine.internals.catalog
+    assert len(store) == catalog.face_count() == len(source_store)
     held = {int(k): v for keys, vecs in store.export(4096) for k, v in zip(keys, vecs, strict=True)}
     keys = catalog.face_ids()
     assert sorted(held) == keys.tolist()
     np.testing.assert_array_equal(np.stack([held[int(k)] for k in keys]), catalog.vectors(keys))
-    np.testing.assert_array_equal(store.get(keys[::97]), source.vectors.get(keys[::97]))
+    np.testing.assert_array_equal(store.get(keys[::97]), source_store.get(keys[::97]))
     assert [after_engine.search(q).to_json() for q in queries] == before
     after_engine.close()
 
@@ -114,20 +117,18 @@ def test_migration_to_milvus_keeps_every_vector_and_every_result(dev_index, tmp_
 
 
 def test_migration_refuses_another_librarys_collection_unless_replaced(tmp_path):
-    from engine.migrate import migrate
-
     mine, theirs = tmp_path / "mine", tmp_path / "theirs"
     for folder in (mine, theirs):
         small_catalog(folder).close()
     uri = str(tmp_path / "shared.db")
     build_engine(Settings.from_env(env={}, data_dir=theirs)).close()
     theirs_engine = build_engine(Settings.from_env(env={}, data_dir=theirs, milvus_uri=uri))
-    migrate(theirs_engine, "milvus")
+    theirs_engine.migrate("milvus")
     theirs_engine.close()
     engine = build_engine(Settings.from_env(env={}, data_dir=mine, milvus_uri=uri))
     with pytest.raises(StoreMismatchError, match="belongs to another ris library"):
-        migrate(engine, "milvus")
-    done = migrate(engine, "milvus", replace_other=True)
+        engine.migrate("milvus")
+    done = engine.migrate("milvus", replace_other=True)
     assert done.vectors == 3 and done.checked == 3
     engine.close()
 
@@ -192,7 +193,7 @@ def test_a_missing_collection_is_an_error_when_searching(tmp_path):
         open_store(lite(tmp_path), Settings.from_env(env={}), cat, create=False)
     assert "ris index" in err.value.hint
     store = open_store(lite(tmp_path), Settings.from_env(env={}), cat)  # an index run makes it
-    assert store.sync(cat) and len(store) == 3
+    assert reconcile(store, cat) and len(store) == 3
 
 
 def test_milvus_lite_held_by_another_process_is_reported_busy(tmp_path):
@@ -226,7 +227,7 @@ def test_a_server_lost_mid_run_loses_no_work_and_the_run_resumes(tmp_path, capfd
     settings = make_settings(tmp_path / "data", backend="milvus", milvus_timeout=5)
     engine = build_engine(settings)
     list(engine.index(first))
-    store = engine.vectors
+    store = engine.internals.store  # an index run shares this engine's Milvus client
     real_add, calls = store.add, []
 
     def add_after_losing_the_server(entries):  # the server goes away after one more file
@@ -246,10 +247,11 @@ def test_a_server_lost_mid_run_loses_no_work_and_the_run_resumes(tmp_path, capfd
     engine.close()
 
     again = build_engine(make_settings(tmp_path / "data"))  # the library remembers milvus
-    assert len(again.vectors) < again.catalog.face_count()
+    held = again.internals.catalog
+    assert len(again._get_store()) < held.face_count()  # before any search catches it up
     events = list(again.index(rest))
     planned = next(e for e in events if isinstance(e, IndexPlanned))
     assert planned.to_index == 0 and planned.unchanged == 2  # nothing is embedded again
-    keys = sorted(k for ks, _ in again.vectors.export(1000) for k in ks.tolist())
-    assert keys == again.catalog.face_ids().tolist() and len(keys) >= 3
+    keys = sorted(k for ks, _ in again.internals.store.export(1000) for k in ks.tolist())
+    assert keys == held.face_ids().tolist() and len(keys) >= 3
     again.close()

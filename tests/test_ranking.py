@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.ranking import FileInfo, merge_segments, rank, video_score
+from engine.ranking import FileInfo, Matches, merge_segments, rank, video_score
 
 
 def hits(rows, quality=None):
@@ -16,7 +16,7 @@ def hits(rows, quality=None):
     best = {}
     for f, _, s in rows:
         best[f] = max(best.get(f, 0.0), s)
-    return fids, times, boxes, sims, {**best, **(quality or {})}
+    return Matches(fids, times, boxes, sims, {**best, **(quality or {})})
 
 
 def test_consecutive_samples_merge_and_gaps_split():
@@ -41,7 +41,7 @@ def test_more_presence_ranks_higher_at_equal_similarity():
         2: FileInfo("/b.mp4", "video", 10, 20, 0.5),
     }
     rows = [(1, t * 0.5, 0.7) for t in range(3)] + [(2, t * 0.5, 0.7) for t in range(18)]
-    videos, images = rank(*hits(rows), files, top=20)
+    videos, images = rank(hits(rows), files, top=20)
     assert [v.path for v in videos] == ["/b.mp4", "/a.mp4"] and images == []
 
 
@@ -51,7 +51,7 @@ def test_better_similarity_beats_longer_weak_presence():
         2: FileInfo("/weak.mp4", "video", 10, 20, 0.5),
     }
     rows = [(1, t * 0.5, 0.85) for t in range(4)] + [(2, t * 0.5, 0.5) for t in range(20)]
-    videos, _ = rank(*hits(rows), files, top=20)
+    videos, _ = rank(hits(rows), files, top=20)
     assert videos[0].path == "/strong.mp4"
 
 
@@ -63,25 +63,25 @@ def test_score_never_below_match_quality_and_at_most_one():
 
 def test_video_score_uses_the_appearance_quality_given():
     files = {1: FileInfo("/v.mp4", "video", 5, 10, 0.5)}
-    (video,), _ = rank(*hits([(1, 0.0, 0.4), (1, 0.5, 0.5)], quality={1: 0.7}), files, top=5)
+    (video,), _ = rank(hits([(1, 0.0, 0.4), (1, 0.5, 0.5)], quality={1: 0.7}), files, top=5)
     assert video.score == pytest.approx(0.7 + 0.3 * 0.25 * 0.2)
     assert [m.similarity for m in video.matches] == [0.4, 0.5]  # frames keep their own similarity
 
 
 def test_several_faces_at_one_time_keep_the_best():
     files = {1: FileInfo("/v.mp4", "video", 5, 10, 0.5)}
-    (video,), _ = rank(*hits([(1, 1.0, 0.5), (1, 1.0, 0.9), (1, 1.5, 0.6)]), files, top=5)
+    (video,), _ = rank(hits([(1, 1.0, 0.5), (1, 1.0, 0.9), (1, 1.5, 0.6)]), files, top=5)
     assert [(m.t, m.similarity) for m in video.matches] == [(1.0, 0.9), (1.5, 0.6)]
 
 
 def test_photos_rank_by_best_face_and_top_limits():
     files = {i: FileInfo(f"/p{i}.jpg", "image", None, 1, None) for i in range(1, 5)}
     rows = [(1, 0, 0.5), (2, 0, 0.9), (3, 0, 0.7), (4, 0, 0.6), (3, 0, 0.95)]
-    _, images = rank(*hits(rows), files, top=2)
+    _, images = rank(hits(rows), files, top=2)
     assert [(i.path, i.score) for i in images] == [("/p3.jpg", 0.95), ("/p2.jpg", 0.9)]
 
 
 def test_hits_of_unknown_files_are_dropped():
     files = {1: FileInfo("/v.mp4", "video", 5, 10, 0.5)}
-    videos, _ = rank(*hits([(1, 0.0, 0.8), (99, 0.0, 0.9)]), files, top=5)
+    videos, _ = rank(hits([(1, 0.0, 0.8), (99, 0.0, 0.9)]), files, top=5)
     assert [v.path for v in videos] == ["/v.mp4"]

@@ -5,7 +5,7 @@ import pytest
 from engine.catalog import Catalog
 from engine.errors import UserError
 from engine.settings import Settings
-from engine.store import choose, record
+from engine.stores.choice import choose, record
 
 
 def settings(tmp_path, env=None, **kw):

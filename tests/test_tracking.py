@@ -1,11 +1,14 @@
 """Tracking faces through a video, and judging whole appearances rather than single frames."""
 
 import numpy as np
+from conftest import media_info
 
-from engine.catalog import Catalog, NewFace
+from engine.catalog import Catalog
+from engine.faces import NewFace
 from engine.matching import match_appearances
+from engine.stores.base import reconcile
+from engine.stores.usearch import UsearchStore
 from engine.tracking import assign_tracks
-from engine.vectors import VectorIndex
 
 
 def person(rng, base=None, noise=0.25):
@@ -53,18 +56,17 @@ def test_a_lone_lookalike_frame_does_not_make_a_stranger_match(tmp_path):
         tracks = assign_tracks(np.array([f.t for f in group]), vecs, 0.5)
         cat.save_indexed(
             path,
-            "video",
             1,
             1,
-            {"samples": len(group), "step": 0.5},
+            media_info("video", len(group), step=0.5),
             [
                 NewFace(f.t, f.box, f.prob, f.vector, int(k))
                 for f, k in zip(group, tracks, strict=True)
             ],
         )
     assert max(float(f.vector @ query) for f in faces) > 0.6  # the lone frame alone would match
-    index = VectorIndex(tmp_path / "f.usearch")
-    index.sync(cat)
+    index = UsearchStore(tmp_path / "f.usearch")
+    reconcile(index, cat)
     found = match_appearances(query, cat, index, threshold=0.45)
     paths = {cat.files_by_id([f])[f].path for f in found.quality}
     assert paths == {"/real.mp4"}

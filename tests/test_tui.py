@@ -231,10 +231,10 @@ def test_the_tui_starts_without_torch(tmp_path: Path):
 import asyncio, sys
 from pathlib import Path
 from ris_tui.app import RisApp
-from ris_tui.backend import Backend
+from ris_tui.backend import Backend, settings_from
 
 async def main():
-    app = RisApp(Backend(Path({str(tmp_path / "data")!r})))
+    app = RisApp(Backend(settings_from(Path({str(tmp_path / "data")!r}))))
     async with app.run_test() as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -35,7 +35,7 @@ def listed(app: RisApp, table: str, column: int) -> list[str]:
 @pytest.mark.parametrize("query", [AOC_PHOTO, AOC_CLIPS[2]], ids=["photo", "clip"])
 async def test_search_her_photo_or_clip_browse_and_quit(dev_index, query: Path):
     engine, _ = dev_index
-    app = RisApp(Backend(settings=engine.settings))
+    app = RisApp(Backend(engine.settings))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(*str(query), "enter")
         await settle(pilot)
@@ -60,7 +60,7 @@ async def test_search_her_photo_or_clip_browse_and_quit(dev_index, query: Path):
 
 async def test_hamilton_segments_step_through_the_timeline(dev_index):
     engine, _ = dev_index
-    app = RisApp(Backend(settings=engine.settings), query=str(LMM_PHOTO))
+    app = RisApp(Backend(engine.settings), query=str(LMM_PHOTO))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         pane = app.query_one("VideosPane")
@@ -77,7 +77,7 @@ async def test_hamilton_segments_step_through_the_timeline(dev_index):
 async def test_index_from_the_library_and_cancel_keeps_it_consistent(tmp_path: Path):
     from engine.api import build_engine
     from engine.catalog import Catalog
-    from engine.vectors import VectorIndex
+    from engine.stores.usearch import UsearchStore
 
     folder = tmp_path / "media"
     folder.mkdir()
@@ -85,7 +85,7 @@ async def test_index_from_the_library_and_cancel_keeps_it_consistent(tmp_path: P
     for i, clip in enumerate(clips):
         shutil.copy(clip, folder / f"{i}_{clip.name}")
     settings = make_settings(tmp_path / "data")
-    app = RisApp(Backend(settings=settings))
+    app = RisApp(Backend(settings))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("escape", "i", *str(folder), "enter")
         bar = app.query_one("#index-progress")
@@ -98,7 +98,7 @@ async def test_index_from_the_library_and_cancel_keeps_it_consistent(tmp_path: P
         assert "cancelled" in str(app.query_one("#status").render())
         assert not bar.display
     # the vector index saved on disk matches the catalog (nothing to repair), no file half-done
-    catalog, vectors = Catalog(settings.catalog_path), VectorIndex(settings.vectors_path)
+    catalog, vectors = Catalog(settings.catalog_path), UsearchStore(settings.vectors_path)
     assert vectors.version == catalog.version
     keys = np.asarray(vectors.index.keys, dtype=np.int64)
     assert sorted(keys.tolist()) == catalog.face_ids().tolist()

@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+from conftest import media_info
 
-from engine.catalog import Catalog, NewFace
+from engine.catalog import Catalog
+from engine.faces import NewFace
 from engine.settings import Settings
-from engine.store import BACKENDS, Entries, StoreChoice, open_store
+from engine.stores.base import Entries, apply_change, reconcile
+from engine.stores.choice import BACKENDS, StoreChoice, open_store
 
 
 def unit(rng, n):
@@ -33,8 +36,8 @@ def opener(backend, tmp_path):
 def filled(tmp_path, n=20, seed=0):
     cat = Catalog(tmp_path / "data" / "catalog.sqlite")
     vecs = unit(np.random.default_rng(seed), n)
-    _, keys = cat.save_indexed(
-        "/v.mp4", "video", 1, 1, {}, [NewFace(i, (0, 0, 1, 1), 1.0, v) for i, v in enumerate(vecs)]
+    _, _, keys = cat.save_indexed(
+        "/v.mp4", 1, 1, media_info(), [NewFace(i, (0, 0, 1, 1), 1.0, v) for i, v in enumerate(vecs)]
     )
     return cat, keys, vecs
 
@@ -45,15 +48,15 @@ def entries(keys, vectors, tracks=None):
     return Entries(np.asarray(keys), vectors, np.ones(n, np.int64), tracks, np.arange(n) * 0.5)
 
 
-def test_sync_builds_from_the_catalog_and_a_reopened_store_keeps_it(tmp_path, backend):
+def test_reconcile_builds_from_the_catalog_and_a_reopened_store_keeps_it(tmp_path, backend):
     cat, keys, vecs = filled(tmp_path)
     open_ = opener(backend, tmp_path)
     store = open_(cat)
-    assert store.sync(cat) and len(store) == 20
-    store.save(cat.version)
+    assert store.version == -1
+    assert reconcile(store, cat, save=True) and len(store) == 20
     store.close()
     again = open_(cat, create=False)
-    assert again.version == cat.version and not again.sync(cat)
+    assert again.version == cat.version and not reconcile(again, cat)
     exported = dict((int(k), v) for ks, vs in again.export(7) for k, v in zip(ks, vs, strict=True))
     assert sorted(exported) == sorted(keys.tolist())
     np.testing.assert_array_equal(again.get(keys[::-1]), vecs[::-1])
@@ -64,21 +67,19 @@ def test_a_lagging_store_is_reconciled(tmp_path, backend):
     cat, keys, _ = filled(tmp_path)
     open_ = opener(backend, tmp_path)
     store = open_(cat)
-    store.sync(cat)
-    store.save(cat.version)
+    reconcile(store, cat, save=True)
     store.close()
     # the catalog moves on (as if a run was killed before the store caught up)
-    removed, new = cat.save_indexed(
+    _, removed, new = cat.save_indexed(
         "/v.mp4",
-        "video",
         2,
         2,
-        {},
+        media_info(),
         [NewFace(0, (0, 0, 1, 1), 1.0, unit(np.random.default_rng(5), 1)[0])],
     )
     stale = open_(cat)
     assert stale.version != cat.version
-    assert stale.sync(cat)
+    assert reconcile(stale, cat) and stale.version == cat.version
     assert sorted(k for ks, _ in stale.export(100) for k in ks.tolist()) == new.tolist()
     stale.close()
 
@@ -88,7 +89,8 @@ def test_a_damaged_usearch_file_is_rebuilt(tmp_path):
     (tmp_path / "data" / "faces.usearch").write_bytes(b"garbage" * 10)
     (tmp_path / "data" / "faces.json").write_text('{"version": 1, "count": 20}')
     idx = opener("usearch", tmp_path)(cat)
-    idx.sync(cat)
+    assert idx.version == -1  # the file does not match its sidecar: not trusted
+    reconcile(idx, cat)
     assert len(idx) == 20
 
 
@@ -139,4 +141,23 @@ def test_search_with_several_queries_keeps_the_best_similarity(tmp_path, backend
     store.remove(np.array([7]))
     keys, _ = store.search(np.stack([a, b]), 0.9)
     assert keys.tolist() == [8] and len(store) == 1
+    store.close()
+
+
+def test_a_change_marks_the_store_current_only_if_it_was(tmp_path, backend):
+    """apply_change mirrors one catalog commit; a store that lagged before still lags after,
+    so the next reconcile catches up what it missed."""
+    cat, keys, vecs = filled(tmp_path)
+    store = opener(backend, tmp_path)(cat)
+    reconcile(store, cat)
+    face = NewFace(0, (0, 0, 1, 1), 1.0, unit(np.random.default_rng(9), 1)[0])
+    file_id, removed, new = cat.save_indexed("/w.mp4", 1, 1, media_info(), [face])
+    added = Entries(new, face.vector[None], np.array([file_id]), np.zeros(1, np.int64), np.zeros(1))
+    apply_change(store, cat, removed, added)
+    assert store.version == cat.version and len(store) == 21
+    cat.save_indexed("/x.mp4", 1, 1, media_info(), [face])  # a commit the store never sees
+    _, removed, _ = cat.save_indexed("/w.mp4", 2, 2, media_info(), [])
+    apply_change(store, cat, removed, None)
+    assert store.version == cat.version - 2 and len(store) == 20
+    assert reconcile(store, cat) and len(store) == 21 and store.version == cat.version
     store.close()

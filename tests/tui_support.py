@@ -11,10 +11,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engine.errors import NoFaceError
-from engine.events import FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
+from engine.events import FileFailed, FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
 from engine.query import Query
 from engine.results import (
-    FailedFile,
     ImageHit,
     LibraryStatus,
     Moment,
@@ -97,7 +96,7 @@ class FakeBackend:
             3,
             2,
             41,
-            (FailedFile("/archive/broken.mp4", "cannot decode the video: moov atom not found"),),
+            (FileFailed("/archive/broken.mp4", "cannot decode the video: moov atom not found"),),
             (("/archive/aoc/interview_1.mp4", "indexed", 24),),
             "milvus http://milvus.archive:19530 (collection ris_faces)",
         )

@@ -9,20 +9,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..api import Engine
-from ..matching import Matches
 from ..query import Query
+from ..ranking import Matches
 from ..results import QueryInfo, SearchResult
 
 
 def search_per_frame(engine: Engine, query: Query, top: int) -> SearchResult:
     thr = engine.settings.match_threshold
-    engine.vectors.sync(engine.catalog)  # the eval's own usearch libraries
-    keys, sims = engine.vectors.search(query.templates[0], thr)
-    faces = engine.catalog.faces(keys)
+    parts = engine.internals
+    keys, sims = parts.store.search(query.templates[0], thr)
+    faces = parts.catalog.faces(keys)
     sim_of = dict(zip(keys.tolist(), sims.tolist(), strict=True))
     face_sims = np.asarray([sim_of[k] for k in faces.ids.tolist()], dtype=np.float64)
     quality: dict[int, float] = {}
     for fid, s in zip(faces.file_ids.tolist(), face_sims.tolist(), strict=True):
         quality[fid] = max(quality.get(fid, 0.0), s)
     found = Matches(faces.file_ids, faces.times, faces.boxes, np.clip(face_sims, 0, 1), quality)
-    return engine.rank_matches(found, QueryInfo(query.path, query.kind, query.faces, 1), thr, top)
+    return parts.rank(found, QueryInfo(query.path, query.kind, query.faces, 1), thr, top)

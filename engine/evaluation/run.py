@@ -20,6 +20,7 @@ from ..events import IndexEvent, IndexFinished
 from ..query import Query
 from ..results import QueryFace
 from ..settings import Settings
+from ..vocabulary import EMBEDDING_DIM, MediaKind
 from . import lfw as lfw_bench
 from .ablations import search_per_frame
 from .videos import Judged, score
@@ -66,7 +67,7 @@ def lfw_section(
     engine = build_engine(replace(settings, data_dir=settings.data_dir / "lfw"))
     say(f"LFW: indexing {lfw} through `ris index` (once; later runs reuse it)")
     speed = _index(engine, [lfw], say, on_event)
-    paths, vectors = engine.catalog.largest_faces("image")
+    paths, vectors = lfw_bench.largest_faces(engine.internals.catalog)
     names = [str(Path(p).relative_to(lfw.resolve())) for p in paths]
     by_name = dict(zip(names, vectors, strict=True))
     out: dict = {"index": speed, "images_with_face": len(names)}
@@ -76,7 +77,8 @@ def lfw_section(
     out["verification"] = {"ris": lfw_bench.verification(pair_list, dict(by_name))}
     from .reference import PlainFacenet
 
-    plain = PlainFacenet(engine.weights(), str(engine.models.device))
+    device = engine.load_models()
+    plain = PlainFacenet(engine.internals.weights(), device)
     needed = sorted({p for a, b, _ in pair_list for p in (a, b)})
     t0 = time.perf_counter()
     ref = plain.embed(lfw / n for n in needed)
@@ -103,7 +105,7 @@ def lfw_section(
         out["verification"][f"facenet-pca{dims}"] = lfw_bench.verification(
             pair_list, dict(zip(names, reduced, strict=True))
         )
-    out["retrieval"]["facenet-512 exact"]["bytes_per_vector"] = 4 * 512
+    out["retrieval"]["facenet-512 exact"]["bytes_per_vector"] = 4 * EMBEDDING_DIM
     from .resnet import resnet50_features, resnet50_weights
 
     weights = resnet50_weights()
@@ -111,7 +113,7 @@ def lfw_section(
         out["resnet50"] = RESNET_NOTE
     else:
         say(f"ResNet50 baseline: whole-image features of {len(names)} images ({weights})")
-        feats = resnet50_features(weights, [lfw / n for n in names], str(engine.models.device))
+        feats = resnet50_features(weights, [lfw / n for n in names], device)
         row = lfw_bench.retrieval(names, lfw_bench.exact_ranker(feats))
         row["bytes_per_vector"] = 4 * feats.shape[1]
         out["retrieval"]["resnet50 whole-image exact"] = row
@@ -140,7 +142,7 @@ def _engine_ranker(engine: Engine, paths: list[str], names: list[str], vectors: 
     face = (QueryFace(1, (0.0, 0.0, 1.0, 1.0), 0.0, 1.0, 1),)
 
     def rank(i: int) -> list[int]:
-        q = Query(names[i], "image", face, vectors[i : i + 1])
+        q = Query(names[i], MediaKind.IMAGE, face, vectors[i : i + 1])
         result = engine.search(q, top=lfw_bench.CUTOFF + 1)
         return [index_of[str(Path(h.path).resolve())] for h in result.images]
 

@@ -1,8 +1,9 @@
-"""The usearch vector store (the default): cosine over every face vector, keyed by face id.
+"""The usearch backend (the default store): an HNSW index over every face vector, cosine,
+keyed by face id, in a file of the data directory loaded into this process.
 
-The file on disk is a cache of the catalog's vectors. A sidecar records the catalog version it
-matches; when they differ (a crash between a commit and a save), the index is reconciled from
-the catalog: stale keys removed, missing vectors added. Saves are atomic (temp file, rename).
+The file is a cache of the catalog's vectors. A sidecar (`faces.json`) records the catalog
+version it matches and its count; a file that does not match its sidecar opens empty at version
+-1, and `base.reconcile` rebuilds it from the catalog. Saves are atomic (temp file, rename).
 """
 
 from __future__ import annotations
@@ -16,23 +17,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 from usearch.index import Index
 
-from .catalog import Catalog
+from ..vocabulary import EMBEDDING_DIM
+from .base import VersionMark
 
 if TYPE_CHECKING:
-    from .store import Entries
-
-FACENET_DIM = 512  # InceptionResnetV1's output; kept here so opening an index never loads torch
+    from .base import Entries
 
 EXACT_BELOW = 50_000  # brute force is exact and fast enough below this many vectors
 
 
-class VectorIndex:
+class UsearchStore(VersionMark):
     shared = False  # each process holds its own copy in memory
 
-    def __init__(self, path: Path, ndim: int = FACENET_DIM) -> None:
+    def __init__(self, path: Path, ndim: int = EMBEDDING_DIM) -> None:
         self.path = path
         self.ndim = ndim
-        self.version = -1
+        self._version = -1
         self.index = Index(ndim=ndim, metric="cos", dtype="f32")
         meta = path.with_suffix(".json")
         if path.exists() and meta.exists():
@@ -40,7 +40,7 @@ class VectorIndex:
                 recorded = json.loads(meta.read_text())
                 self.index.load(str(path))
                 if self.index.ndim == ndim and recorded.get("count") == len(self.index):
-                    self.version = int(recorded["version"])
+                    self._version = int(recorded["version"])
             except (ValueError, RuntimeError, KeyError, OSError):
                 self.index = Index(ndim=ndim, metric="cos", dtype="f32")
 
@@ -50,25 +50,10 @@ class VectorIndex:
     def describe(self) -> str:
         return f"usearch {self.path}"
 
-    def sync(self, catalog: Catalog) -> bool:
-        """Make the index hold exactly the catalog's faces; True if anything changed."""
-        if self.version == catalog.version:
-            return False
-        want = catalog.face_ids()
-        have = (
-            np.asarray(self.index.keys, dtype=np.int64)
-            if len(self.index)
-            else np.zeros(0, np.int64)
-        )
-        stale = np.setdiff1d(have, want)
-        missing = np.setdiff1d(want, have)
-        if len(stale):
-            self.index.remove(stale)
-        for lo in range(0, len(missing), 10_000):
-            part = missing[lo : lo + 10_000]
-            self.index.add(part, catalog.vectors(part))
-        self.version = catalog.version
-        return bool(len(stale) or len(missing))
+    def keys(self) -> np.ndarray:
+        if not len(self.index):
+            return np.zeros(0, np.int64)
+        return np.asarray(self.index.keys, dtype=np.int64)
 
     def add(self, entries: Entries) -> None:
         if len(entries):
@@ -81,7 +66,7 @@ class VectorIndex:
         if len(keys):
             self.index.remove(np.asarray(keys, dtype=np.int64))
 
-    def save(self, version: int) -> None:
+    def save(self) -> None:
         """Write the index, then the sidecar naming the catalog version it holds; each atomic."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -90,10 +75,9 @@ class VectorIndex:
         meta = self.path.with_suffix(".json")
         tmp_meta = meta.with_name(meta.name + ".tmp")
         tmp_meta.write_text(
-            json.dumps({"version": version, "count": len(self.index), "ndim": self.ndim})
+            json.dumps({"version": self._version, "count": len(self.index), "ndim": self.ndim})
         )
         os.replace(tmp_meta, meta)
-        self.version = version
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         if not len(keys):
@@ -101,14 +85,14 @@ class VectorIndex:
         return np.asarray(self.index.get(np.asarray(keys, dtype=np.int64)), dtype=np.float32)
 
     def export(self, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        keys = np.asarray(self.index.keys, dtype=np.int64) if len(self.index) else np.zeros(0)
+        keys = self.keys()
         for lo in range(0, len(keys), batch):
             part = keys[lo : lo + batch]
             yield part, self.get(part)
 
     def clear(self) -> None:
         self.index = Index(ndim=self.ndim, metric="cos", dtype="f32")
-        self.version = -1
+        self._version = -1
 
     def close(self) -> None:
         pass

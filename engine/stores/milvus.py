@@ -1,4 +1,4 @@
-"""The Milvus vector store: Milvus Lite (a local .db path, in this process) or a Milvus server.
+"""The Milvus backend: Milvus Lite (a local .db path, in this process) or a Milvus server.
 
 One collection per library, with the fields ranking needs beside each vector:
 
@@ -7,7 +7,7 @@ One collection per library, with the fields ranking needs beside each vector:
     track_key  INT64: file and appearance (file_id * 2**24 + track); searches group by it, so
                the server returns each appearance once, however many frames show it
     t          FLOAT: seconds into the file
-    vector     FLOAT_VECTOR(512), cosine
+    vector     FLOAT_VECTOR(EMBEDDING_DIM), cosine
 
 The collection's properties name the library it belongs to and the catalog version it matches.
 Inserts go in batches well under the server's 64 MB gRPC message limit. Every failure of the
@@ -27,10 +27,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .catalog import Catalog
-from .errors import StoreBusyError, StoreError, StoreMismatchError, UserError
-from .store import SERVER_SCHEMES, Entries
-from .vectors import FACENET_DIM
+from ..errors import StoreBusyError, StoreError, StoreMismatchError, UserError
+from ..vocabulary import EMBEDDING_DIM
+from .base import Entries, VersionMark
 
 BATCH_ROWS = 4096  # about 8.5 MB per insert
 DELETE_BATCH = 8192  # ids per delete expression
@@ -38,15 +37,21 @@ MAX_HITS = 16384  # Milvus' limit on the hits of one search
 TRACK_BITS = 24  # tracks per file < 16.7 million
 VERSION = "ris.version"
 LIBRARY = "ris.library"
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")  # any other URI is a Lite file
 
 T = TypeVar("T")
+
+
+def is_server(uri: str) -> bool:
+    """Whether a Milvus URI names a server (else it is a Milvus Lite file)."""
+    return uri.startswith(SERVER_SCHEMES)
 
 
 def track_keys(file_ids: np.ndarray, tracks: np.ndarray) -> np.ndarray:
     return (np.asarray(file_ids, np.int64) << TRACK_BITS) + np.asarray(tracks, np.int64)
 
 
-class MilvusStore:
+class MilvusStore(VersionMark):
     shared = True
 
     def __init__(
@@ -59,12 +64,12 @@ class MilvusStore:
         index_type: str = "AUTOINDEX",
         create: bool = True,
         replace: bool = False,
-        ndim: int = FACENET_DIM,
+        ndim: int = EMBEDDING_DIM,
     ) -> None:
         self.uri, self.name, self.library = uri, collection, library
         self.timeout, self.index_type, self.ndim = timeout, index_type, ndim
-        self.lite = not uri.startswith(SERVER_SCHEMES)
-        self.version = -1
+        self.lite = not is_server(uri)
+        self._version = -1
         self.grouping = True  # searches grouped by appearance on the server (Milvus 2.4+)
         self.client = self._connect(token)
         exists = self._call("looking up the collection", self.client.has_collection, collection)
@@ -159,7 +164,7 @@ class MilvusStore:
             consistency_level="Strong",
             properties={LIBRARY: self.library, VERSION: "-1"},
         )
-        self.version = -1
+        self._version = -1
 
     def _check(self) -> None:
         info = self._call("describing the collection", self.client.describe_collection, self.name)
@@ -181,7 +186,7 @@ class MilvusStore:
         state = self._call("loading the collection", self.client.get_load_state, self.name)
         if "Loaded" not in str(state.get("state", "")):
             self._call("loading the collection", self.client.load_collection, self.name)
-        self.version = int(props.get(VERSION, -1))
+        self._version = int(props.get(VERSION, -1))
 
     def describe(self) -> str:
         return f"milvus {self.uri} (collection {self.name})"
@@ -229,7 +234,7 @@ class MilvusStore:
                 "deleting vectors", self.client.delete, self.name, ids=ids[lo : lo + DELETE_BATCH]
             )
 
-    def save(self, version: int) -> None:
+    def save(self) -> None:
         """Record the catalog version the collection matches. Inserts are durable once
         acknowledged; Milvus Lite also seals them into indexed segments here (its searches of
         unsealed rows are about ten times slower), while a server seals on its own schedule."""
@@ -239,25 +244,11 @@ class MilvusStore:
             "recording the catalog version",
             self.client.alter_collection_properties,
             self.name,
-            properties={VERSION: str(version)},
+            properties={VERSION: str(self._version)},
         )
-        self.version = version
-
-    def sync(self, catalog: Catalog) -> bool:
-        if self.version == catalog.version and len(self) == catalog.face_count():
-            return False
-        have = self._ids()
-        want = catalog.face_ids()
-        stale = np.setdiff1d(have, want)
-        missing = np.setdiff1d(want, have)
-        self.remove(stale)
-        for lo in range(0, len(missing), 10 * BATCH_ROWS):
-            self.add(Entries.from_catalog(catalog, missing[lo : lo + 10 * BATCH_ROWS]))
-        self.save(catalog.version)
-        return bool(len(stale) or len(missing))
 
     # reads --------------------------------------------------------------------------------
-    def _ids(self) -> np.ndarray:
+    def keys(self) -> np.ndarray:
         out = [keys for keys, _ in self._scan(16384, ["id"])]
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 

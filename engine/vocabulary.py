@@ -1,0 +1,46 @@
+"""The words every layer of the engine uses: kinds of media, states of a file, the embedding width,
+and what a library records about itself.
+
+Enum values are the strings the catalog stores, so catalogs written before these enums existed
+open unchanged, and a value read back compares equal to its plain string.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # pragma: no cover (Python 3.10)
+
+    class StrEnum(str, Enum):
+        def __str__(self) -> str:
+            return str(self.value)
+
+
+EMBEDDING_DIM = 512  # FaceNet's (InceptionResnetV1) output: the catalog's vector column, float32
+
+
+class MediaKind(StrEnum):
+    VIDEO = "video"
+    IMAGE = "image"
+    UNKNOWN = "unknown"  # a file that is neither (recorded only as failed)
+
+
+class FileStatus(StrEnum):
+    INDEXED = "indexed"
+    FAILED = "failed"
+
+
+class LibraryKey(StrEnum):
+    """What a library records about itself, in the catalog's meta table (key -> text)."""
+
+    LIBRARY_ID = "library_id"  # random hex naming the library (a shared store tells them apart)
+    FACES_VERSION = "faces_version"  # bumped by every change to the faces; stores record theirs
+    WEIGHTS_ID = "weights_id"  # 'sha256:<hex>' of the FaceNet weights, or the vggface2 name
+    WEIGHTS_PATH = "weights_path"  # where those weights were read from
+    FACE_MARGIN = "face_margin"  # crop margin in pixels of the 160 px crop
+    BACKEND = "backend"  # usearch | milvus: the store the library was last indexed into
+    MILVUS_URI = "milvus_uri"  # its Milvus Lite file or server ('' for usearch)
+    MILVUS_COLLECTION = "milvus_collection"  # its Milvus collection ('' for usearch)
