@@ -152,7 +152,11 @@ class Engine:
                 work = plan(paths, catalog, retry_failed, skip=[self.settings.data_dir])
                 if work.to_index:
                     self._record_weights(catalog, models.weights)
-                decoder = Decoder(self.sample_options, timeout=self.settings.decode_timeout)
+                decoder = Decoder(
+                    self.sample_options,
+                    timeout=self.settings.decode_timeout,
+                    workers=self.settings.decoders,
+                )
                 indexer = Indexer(catalog, store, models, decoder, self.settings.save_every)
                 yield from indexer.run(work)
             finally:

@@ -1,23 +1,34 @@
-"""Decoding in a child process: it reads ahead of the models on another core, and a decoder
-that hangs (decord does on some damaged files) or crashes is killed and the file reported."""
+"""Decoding in worker processes (`decode_worker`), ahead of the models and on other cores.
+
+Each worker decodes one file at a time; with several workers, the next files are decoded while
+the current one is consumed, each at most `read_ahead` messages ahead, so memory stays bounded.
+Files come out whole and in order. A worker that hangs (decord does on some damaged files) is
+killed after `timeout` seconds without a message; one that dies (a crash, an out-of-memory
+kill), even halfway through a message, is noticed at once: a reader thread per worker sees the
+end of its pipe, which only the worker holds open. Either way that file is reported, the worker
+is replaced, and the run goes on. Workers die with the process that started them.
+"""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
-import re
-import tempfile
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
+from multiprocessing.connection import Connection
 from typing import Any
 
 from .media import MediaFile
-from .sampling import FrameChunk, MediaInfo, SampleOptions, read_media
-from .vocabulary import MediaKind
+from .sampling import FrameChunk, MediaInfo, SampleOptions
+
+_GONE = object()  # what a reader thread queues when its worker's pipe ends
 
 
 @dataclass(frozen=True)
@@ -31,127 +42,163 @@ class Decoded:
     error: str | None = None
 
 
-def describe_decode_error(err: BaseException, kind: str, native_log: str = "") -> str:
-    """A one-line reason, preferring the decoder's own last complaint (e.g. 'moov atom not found')."""
-    messages: list[str] = []
-    for line in native_log.splitlines():
-        text = re.sub(r"^(\[[^\]]*\]\s*)+", "", line).strip()  # '[mov,mp4 @ 0x..] '
-        text = re.sub(r"^\S+\.cc:\d+: ERROR [^:]*: .*?, ", "", text)  # decord's 'file.cc:83: ...'
-        if text and text not in messages:
-            messages.append(text)
-    detail = "; ".join(messages[-2:]) or " ".join(str(err).split())[:160]
-    if kind == MediaKind.VIDEO:
-        return f"cannot decode the video: {detail} (damaged, truncated or not a video)"
-    if kind == MediaKind.IMAGE:
-        return f"cannot read the photo: {detail} (damaged or not an image)"
-    return f"not a supported photo or video type ({detail})"
+class _Worker:
+    """One decoding process, its request pipe, and a thread moving its answers into a queue."""
 
+    def __init__(self, opts: SampleOptions, read_ahead: int) -> None:
+        args = [str(os.getpid()), str(opts.rate), str(opts.min_frames)]
+        args += [str(opts.max_side), str(opts.chunk)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.decode_worker", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C at the terminal is the parent's to handle
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._requests = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self._answers = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()  # the Connections hold their own copies
+        self.proc.stdout.close()
+        self.inbox: queue.Queue[Any] = queue.Queue(maxsize=read_ahead)
+        self.file: tuple[int, MediaFile] | None = None  # the file it is decoding
+        self._reader = threading.Thread(target=self._read, daemon=True, name="ris-decode-reader")
+        self._reader.start()
 
-def _capture_native_stderr() -> Any:
-    """Send fd 2 (where decord and ffmpeg write) to a temporary file the worker can read back."""
-    log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (lives as long as the worker)
-    os.dup2(log.fileno(), 2)
-    return log
-
-
-def _worker(requests: Any, results: Any, opts: SampleOptions) -> None:
-    log = _capture_native_stderr()
-    while (item := requests.get()) is not None:
-        seq, path, kind = item
-        start = log.seek(0, os.SEEK_END)
+    def _read(self) -> None:
         try:
-            for part in read_media(Path(path), MediaKind(kind), opts):
-                results.put((seq, part))
-            results.put((seq, "done"))
-        except Exception as err:  # any decoder failure is this file's, not the run's
-            log.seek(start)
-            native = log.read().decode("utf-8", "replace")
-            results.put((seq, ("error", describe_decode_error(err, kind, native))))
+            while True:
+                self.inbox.put(self._answers.recv())
+        except (EOFError, OSError, ValueError):  # the worker ended, or died mid-message
+            pass
+        except Exception:  # an answer that does not unpickle: a worker that broke
+            pass
+        finally:
+            self._answers.close()
+            self.inbox.put(_GONE)
+
+    def send(self, seq: int, file: MediaFile) -> None:
+        self.file = (seq, file)
+        with suppress(OSError):  # it died: its reader thread says so
+            self._requests.send((seq, str(file.path), str(file.kind)))
+
+    def death(self) -> str:
+        """Why the worker is gone, in words."""
+        code = self.proc.wait(timeout=5)
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"the decoder crashed on this file (killed by {name}); skipped"
+        return f"the decoder crashed on this file (exit code {code}); skipped"
+
+    def stop(self) -> None:
+        """Ask an idle worker to end; kill it if it does not."""
+        with suppress(OSError):
+            self._requests.send(None)
+        with suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=2)
+        self.kill()
+
+    def kill(self) -> None:
+        """End the worker now, and let its reader thread finish (its queue drained)."""
+        with suppress(OSError):
+            self.proc.kill()
+        self.proc.wait(timeout=5)
+        self._requests.close()
+        while self._reader.is_alive():
+            with suppress(queue.Empty):
+                self.inbox.get(timeout=0.1)
 
 
 class Decoder:
-    """Decodes files in order in one worker process, `read_ahead` files ahead of the consumer."""
+    """Decodes files with `workers` processes, yielding each file's events whole and in order."""
 
-    def __init__(self, opts: SampleOptions, timeout: float = 120.0, read_ahead: int = 2) -> None:
+    def __init__(
+        self,
+        opts: SampleOptions,
+        timeout: float = 120.0,
+        workers: int = 1,
+        read_ahead: int = 4,
+    ) -> None:
         self.opts = opts
         self.timeout = timeout
-        self.read_ahead = read_ahead
-        self._ctx = mp.get_context("spawn")
-        self._proc: Any = None
+        self.workers = max(1, workers)
+        self.read_ahead = max(1, read_ahead)
+        self._pool: list[_Worker] = []
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for tests and diagnostics)."""
+        return [w.proc.pid for w in self._pool]
 
     def decode(self, files: Sequence[MediaFile]) -> Iterator[Decoded]:
-        pending: deque[tuple[int, MediaFile]] = deque()
-        nxt = 0
+        todo = deque(enumerate(files))
+        busy: deque[_Worker] = deque()  # workers with a file, in file order
         try:
-            self._start()
-            while nxt < len(files) or pending:
-                while nxt < len(files) and len(pending) < self.read_ahead:
-                    pending.append((nxt, files[nxt]))
-                    self._requests.put((nxt, str(files[nxt].path), files[nxt].kind))
-                    nxt += 1
-                seq, file = pending[0]
-                msg = self._receive()
-                if isinstance(msg, str):  # timed out or crashed: restart, resend the rest
-                    pending.popleft()
-                    self._restart(pending)
-                    yield Decoded(file, error=msg)
-                    continue
-                mseq, part = msg
-                if mseq != seq:
-                    continue
-                if part == "done" or isinstance(part, tuple):
-                    pending.popleft()
-                yield self._event(file, part)
-        finally:
-            self._stop()
+            self._pool = [_Worker(self.opts, self.read_ahead) for _ in range(self.workers)]
+            idle = deque(self._pool)
+            while todo or busy:
+                while todo and idle:
+                    worker = idle.popleft()
+                    worker.send(*todo.popleft())
+                    busy.append(worker)
+                worker = busy[0]
+                for event, finished in self._events_of(worker):
+                    yield event
+                    if finished:
+                        break
+                busy.popleft()
+                if worker.proc.poll() is None:
+                    idle.append(worker)
+                else:  # it died or was killed: a fresh one takes its place
+                    self._pool.remove(worker)
+                    fresh = _Worker(self.opts, self.read_ahead)
+                    self._pool.append(fresh)
+                    idle.append(fresh)
+        finally:  # done, cancelled or failed: no worker outlives the run
+            for worker in self._pool:
+                if worker in busy:
+                    worker.kill()
+                else:
+                    worker.stop()
+            self._pool = []
 
-    @staticmethod
-    def _event(file: MediaFile, part: Any) -> Decoded:
-        if part == "done":
-            return Decoded(file, done=True)
-        if isinstance(part, tuple):
-            return Decoded(file, error=part[1])
-        if isinstance(part, MediaInfo):
-            return Decoded(file, info=part)
-        return Decoded(file, chunk=part)
-
-    def _receive(self) -> Any:
+    def _events_of(self, worker: _Worker) -> Iterator[tuple[Decoded, bool]]:
+        """The events of the worker's current file, each with whether it is the last."""
+        assert worker.file is not None
+        seq, file = worker.file
         deadline = time.monotonic() + self.timeout
         while True:
-            wait = min(0.5, max(0.0, deadline - time.monotonic()))
             try:
-                return self._results.get(timeout=wait)
+                msg = worker.inbox.get(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
             except queue.Empty:
-                if not self._proc.is_alive():
-                    code = self._proc.exitcode
-                    return f"the decoder crashed on this file (exit code {code}); skipped"
-                if time.monotonic() >= deadline:
-                    return (
-                        f"decoding stalled for {self.timeout:g} s (decord hangs on some damaged "
-                        "files); skipped: re-encode it with ffmpeg, or raise RIS_DECODE_TIMEOUT"
-                    )
+                if time.monotonic() < deadline:
+                    continue
+                worker.kill()
+                yield Decoded(file, error=_stalled(self.timeout)), True
+                return
+            if msg is _GONE:
+                yield Decoded(file, error=worker.death()), True
+                return
+            mseq, part = msg
+            if mseq != seq:
+                continue
+            deadline = time.monotonic() + self.timeout
+            if part == "done":
+                yield Decoded(file, done=True), True
+                return
+            if isinstance(part, tuple):
+                yield Decoded(file, error=part[1]), True
+                return
+            if isinstance(part, MediaInfo):
+                yield Decoded(file, info=part), False
+            else:
+                yield Decoded(file, chunk=part), False
 
-    def _start(self) -> None:
-        self._requests = self._ctx.Queue()
-        self._results = self._ctx.Queue(maxsize=4)
-        self._proc = self._ctx.Process(
-            target=_worker, args=(self._requests, self._results, self.opts), daemon=True
-        )
-        self._proc.start()
 
-    def _restart(self, pending: deque[tuple[int, MediaFile]]) -> None:
-        self._stop()
-        self._start()
-        for seq, file in pending:
-            self._requests.put((seq, str(file.path), file.kind))
-
-    def _stop(self) -> None:
-        if self._proc is None:
-            return
-        if self._proc.is_alive():
-            self._proc.kill()
-        self._proc.join(timeout=5)
-        for q in (self._requests, self._results):
-            q.cancel_join_thread()
-            q.close()
-        self._proc = None
+def _stalled(timeout: float) -> str:
+    return (
+        f"decoding stalled for {timeout:g} s (decord hangs on some damaged files); skipped: "
+        "re-encode it with ffmpeg, or raise RIS_DECODE_TIMEOUT"
+    )

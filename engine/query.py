@@ -84,7 +84,7 @@ def _faces(path: Path, kind: MediaKind, opts: SampleOptions, models: FaceModels)
             elif info is not None:
                 seen += faces_in(models, part, info)
     except (OSError, ValueError, RuntimeError) as err:
-        from .decoding import describe_decode_error
+        from .decode_worker import describe_decode_error
 
         raise UnreadableMediaError(
             f"cannot read the query {path.name}: {describe_decode_error(err, kind)}"

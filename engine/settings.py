@@ -23,6 +23,7 @@ _ENV = {
     "min_face_prob": ("RIS_MIN_FACE_PROB", float),
     "threshold": ("RIS_THRESHOLD", float),
     "decode_timeout": ("RIS_DECODE_TIMEOUT", float),
+    "decode_workers": ("RIS_DECODE_WORKERS", int),
     "face_margin": ("RIS_FACE_MARGIN", int),
     "backend": ("RIS_BACKEND", str),
     "milvus_uri": ("RIS_MILVUS_URI", str),
@@ -49,6 +50,7 @@ class Settings:
     threshold: float | None = None  # None: DEFAULT_THRESHOLD
     top: int = 20
     decode_timeout: float = 120.0  # seconds without a decoded frame before a file is given up
+    decode_workers: int = 0  # decoding processes, each on its own file; 0: one per 4 cores
     save_every: float = 30.0  # seconds between saves of the vector index during a run
     # Where the face vectors live (engine/store.py). None: what the library last used, else
     # usearch. Milvus: a local .db file runs Milvus Lite; http://host:19530 talks to a server.
@@ -78,6 +80,13 @@ class Settings:
     @property
     def match_threshold(self) -> float:
         return DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+
+    @property
+    def decoders(self) -> int:
+        """How many decoding workers an index run starts."""
+        if self.decode_workers > 0:
+            return self.decode_workers
+        return max(1, min(8, (os.cpu_count() or 1) // 4))
 
     @property
     def catalog_path(self) -> Path:

@@ -54,6 +54,20 @@ def media_info(kind: str = "video", samples: int = 0, duration: float | None = N
     return MediaInfo(MediaKind(kind), 640, 360, duration, None, samples, step, 1.0)
 
 
+def run_ris(env: dict[str, str], *args: str, timeout: float = 600):  # type: ignore[no-untyped-def]
+    """`ris ARGS...` as a user runs it: a subprocess, output captured."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def make_settings(data_dir: Path, **kw: object):  # type: ignore[no-untyped-def]
     from engine.settings import Settings
 

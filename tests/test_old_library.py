@@ -12,12 +12,11 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import AOC_CLIPS, DEV
+from conftest import run_ris as ris
 
 pytestmark = pytest.mark.slow
 
@@ -41,16 +40,6 @@ def old_library(tmp_path: Path) -> tuple[Path, Path]:
         shutil.copyfile(DEV / source, target)
         os.utime(target, ns=(recorded[str(target)], recorded[str(target)]))
     return data, media
-
-
-def ris(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_a_library_from_e3fb765_opens_searches_alike_and_reindexes_incrementally(

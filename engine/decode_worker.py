@@ -1,0 +1,108 @@
+"""The decoding worker: a child process that reads photos and videos for the indexer.
+
+    python -m engine.decode_worker PARENT_PID RATE MIN_FRAMES MAX_SIDE CHUNK
+
+It reads requests `(seq, path, kind)` from its standard input and answers on a private copy of
+its standard output, one pickled message at a time: `(seq, MediaInfo)`, `(seq, FrameChunk)`...,
+then `(seq, "done")` or `(seq, ("error", reason))`. A request of None, or the end of its input,
+ends it. It runs in a process of its own so that a decoder that hangs or crashes (decord does on
+some damaged files) costs one file, never the run; it dies with the process that started it
+(Linux's parent-death signal), and decord's and ffmpeg's own messages go to a log it reads back
+for the reasons it reports, never to the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import tempfile
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from .sampling import SampleOptions, read_media
+from .vocabulary import MediaKind
+
+
+def describe_decode_error(err: BaseException, kind: str, native_log: str = "") -> str:
+    """A one-line reason, preferring the decoder's own last complaint (e.g. 'moov atom not found')."""
+    messages: list[str] = []
+    for line in native_log.splitlines():
+        text = re.sub(r"^(\[[^\]]*\]\s*)+", "", line).strip()  # '[mov,mp4 @ 0x..] '
+        text = re.sub(r"^\S+\.cc:\d+: ERROR [^:]*: .*?, ", "", text)  # decord's 'file.cc:83: ...'
+        if text and text not in messages:
+            messages.append(text)
+    detail = "; ".join(messages[-2:]) or " ".join(str(err).split())[:160]
+    if kind == MediaKind.VIDEO:
+        return f"cannot decode the video: {detail} (damaged, truncated or not a video)"
+    if kind == MediaKind.IMAGE:
+        return f"cannot read the photo: {detail} (damaged or not an image)"
+    return f"not a supported photo or video type ({detail})"
+
+
+def die_with_parent(parent: int) -> None:
+    """Be killed when the parent dies, however it dies (Linux); exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _private_channels() -> tuple[Connection, Connection, Any]:
+    """Requests on fd 0; answers on a copy of fd 1; fds 1 and 2 then go to a log file, so that
+    native libraries can write nothing into the answers or onto the user's terminal."""
+    answers = Connection(os.dup(1), readable=False)
+    requests = Connection(os.dup(0), writable=False)
+    log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (lives as long as the worker)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    return requests, answers, log
+
+
+def serve(requests: Connection, answers: Connection, log: Any, opts: SampleOptions) -> None:
+    while True:
+        try:
+            item = requests.recv()
+        except EOFError:
+            return
+        if item is None:
+            return
+        seq, path, kind = item
+        start = log.seek(0, os.SEEK_END)
+        try:
+            for part in read_media(Path(path), MediaKind(kind), opts):
+                answers.send((seq, part))
+            answers.send((seq, "done"))
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the parent has gone
+        except Exception as err:  # any decoder failure is this file's, not the run's
+            log.seek(start)
+            native = log.read().decode("utf-8", "replace")
+            answers.send((seq, ("error", describe_decode_error(err, kind, native))))
+
+
+def main(argv: list[str]) -> None:
+    parent, rate, min_frames, max_side, chunk = argv
+    die_with_parent(int(parent))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    requests, answers, log = _private_channels()
+    serve(
+        requests,
+        answers,
+        log,
+        SampleOptions(float(rate), int(min_frames), int(max_side), int(chunk)),
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
