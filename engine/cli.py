@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import EngineError
+from .errors import EngineError, UserError
 from .settings import DEFAULT_THRESHOLD, Settings
 from .timecodes import clock
 from .vocabulary import MediaKind
@@ -138,20 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
-    settings = Settings.from_env(
-        data_dir=args.data_dir,
-        device=args.device,
-        weights=args.weights,
-        sample_rate=getattr(args, "sample_rate", None),
-        min_face_size=getattr(args, "min_face_size", None),
-        min_face_prob=getattr(args, "min_face_prob", None),
-        threshold=getattr(args, "threshold", None),
-        top=getattr(args, "top", None),
-        backend=args.backend,
-        milvus_uri=args.milvus_uri,
-        milvus_collection=args.milvus_collection,
-        milvus_token=args.milvus_token,
-    )
+    try:
+        if getattr(args, "face", None) is not None and args.face < 1:
+            raise UserError(f"--face must be 1 or more, not {args.face}", "1 is the first face")
+        settings = _settings(args)
+    except EngineError as err:
+        return _report(err)
     from .api import build_engine
 
     engine = build_engine(settings, notify=lambda text: print(f"ris: {text}", file=sys.stderr))
@@ -165,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         return commands[args.command](engine, args)
     except EngineError as err:
-        print(f"ris: error: {err.title}", file=sys.stderr)
-        if err.hint:
-            print(f"ris: hint: {err.hint}", file=sys.stderr)
-        return err.exit_code
+        return _report(err)
     except BrokenPipeError:  # the reader went away (`ris status | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -181,6 +170,30 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(stop, Terminated) else 130
     finally:
         engine.close()
+
+
+def _report(err: EngineError) -> int:
+    print(f"ris: error: {err.title}", file=sys.stderr)
+    if err.hint:
+        print(f"ris: hint: {err.hint}", file=sys.stderr)
+    return err.exit_code
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=args.data_dir,
+        device=args.device,
+        weights=args.weights,
+        sample_rate=getattr(args, "sample_rate", None),
+        min_face_size=getattr(args, "min_face_size", None),
+        min_face_prob=getattr(args, "min_face_prob", None),
+        threshold=getattr(args, "threshold", None),
+        top=getattr(args, "top", None),
+        backend=args.backend,
+        milvus_uri=args.milvus_uri,
+        milvus_collection=args.milvus_collection,
+        milvus_token=args.milvus_token,
+    )
 
 
 def _index(engine: Engine, args: argparse.Namespace) -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+from .errors import UserError
 
 # Cosine similarity at which two faces are taken to be the same person. Chosen from the LFW
 # dev pairs with the CASIA-WebFace weights and 32 px crop margin
@@ -32,6 +35,9 @@ _ENV = {
     "milvus_timeout": ("RIS_MILVUS_TIMEOUT", float),
     "milvus_index": ("RIS_MILVUS_INDEX", str),
 }
+
+
+_WORDS = {int: "whole number", float: "number"}
 
 
 @dataclass(frozen=True)
@@ -68,14 +74,44 @@ class Settings:
         values: dict[str, object] = {}
         for name, (var, cast) in _ENV.items():
             if env.get(var):
-                values[name] = cast(env[var])
+                try:
+                    values[name] = cast(env[var])
+                except ValueError:
+                    raise UserError(
+                        f"{var}={env[var]!r} is not a {_WORDS.get(cast, 'valid value')}",
+                        f"set {var} to a valid value, or unset it",
+                    ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
         return replace(settings, data_dir=Path(settings.data_dir).expanduser())
+
+    def check(self) -> None:
+        """Refuse values that cannot work, naming the flag and the variable (UserError)."""
+        limits = (
+            ("sample_rate", "--sample-rate", "RIS_SAMPLE_RATE", 0.0, math.inf, False),
+            ("min_face_size", "--min-face-size", "RIS_MIN_FACE_SIZE", 1, math.inf, True),
+            ("min_face_prob", "--min-face-prob", "RIS_MIN_FACE_PROB", 0.0, 1.0, True),
+            ("threshold", "--threshold", "RIS_THRESHOLD", 0.0, 1.0, True),
+            ("top", "--top", "", 1, math.inf, True),
+            ("decode_timeout", "", "RIS_DECODE_TIMEOUT", 0.0, math.inf, False),
+            ("decode_workers", "", "RIS_DECODE_WORKERS", 0, 256, True),
+            ("milvus_timeout", "", "RIS_MILVUS_TIMEOUT", 0.0, math.inf, False),
+        )
+        for name, flag, var, low, high, closed in limits:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            above = value >= low if closed else value > low
+            if not (math.isfinite(value) and above and value <= high):
+                where = " / ".join(w for w in (flag, var) if w)
+                bound = f"at least {low}" if closed else f"more than {low}"
+                span = bound if high == math.inf else f"from {low} to {high}"
+                raise UserError(f"{where} must be a number {span}, not {value}")
 
     @property
     def match_threshold(self) -> float:

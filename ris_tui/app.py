@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -477,7 +478,11 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))
-    settings = settings_from(args.data_dir, args.backend, args.milvus_uri)
+    try:
+        settings = settings_from(args.data_dir, args.backend, args.milvus_uri)
+    except EngineError as err:
+        print(f"ris-tui: error: {err}", file=sys.stderr)
+        return err.exit_code
     RisApp(Backend(settings), args.query).run()
     return 0
 

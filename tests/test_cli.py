@@ -124,3 +124,32 @@ def test_a_closed_pipe_ends_quietly(small_index, ris_env):
     proc.stdout.close()  # like `ris status | head -0`: the reader is gone before ris writes
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--top", "0"], {}, "--top must be a number at least 1, not 0"),
+        (["--top", "-1"], {}, "--top must be a number at least 1, not -1"),
+        (["--face", "0"], {}, "--face must be 1 or more, not 0"),
+        (["--threshold", "nan"], {}, "--threshold / RIS_THRESHOLD must be a number from 0.0"),
+        (["--threshold", "inf"], {}, "--threshold / RIS_THRESHOLD must be a number from 0.0"),
+        (["--threshold", "2"], {}, "--threshold / RIS_THRESHOLD must be a number from 0.0 to 1.0"),
+        (["--threshold", "-1"], {}, "not -1.0"),
+        ([], {"RIS_SAMPLE_RATE": "fast"}, "RIS_SAMPLE_RATE='fast' is not a number"),
+        ([], {"RIS_DECODE_WORKERS": "-2"}, "RIS_DECODE_WORKERS must be a number from 0 to 256"),
+    ],
+)
+def test_impossible_options_are_refused_with_one_line(tmp_path, ris_env, args, env, says):
+    """Exit 2 and one line naming the flag or variable, before any model loads or file is read."""
+    out = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "search", str(tmp_path / "q.jpg"), *args]
+        + ["--data-dir", str(tmp_path / "data")],
+        env={**ris_env, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out.stderr
+    assert says in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "data").exists()
