@@ -2,10 +2,9 @@
 
     python -m engine.decode_worker PARENT_PID RATE MIN_FRAMES MAX_SIDE CHUNK
 
-It reads requests `(seq, path, kind)` from its standard input and answers on a private copy of
-its standard output, one pickled message at a time: `(seq, MediaInfo)`, `(seq, FrameChunk)`...,
-then `(seq, "done")` or `(seq, ("error", reason))`. A request of None, or the end of its input,
-ends it. It runs in a process of its own so that a decoder that hangs or crashes (decord does on
+It reads requests `(path, kind)` from its standard input and answers on a private copy of its
+standard output, one pickled message at a time: the file's `MediaInfo`, its `FrameChunk`s, then
+`"done"` or `("error", reason)`. A request of None, or the end of its input, ends it. It runs in a process of its own so that a decoder that hangs or crashes (decord does on
 some damaged files) costs one file, never the run; it dies with the process that started it
 (Linux's parent-death signal), and decord's and ffmpeg's own messages go to a log it reads back
 for the reasons it reports, never to the terminal.
@@ -77,18 +76,18 @@ def serve(requests: Connection, answers: Connection, log: Any, opts: SampleOptio
             return
         if item is None:
             return
-        seq, path, kind = item
+        path, kind = item
         start = log.seek(0, os.SEEK_END)
         try:
             for part in read_media(Path(path), MediaKind(kind), opts):
-                answers.send((seq, part))
-            answers.send((seq, "done"))
+                answers.send(part)
+            answers.send("done")
         except (BrokenPipeError, ConnectionResetError):
             return  # the parent has gone
         except Exception as err:  # any decoder failure is this file's, not the run's
             log.seek(start)
             native = log.read().decode("utf-8", "replace")
-            answers.send((seq, ("error", describe_decode_error(err, kind, native))))
+            answers.send(("error", describe_decode_error(err, kind, native)))
 
 
 def main(argv: list[str]) -> None:

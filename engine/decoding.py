@@ -61,26 +61,23 @@ class _Worker:
         self.proc.stdin.close()  # the Connections hold their own copies
         self.proc.stdout.close()
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=read_ahead)
-        self.file: tuple[int, MediaFile] | None = None  # the file it is decoding
+        self.file: MediaFile | None = None  # the file it is decoding
         self._reader = threading.Thread(target=self._read, daemon=True, name="ris-decode-reader")
         self._reader.start()
 
     def _read(self) -> None:
-        try:
+        # ends when the worker ends or dies, even mid-message (EOFError), or sends something
+        # that does not unpickle: either way the worker is gone
+        with suppress(Exception):
             while True:
                 self.inbox.put(self._answers.recv())
-        except (EOFError, OSError, ValueError):  # the worker ended, or died mid-message
-            pass
-        except Exception:  # an answer that does not unpickle: a worker that broke
-            pass
-        finally:
-            self._answers.close()
-            self.inbox.put(_GONE)
+        self._answers.close()
+        self.inbox.put(_GONE)
 
-    def send(self, seq: int, file: MediaFile) -> None:
-        self.file = (seq, file)
+    def send(self, file: MediaFile) -> None:
+        self.file = file
         with suppress(OSError):  # it died: its reader thread says so
-            self._requests.send((seq, str(file.path), str(file.kind)))
+            self._requests.send((str(file.path), str(file.kind)))
 
     def death(self) -> str:
         """Why the worker is gone, in words."""
@@ -133,7 +130,7 @@ class Decoder:
         return [w.proc.pid for w in self._pool]
 
     def decode(self, files: Sequence[MediaFile]) -> Iterator[Decoded]:
-        todo = deque(enumerate(files))
+        todo = deque(files)
         busy: deque[_Worker] = deque()  # workers with a file, in file order
         try:
             self._pool = [_Worker(self.opts, self.read_ahead) for _ in range(self.workers)]
@@ -141,17 +138,15 @@ class Decoder:
             while todo or busy:
                 while todo and idle:
                     worker = idle.popleft()
-                    worker.send(*todo.popleft())
+                    worker.send(todo.popleft())
                     busy.append(worker)
                 worker = busy[0]
-                for event, finished in self._events_of(worker):
-                    yield event
-                    if finished:
-                        break
+                yield from self._events_of(worker)
                 busy.popleft()
                 if worker.proc.poll() is None:
                     idle.append(worker)
                 else:  # it died or was killed: a fresh one takes its place
+                    worker.kill()  # closes its pipe; it is already dead
                     self._pool.remove(worker)
                     fresh = _Worker(self.opts, self.read_ahead)
                     self._pool.append(fresh)
@@ -164,10 +159,10 @@ class Decoder:
                     worker.stop()
             self._pool = []
 
-    def _events_of(self, worker: _Worker) -> Iterator[tuple[Decoded, bool]]:
-        """The events of the worker's current file, each with whether it is the last."""
-        assert worker.file is not None
-        seq, file = worker.file
+    def _events_of(self, worker: _Worker) -> Iterator[Decoded]:
+        """The events of the worker's current file, up to its end or failure."""
+        file = worker.file
+        assert file is not None
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -176,25 +171,22 @@ class Decoder:
                 if time.monotonic() < deadline:
                     continue
                 worker.kill()
-                yield Decoded(file, error=_stalled(self.timeout)), True
+                yield Decoded(file, error=_stalled(self.timeout))
                 return
             if msg is _GONE:
-                yield Decoded(file, error=worker.death()), True
+                yield Decoded(file, error=worker.death())
                 return
-            mseq, part = msg
-            if mseq != seq:
-                continue
             deadline = time.monotonic() + self.timeout
-            if part == "done":
-                yield Decoded(file, done=True), True
+            if msg == "done":
+                yield Decoded(file, done=True)
                 return
-            if isinstance(part, tuple):
-                yield Decoded(file, error=part[1]), True
+            if isinstance(msg, tuple):
+                yield Decoded(file, error=msg[1])
                 return
-            if isinstance(part, MediaInfo):
-                yield Decoded(file, info=part), False
+            if isinstance(msg, MediaInfo):
+                yield Decoded(file, info=msg)
             else:
-                yield Decoded(file, chunk=part), False
+                yield Decoded(file, chunk=msg)
 
 
 def _stalled(timeout: float) -> str:
