@@ -226,7 +226,7 @@ class Engine:
         files = {
             fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
             for fid, r in self._get_catalog().files_by_id(found.quality.keys()).items()
-            if os.path.exists(r.path)
+            if not _gone(r.path)
         }
         videos, images = rank(found, files, top or self.settings.top)
         return SearchResult(info, threshold, tuple(videos), tuple(images))
@@ -295,6 +295,18 @@ class Engine:
             checked,
             time.monotonic() - t0,
         )
+
+
+def _gone(path: str) -> bool:
+    """Deleted or moved away; a file that is only unreadable now (its folder's permissions,
+    an unmounted disk's mount point) still holds what was indexed."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class EngineInternals:

@@ -6,6 +6,7 @@ file either fully indexed or not at all; the vector index is rebuilt from here w
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
@@ -85,9 +86,28 @@ class FaceRows:
 _FILE_COLUMNS = ", ".join(FileRecord.__dataclass_fields__)
 
 
+def stored_path(path: str) -> str | bytes:
+    """A path as the catalog keeps it: text, or the raw bytes of a name that is not UTF-8.
+
+    File names are bytes on Linux; Python carries undecodable ones as lone surrogates, which
+    SQLite text cannot hold. Those are stored as a BLOB in the same column (SQLite keeps the
+    type per value), so every name round-trips exactly and ordinary names stay readable text.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _loaded_path(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
 def _file_record(row: Sequence) -> FileRecord:
     """A files row as a record, its kind and status as enums."""
     values = dict(zip(FileRecord.__dataclass_fields__, row, strict=True))
+    values["path"] = _loaded_path(values["path"])
     values["kind"] = MediaKind(values["kind"])
     values["status"] = FileStatus(values["status"])
     return FileRecord(**values)
@@ -156,7 +176,7 @@ class Catalog:
     # files --------------------------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:
         row = self.db.execute(
-            f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (stored_path(path),)
         ).fetchone()
         return _file_record(row) if row else None
 
@@ -220,18 +240,19 @@ class Catalog:
         with self.db:
             for path in paths:
                 removed.append(self._drop_faces(path))
-                self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+                self.db.execute("DELETE FROM files WHERE path = ?", (stored_path(path),))
             self._bump()
         return np.concatenate(removed) if removed else np.zeros(0, np.int64)
 
     def _drop_faces(self, path: str) -> np.ndarray:
+        key = stored_path(path)
         rows = self.db.execute(
             "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id WHERE files.path = ?",
-            (path,),
+            (key,),
         ).fetchall()
         if rows:
             self.db.execute(
-                "DELETE FROM faces WHERE file_id = (SELECT id FROM files WHERE path = ?)", (path,)
+                "DELETE FROM faces WHERE file_id = (SELECT id FROM files WHERE path = ?)", (key,)
             )
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
@@ -269,9 +290,9 @@ class Catalog:
             "duration=excluded.duration, fps=excluded.fps, width=excluded.width, "
             "height=excluded.height, samples=excluded.samples, step=excluded.step, "
             "faces=excluded.faces, indexed_at=excluded.indexed_at",
-            (path, *values),
+            (key := stored_path(path), *values),
         )
-        return self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
+        return self.db.execute("SELECT id FROM files WHERE path = ?", (key,)).fetchone()[0]
 
     # faces --------------------------------------------------------------------------------
     def face_count(self) -> int:

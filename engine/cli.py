@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import EngineError, UserError
+from .names import printable
 from .settings import DEFAULT_THRESHOLD, Settings
 from .timecodes import clock
 from .vocabulary import MediaKind
@@ -173,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(err: EngineError) -> int:
-    print(f"ris: error: {err.title}", file=sys.stderr)
+    print(f"ris: error: {printable(err.title)}", file=sys.stderr)
     if err.hint:
-        print(f"ris: hint: {err.hint}", file=sys.stderr)
+        print(f"ris: hint: {printable(err.hint)}", file=sys.stderr)
     return err.exit_code
 
 
@@ -218,7 +219,7 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
             bar.update(ev, force=ev.files_done == ev.files_total)
         elif isinstance(ev, FileFailed):
             failures.append(ev)
-            bar.message(f"ris: skipped {ev.path}: {ev.reason}")
+            bar.message(f"ris: skipped {printable(ev.path)}: {printable(ev.reason)}")
         elif isinstance(ev, IndexFinished):
             bar.clear()
             rate = ev.frames / ev.seconds if ev.seconds else 0
@@ -234,7 +235,7 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         for f in failures:
-            print(f"  {f.path}\n    {f.reason}", file=sys.stderr)
+            print(f"  {printable(f.path)}\n    {printable(f.reason)}", file=sys.stderr)
     return 0
 
 
@@ -305,7 +306,7 @@ def format_result(r: SearchResult) -> str:
     clip = q.kind == MediaKind.VIDEO
     what = "person" if clip else "face"
     lines = [
-        f"query: {q.path} ({'clip' if clip else 'photo'}, {len(q.faces)} "
+        f"query: {printable(q.path)} ({'clip' if clip else 'photo'}, {len(q.faces)} "
         f"{what}{'s' if len(q.faces) != 1 else ''}; searching {what} {q.chosen}"
         f"{' — pick another with --face N' if len(q.faces) > 1 else ''})",
         f"threshold: {r.threshold:.2f} cosine similarity",
@@ -314,13 +315,13 @@ def format_result(r: SearchResult) -> str:
     ]
     for i, v in enumerate(r.videos, 1):
         lines.append(
-            f"{i:3d}. {v.score:.3f}  {v.path}  ({v.duration:.1f} s, {len(v.matches)} matching samples)"
+            f"{i:3d}. {v.score:.3f}  {printable(v.path)}  ({v.duration:.1f} s, {len(v.matches)} matching samples)"
         )
         for s in v.segments:
             lines.append(f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}")
     lines += ["", f"photos ({len(r.images)}):" if r.images else "photos: no match"]
     for i, im in enumerate(r.images, 1):
-        lines.append(f"{i:3d}. {im.score:.3f}  {im.path}")
+        lines.append(f"{i:3d}. {im.score:.3f}  {printable(im.path)}")
     return "\n".join(lines)
 
 
@@ -330,7 +331,7 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         json.dump(asdict(st), sys.stdout, indent=2)
         print()
         return 0
-    print(f"data directory: {st.data_dir}")
+    print(f"data directory: {printable(st.data_dir)}")
     if not st.files:
         print("nothing indexed yet: run `ris index FOLDER`")
         return 0
@@ -341,11 +342,11 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
     )
     print("files:")
     for path, status, faces in st.files:
-        print(f"  {status:8s} {faces:5d} faces  {path}")
+        print(f"  {status:8s} {faces:5d} faces  {printable(path)}")
     if st.failed:
         print(f"failed ({len(st.failed)}):")
         for f in st.failed:
-            print(f"  {f.path}\n    {f.reason}")
+            print(f"  {printable(f.path)}\n    {printable(f.reason)}")
     return 0
 
 

@@ -40,20 +40,33 @@ from .vocabulary import FileStatus, MediaKind
 class Plan:
     to_index: list[MediaFile] = field(default_factory=list)
     rejected: list[tuple[MediaFile | WalkProblem, str]] = field(default_factory=list)
+    unreadable: list[WalkProblem] = field(default_factory=list)  # reported; what is indexed stays
     unchanged: int = 0
     vanished: list[str] = field(default_factory=list)
     found: int = 0
 
 
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip(os.sep) + os.sep)
+
+
 def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequence[Path]) -> Plan:
-    """What a run must do: new and changed files to index, bad ones to record, vanished to drop."""
+    """What a run must do: new and changed files to index, bad ones to record, vanished to drop.
+
+    A file or folder that cannot be read now is not gone: what the catalog holds under it is
+    kept (and reported); only one the catalog has never seen is recorded as failed.
+    """
     p = Plan()
     seen: set[str] = set()
+    records = catalog.files()
     for item in walk(roots, skip):
         p.found += 1
         seen.add(str(item.path))
         if isinstance(item, WalkProblem):
-            p.rejected.append((item, item.reason))
+            if any(_under(r.path, str(item.path)) for r in records):
+                p.unreadable.append(item)
+            else:
+                p.rejected.append((item, item.reason))
             continue
         old = catalog.file(str(item.path))
         if (
@@ -71,11 +84,13 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
         else:
             p.to_index.append(item)
     prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
-    for rec in catalog.files():
-        under = any(
-            rec.path == pre or rec.path.startswith(pre.rstrip(os.sep) + os.sep) for pre in prefixes
-        )
-        if under and rec.path not in seen:
+    kept = [str(u.path) for u in p.unreadable]
+    for rec in records:
+        if (
+            any(_under(rec.path, pre) for pre in prefixes)
+            and rec.path not in seen
+            and not any(_under(rec.path, k) for k in kept)
+        ):
             p.vanished.append(rec.path)
     return p
 
@@ -107,6 +122,9 @@ class Indexer:
         failed = 0
         for item, reason in work.rejected:
             yield self._fail(item, reason)
+            failed += 1
+        for problem in work.unreadable:
+            yield FileFailed(str(problem.path), f"{problem.reason}; what was indexed there is kept")
             failed += 1
         counts = {"indexed": 0, "frames": 0, "faces": 0, "bytes": 0}
         last_save = time.monotonic()

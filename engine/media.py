@@ -66,7 +66,9 @@ def _walk_dir(root: Path, skipped: set[Path]) -> Iterator[MediaFile | WalkProble
     problems: list[WalkProblem] = []
 
     def on_error(err: OSError) -> None:
-        problems.append(WalkProblem(Path(err.filename or root), f"cannot list: {err.strerror}"))
+        problems.append(
+            WalkProblem(Path(err.filename or root), f"cannot list the folder: {err.strerror}")
+        )
 
     for folder, dirs, files in os.walk(root, onerror=on_error):
         here = Path(folder)
@@ -78,6 +80,7 @@ def _walk_dir(root: Path, skipped: set[Path]) -> Iterator[MediaFile | WalkProble
                 yield _stat(path, kind)
         yield from problems
         problems.clear()
+    yield from problems  # the last folder walked may be the one that could not be listed
 
 
 def _stat(path: Path, kind: MediaKind) -> MediaFile | WalkProblem:

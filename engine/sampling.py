@@ -5,6 +5,7 @@ Runs inside the decoding worker process, so it imports decord and Pillow but nev
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,11 +76,29 @@ def decoded_size(width: int, height: int, max_side: int) -> tuple[int, int, floa
     return max(1, round(width / scale)), max(1, round(height / scale)), scale
 
 
-def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
-    """The video's MediaInfo, then its sampled frames in chunks. Raises on undecodable files."""
+def video_reader(path: Path, **kw: int):  # type: ignore[no-untyped-def]
+    """decord's VideoReader for a path, whatever bytes its name holds.
+
+    decord takes names as UTF-8 text; a name that is not (common on disks from other systems)
+    is opened through this process's /proc/self/fd link to it instead.
+    """
     import decord
 
-    probe = decord.VideoReader(str(path), num_threads=1)
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return decord.VideoReader(f"/proc/self/fd/{fd}", num_threads=1, **kw)
+        finally:
+            os.close(fd)  # the reader holds its own descriptor by now
+    return decord.VideoReader(name, num_threads=1, **kw)
+
+
+def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
+    """The video's MediaInfo, then its sampled frames in chunks. Raises on undecodable files."""
+    probe = video_reader(path)
     n = len(probe)
     if n == 0:
         raise ValueError("the video has no frames")
@@ -89,7 +108,7 @@ def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
     frame_len = 1.0 / fps if fps > 0 else 0.0
     duration = float(starts[-1] - starts[0] + frame_len)
     w, h, scale = decoded_size(width, height, opts.max_side)
-    vr = probe if scale == 1.0 else decord.VideoReader(str(path), width=w, height=h, num_threads=1)
+    vr = probe if scale == 1.0 else video_reader(path, width=w, height=h)
     del probe
     idx = sample_indices(starts, duration, opts.rate, opts.min_frames)
     step = min(1.0 / opts.rate, duration / len(idx))

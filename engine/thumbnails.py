@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 
 from .media import media_kind
 from .results import Box
-from .sampling import frame_starts
+from .sampling import frame_starts, video_reader
 from .vocabulary import MediaKind
 
 
@@ -24,9 +24,7 @@ def frames_at(path: Path, times: Sequence[float]) -> list[np.ndarray]:
             raw.load()
             frame = np.asarray(ImageOps.exif_transpose(raw).convert("RGB"))
         return [frame for _ in times]
-    import decord
-
-    vr = decord.VideoReader(str(path), num_threads=1)
+    vr = video_reader(path)
     starts = frame_starts(vr, float(vr.get_avg_fps() or 0.0))
     rel = starts - starts[0]
     # the frame on screen at t: the last one that starts at or before it (a little slack for rounding)

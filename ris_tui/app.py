@@ -33,7 +33,7 @@ from .backend import (
     settings_from,
 )
 from .dialogs import ExportDialog, FacePicker, HelpScreen
-from .formatting import clock
+from .formatting import clock, printable
 from .library import LibraryPane
 from .pathinput import PathInput
 from .photos import PhotosPane
@@ -153,7 +153,7 @@ class RisApp(App[None]):
                     pics = self._query_faces(query)
                     self.call_from_thread(self._ask_face, query, pics)
                     return
-            name = Path(query.path).name
+            name = printable(Path(query.path).name)
             self.call_from_thread(self.set_status, f"Searching for the person in {name}…")
             result = self.backend.search(query, face or 1)
         except Exception as err:  # shown, never raised into the UI
@@ -170,7 +170,7 @@ class RisApp(App[None]):
             return []
 
     def _ask_face(self, query: Query, pics: list[Any]) -> None:
-        self.set_status(f"{Path(query.path).name}: pick the face to search for")
+        self.set_status(f"{printable(Path(query.path).name)}: pick the face to search for")
 
         def picked(number: int | None) -> None:
             if number is None:
@@ -191,7 +191,7 @@ class RisApp(App[None]):
         what = "person" if q.kind == "video" else "face"
         several = f" · {what} {q.chosen} of {len(q.faces)} (f: another)" if len(q.faces) > 1 else ""
         self.set_status(
-            f"{Path(q.path).name}{several} · {_count(len(result.videos), 'video')}, "
+            f"{printable(Path(q.path).name)}{several} · {_count(len(result.videos), 'video')}, "
             f"{_count(len(result.images), 'photo')} at similarity ≥ {result.threshold:.2f} · "
             f"{seconds:.1f} s"
         )
@@ -248,7 +248,9 @@ class RisApp(App[None]):
             ):
                 self._thumbs[video.path, m.t, m.bbox] = im
         except Exception as err:
-            self.call_from_thread(self.set_status, f"Cannot show faces of {video.path}: {err}")
+            self.call_from_thread(
+                self.set_status, f"Cannot show faces of {printable(video.path)}: {err}"
+            )
             return
         if not get_current_worker().is_cancelled and pane.current is video:
             pics = [self._thumbs[video.path, m.t, m.bbox] for m in moments]
@@ -263,7 +265,7 @@ class RisApp(App[None]):
         try:
             face, whole = self.backend.photo(hit.path, hit.bbox)
         except Exception as err:
-            self.call_from_thread(self.set_status, f"Cannot show {hit.path}: {err}")
+            self.call_from_thread(self.set_status, f"Cannot show {printable(hit.path)}: {err}")
             return
         if not get_current_worker().is_cancelled and pane.current is hit:
             self.call_from_thread(pane.show_pictures, hit, face, whole)
@@ -308,7 +310,7 @@ class RisApp(App[None]):
                     self.call_from_thread(
                         self.notify,
                         ev.reason,
-                        title=f"Skipped {Path(ev.path).name}",
+                        title=f"Skipped {printable(Path(ev.path).name)}",
                         severity="warning",
                     )
                 elif isinstance(ev, IndexFinished):

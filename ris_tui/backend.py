@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from engine.errors import EngineError
 from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
 from engine.media import media_kind
+from engine.names import printable
 from engine.settings import Settings
 from engine.timecodes import clock
 from engine.vocabulary import MediaKind
@@ -39,6 +40,7 @@ __all__ = [
     "IndexProgressed",
     "clock",
     "is_photo",
+    "printable",
     "settings_from",
 ]
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 
-from .backend import clock  # the engine's one clock format
+from .backend import clock, printable  # the engine's one clock format and name escaping
 
-__all__ = ["clock", "short_path"]
+__all__ = ["clock", "printable", "short_path"]
 
 
 def short_path(path: str, width: int) -> str:
-    """The path relative to the working directory where shorter, trimmed from the left to fit."""
+    """The path relative to the working directory where shorter, trimmed from the left to fit,
+    with undecodable bytes and control characters escaped."""
     try:
         rel = os.path.relpath(path)
         if len(rel) < len(path) and not rel.startswith("../.."):
             path = rel
     except ValueError:
         pass
+    path = printable(path)
     return path if len(path) <= width else "…" + path[-(width - 1) :]

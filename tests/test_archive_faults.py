@@ -1,0 +1,119 @@
+"""What real archives hold, through `ris` as a user runs it: names that are not UTF-8 or hold a
+newline, folders that cannot be read, a library shared read-only.
+
+Permissions are tested as an ordinary user would meet them: root reads everything, so when the
+suite runs as root the commands under test run without root's override of file permissions
+(setpriv drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AOC_PHOTO, HAMILTON, LMM_PHOTO, run_ris
+
+pytestmark = pytest.mark.slow
+
+_NO_OVERRIDE = "-dac_override,-dac_read_search"
+
+
+def as_user(env: dict[str, str], *args: object) -> subprocess.CompletedProcess:
+    """`ris ARGS` bound by file permissions, as an ordinary user is."""
+    prefix = (
+        ["setpriv", f"--bounding-set={_NO_OVERRIDE}", f"--inh-caps={_NO_OVERRIDE}"]
+        if os.geteuid() == 0
+        else []
+    )
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "engine.cli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture
+def restore_modes():  # type: ignore[no-untyped-def]
+    """Folders and files a test made unreadable or read-only, made writable again after it."""
+    changed: list[Path] = []
+    yield changed
+    for path in changed:
+        for sub in [path, *path.rglob("*")] if path.is_dir() else [path]:
+            os.chmod(sub, 0o755 if sub.is_dir() else 0o644)
+
+
+def test_names_that_are_not_utf8_or_hold_a_newline_are_indexed_found_and_shown(tmp_path, ris_env):
+    media = tmp_path / "media"
+    media.mkdir()
+    video = media / os.fsdecode(b"caf\xe9 \xff hamilton.mp4")  # Latin-1 bytes, invalid UTF-8
+    photo = media / os.fsdecode(b"lin\xe9.png")
+    two_lines = media / "two\nlines.jpg"
+    shutil.copy(HAMILTON, video)
+    shutil.copy(LMM_PHOTO, photo)
+    shutil.copy(AOC_PHOTO, two_lines)
+    data = tmp_path / "data"
+
+    run = run_ris(ris_env, "index", media, "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    assert "indexed 3 files" in run.stderr and "0 failed" in run.stderr
+
+    run = run_ris(ris_env, "search", LMM_PHOTO, "--json", "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout)  # \udcNN escapes: the exact name, back to bytes with fsencode
+    assert [Path(v["path"]) for v in found["videos"]] == [video]
+    assert os.fsencode(found["videos"][0]["path"]).endswith(b"caf\xe9 \xff hamilton.mp4")
+    assert Path(found["images"][0]["path"]) == photo
+
+    run = run_ris(ris_env, "status", "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    listed = [line for line in run.stdout.splitlines() if line.startswith("  indexed")]
+    assert len(listed) == 3  # one line per file: the newline is escaped
+    assert any(line.endswith("caf\\xe9 \\xff hamilton.mp4") for line in listed)
+    assert any(line.endswith("two\\nlines.jpg") for line in listed)
+
+    status = json.loads(run_ris(ris_env, "status", "--json", "--data-dir", data).stdout)
+    assert {Path(p) for p, _, _ in status["files"]} == {video, photo, two_lines}
+
+    run = run_ris(ris_env, "index", media, "--data-dir", data)  # nothing changed: nothing to do
+    assert "3 unchanged" in run.stderr and "0 failed" in run.stderr
+
+
+def test_an_unreadable_folder_is_reported_and_its_indexed_files_are_kept(
+    tmp_path, ris_env, restore_modes
+):
+    media = tmp_path / "media"
+    (media / "aa").mkdir(parents=True)
+    (media / "zz").mkdir()  # walked last: a problem there must still be reported
+    shutil.copy(LMM_PHOTO, media / "aa" / "lmm.png")
+    shutil.copy(HAMILTON, media / "zz" / "hamilton.mp4")
+    data = tmp_path / "data"
+    run = as_user(ris_env, "index", media, "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    assert "indexed 2 files" in run.stderr
+
+    os.chmod(media / "zz", 0o000)
+    restore_modes.append(media / "zz")
+    run = as_user(ris_env, "index", media, "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    assert "gone from disk" not in run.stderr
+    assert f"{media / 'zz'}: cannot list the folder: Permission denied" in run.stderr
+    assert "what was indexed there is kept" in run.stderr
+
+    status = json.loads(as_user(ris_env, "status", "--json", "--data-dir", data).stdout)
+    kept = {p: (state, faces) for p, state, faces in status["files"]}
+    assert kept[str(media / "zz" / "hamilton.mp4")][0] == "indexed"
+    assert kept[str(media / "zz" / "hamilton.mp4")][1] > 0
+
+    run = as_user(ris_env, "search", LMM_PHOTO, "--json", "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    assert [v["path"] for v in json.loads(run.stdout)["videos"]] == [
+        str(media / "zz" / "hamilton.mp4")
+    ]
