@@ -17,14 +17,15 @@ from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
-from .catalog import Catalog
-from .errors import IndexBusyError, StoreError, UserError, WeightsMismatchError
+from .catalog import Catalog, reported
+from .errors import CatalogError, IndexBusyError, StoreError, UserError, WeightsMismatchError
 from .events import FileFailed, IndexEvent
 from .lock import WriterLock
 from .matching import match_appearances
 from .models import FaceModels
 from .query import Query, read_query
 from .ranking import FileInfo, Matches, rank
+from .repair import CheckReport, RepairReport, catalog_problems, check_vectors, salvage
 from .results import LibraryStatus, Migration, QueryInfo, SearchResult
 from .sampling import SampleOptions
 from .settings import Settings
@@ -139,8 +140,14 @@ class Engine:
         for p in paths:
             if not Path(p).expanduser().exists():
                 raise UserError(f"no such file or folder: {p}")
-        with WriterLock(self.settings.lock_path):
+        with WriterLock(self.settings.lock_path), reported(self.settings.catalog_path):
             catalog = Catalog(self.settings.catalog_path)
+            if catalog.read_only:
+                catalog.close()
+                raise UserError(
+                    f"the catalog {catalog.path} is read-only for this process",
+                    "indexing needs write access to the data directory; searches work read-only",
+                )
             store: VectorStore | None = None
             try:
                 # a store other processes see (Milvus) is shared with this engine's searches
@@ -185,6 +192,12 @@ class Engine:
         face: int | None = None,
         threshold: float | None = None,
         top: int | None = None,
+    ) -> SearchResult:
+        with reported(self.settings.catalog_path):
+            return self._search(query, face, threshold, top)
+
+    def _search(
+        self, query: Path | Query, face: int | None, threshold: float | None, top: int | None
     ) -> SearchResult:
         if not self.exists() or not self._get_catalog().face_count():
             raise UserError(
@@ -232,6 +245,10 @@ class Engine:
         return SearchResult(info, threshold, tuple(videos), tuple(images))
 
     def status(self) -> LibraryStatus:
+        with reported(self.settings.catalog_path):
+            return self._status()
+
+    def _status(self) -> LibraryStatus:
         data_dir = str(self.settings.data_dir.resolve())
         if not self.exists():
             return LibraryStatus(data_dir, None, 0, 0, 0, (), (), self.store_choice.describe())
@@ -295,6 +312,75 @@ class Engine:
             checked,
             time.monotonic() - t0,
         )
+
+    def check(self) -> CheckReport:
+        """SQLite's integrity check of the catalog, and the vector store compared with it.
+        Reads only; safe while an index run goes on (the store may then be reported behind)."""
+        if not self.exists():
+            raise UserError(f"nothing is indexed in {self.settings.data_dir}", "nothing to check")
+        path = self.settings.catalog_path
+        try:
+            catalog = Catalog(path, read_only=True)
+        except CatalogError as err:
+            return CheckReport(str(path), (err.title,), None)
+        try:
+            problems = catalog_problems(catalog)
+            if problems:
+                return CheckReport(str(path), problems, None)
+            store = open_store(choose(self.settings, catalog), self.settings, catalog, create=False)
+            try:
+                vectors = check_vectors(store, catalog, store.damaged)
+            finally:
+                store.close()
+            return CheckReport(str(path), (), vectors)
+        finally:
+            catalog.close()
+
+    def repair(self, progress: Notify = lambda text: None) -> RepairReport:
+        """Recover a damaged catalog into a new one (the damaged file is kept beside it, never
+        deleted) and rebuild the vectors from the catalog. Holds the writer lock."""
+        if not self.exists():
+            raise UserError(f"nothing is indexed in {self.settings.data_dir}", "nothing to repair")
+        path = self.settings.catalog_path
+        with WriterLock(self.settings.lock_path):
+            self.close()
+            try:
+                catalog = Catalog(path)
+                problems = catalog_problems(catalog)
+                catalog.close()
+            except CatalogError as err:
+                problems = (err.title,)
+            rescued, kept = None, None
+            if problems:
+                progress(f"the catalog is damaged: {problems[0]}")
+                fresh = path.with_name(path.name + ".repairing")
+                for leftover in _with_journals(fresh):
+                    leftover.unlink(missing_ok=True)
+                rescued = salvage(path, fresh, progress)
+                kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+                for old, new in zip(_with_journals(path), _with_journals(kept), strict=True):
+                    if old.exists():
+                        os.replace(old, new)
+                os.replace(fresh, path)
+            with reported(path):
+                catalog = Catalog(path)
+                try:
+                    choice = choose(self.settings, catalog)
+                    store = open_store(choice, self.settings, catalog, create=True)
+                    try:
+                        progress(f"rebuilding the vectors in {store.describe()}")
+                        store.clear()
+                        reconcile(store, catalog, save=True)
+                        count = len(store)
+                    finally:
+                        store.close()
+                finally:
+                    catalog.close()
+        return RepairReport(problems, rescued, str(kept) if kept else None, count)
+
+
+def _with_journals(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 def _gone(path: str) -> bool:

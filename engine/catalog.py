@@ -10,14 +10,17 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
 from .errors import CatalogError
 from .faces import NewFace
+from .private import private_dir, private_file, writable
 from .sampling import MediaInfo
 from .vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
@@ -114,20 +117,33 @@ def _file_record(row: Sequence) -> FileRecord:
 
 
 class Catalog:
-    def __init__(self, path: Path) -> None:
+    """The library's catalog. Opened read-only when this process may not write it (a library
+    shared read-only), or when asked; writes then fail with CatalogError."""
+
+    def __init__(self, path: Path, read_only: bool | None = None) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = not writable(path) if read_only is None else read_only
+        if path.exists() and path.stat().st_size == 0:
+            raise CatalogError(
+                f"the catalog {path} is empty (0 bytes): it was truncated or never written",
+                "restore it from a backup; if this data directory is new and holds nothing "
+                "else, delete the empty file",
+            )
         try:
-            self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                self.db = open_read_only(path)
+            else:
+                private_dir(path.parent)
+                private_file(path)
+                self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as err:
-            raise CatalogError(
-                f"cannot open the catalog {path}: {err}",
-                "is it a ris data directory? move it away to start afresh",
-            ) from err
+            raise catalog_error(path, err) from err
+        except OSError as err:
+            raise CatalogError(f"cannot open the catalog {path}: {err.strerror}") from err
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -136,6 +152,11 @@ class Catalog:
                 f"the catalog {self.path} has schema {version}, newer than this "
                 f"ris ({SCHEMA_VERSION})",
                 "upgrade ris",
+            )
+        if version < SCHEMA_VERSION and self.read_only:
+            raise CatalogError(
+                f"the catalog {self.path} needs an upgrade, and this process may not write it",
+                "run ris once as its owner (any command) to upgrade it",
             )
         for step in range(version + 1, SCHEMA_VERSION + 1):
             with self.db:
@@ -348,6 +369,51 @@ class Catalog:
             else np.zeros((0, EMBEDDING_DIM), np.float32)
         )
         return _face_rows([r[:8] for r in rows], vectors)
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes. A WAL catalog whose shared-memory file is missing
+    cannot be opened read-only the usual way; it is then read as immutable (nobody who may not
+    write it can change it under us, and its owner's writes are seen at the next open)."""
+    uri = "file:" + quote(os.fsencode(path)) + "?mode=ro"
+    db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        db.close()
+        db = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
+    return db
+
+
+def catalog_error(path: Path, err: sqlite3.DatabaseError) -> CatalogError:
+    """What SQLite's complaint means for the user, and what to do; never "start afresh"."""
+    text = str(err)
+    if any(w in text for w in ("malformed", "not a database", "disk image", "corrupt")):
+        return CatalogError(
+            f"the catalog {path} is damaged ({text})",
+            "`ris check` says what is wrong; `ris repair` recovers what it can into a new "
+            "catalog and keeps the damaged one beside it",
+        )
+    if "readonly" in text or "read-only" in text:
+        return CatalogError(
+            f"the catalog {path} is read-only for this process ({text})",
+            "searches work; indexing needs write access to the data directory",
+        )
+    if "disk is full" in text:
+        return CatalogError(
+            f"the disk holding {path} is full",
+            "free some space and run again: every file committed so far is kept",
+        )
+    return CatalogError(f"the catalog {path}: {text}")
+
+
+@contextmanager
+def reported(path: Path) -> Iterator[None]:
+    """Turn SQLite's errors inside the block into a CatalogError naming the catalog."""
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        raise catalog_error(path, err) from err
 
 
 def _face_rows(rows: list, vectors: np.ndarray | None = None) -> FaceRows:

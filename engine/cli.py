@@ -92,6 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="check the catalog and the vectors for damage (exit 1 if any), and say what to do",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    sub.add_parser(
+        "repair",
+        parents=[common],
+        help="recover a damaged catalog into a new one (the damaged file is kept) and rebuild "
+        "the vectors from the catalog",
+    )
+
+    p = sub.add_parser(
         "migrate",
         parents=[common],
         help="copy the library's vectors to another store, without re-embedding",
@@ -153,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             "index": _index,
             "search": _search,
             "status": _status,
+            "check": _check,
+            "repair": _repair,
             "migrate": _migrate,
             "eval": _eval,
         }
@@ -347,6 +363,64 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         print(f"failed ({len(st.failed)}):")
         for f in st.failed:
             print(f"  {printable(f.path)}\n    {printable(f.reason)}")
+    return 0
+
+
+def _check(engine: Engine, args: argparse.Namespace) -> int:
+    report = engine.check()
+    if args.json:
+        json.dump(
+            {**asdict(report), "healthy": report.healthy, "advice": report.advice()},
+            sys.stdout,
+            indent=2,
+        )
+        print()
+        return 0 if report.healthy else 1
+    print(f"catalog: {printable(report.catalog)}")
+    if report.catalog_problems:
+        print(f"  DAMAGED: {len(report.catalog_problems)} problems, SQLite says:")
+        for line in report.catalog_problems[:10]:
+            print(f"    {printable(line)}")
+    else:
+        print("  sound (SQLite integrity check passed)")
+    v = report.vectors
+    if v is not None:
+        print(f"vectors: {printable(v.store)}")
+        print(
+            f"  {v.vectors} vectors for {v.faces} catalog faces; {v.missing} missing, {v.extra} "
+            f"extra; {v.differing} of {v.sampled} sampled differ from the catalog's"
+        )
+        if v.damaged_file:
+            print("  DAMAGED: the vector file does not match its checksum")
+        elif v.behind and not v.healthy:
+            print("  behind the catalog (an interrupted run): caught up by the next run")
+    print(f"{'healthy' if report.healthy else 'to do'}: {report.advice()}")
+    return 0 if report.healthy else 1
+
+
+def _repair(engine: Engine, args: argparse.Namespace) -> int:
+    done = engine.repair(progress=lambda text: print(f"ris: {printable(text)}", file=sys.stderr))
+    if done.salvage is None:
+        print(
+            f"ris: the catalog was sound; {done.vectors} vectors rebuilt from it", file=sys.stderr
+        )
+        return 0
+    got = done.salvage
+    print(
+        f"ris: recovered {got.files} files and {got.faces} faces into a new catalog; "
+        f"{got.unreadable_files} file records and {got.unreadable_faces} faces were unreadable",
+        file=sys.stderr,
+    )
+    print(f"ris: the damaged catalog is kept at {printable(done.kept or '')}", file=sys.stderr)
+    if got.to_reindex:
+        print(
+            f"ris: {len(got.to_reindex)} files lost faces and will be embedded again by the "
+            "next `ris index` of their folders:",
+            file=sys.stderr,
+        )
+        for path in got.to_reindex:
+            print(f"  {printable(path)}", file=sys.stderr)
+    print(f"ris: {done.vectors} vectors rebuilt from the new catalog", file=sys.stderr)
     return 0
 
 

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from .errors import IndexBusyError
+from .errors import IndexBusyError, UserError
+from .private import FILE_MODE, private_dir
 
 
 class WriterLock:
@@ -16,8 +17,16 @@ class WriterLock:
         self._fd: int | None = None
 
     def __enter__(self) -> WriterLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            private_dir(self.path.parent)
+            # never through a link: a planted index.lock -> ~/.bashrc must not be emptied
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+        except OSError as err:
+            raise UserError(
+                f"cannot write to the data directory {self.path.parent}: {err.strerror}",
+                "indexing needs write access to it (searches work read-only); if index.lock is "
+                "a link, remove it",
+            ) from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

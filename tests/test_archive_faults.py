@@ -117,3 +117,53 @@ def test_an_unreadable_folder_is_reported_and_its_indexed_files_are_kept(
     assert [v["path"] for v in json.loads(run.stdout)["videos"]] == [
         str(media / "zz" / "hamilton.mp4")
     ]
+
+
+def test_a_library_shared_read_only_is_searched_and_not_written(tmp_path, ris_env, restore_modes):
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(HAMILTON, media / "hamilton.mp4")
+    shutil.copy(LMM_PHOTO, media / "lmm.png")
+    data = tmp_path / "data"
+    assert run_ris(ris_env, "index", media, "--data-dir", data).returncode == 0
+    expected = json.loads(
+        run_ris(ris_env, "search", LMM_PHOTO, "--json", "--data-dir", data).stdout
+    )
+
+    for path in [data, *data.iterdir()]:
+        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+    restore_modes.append(data)
+    before = {p.name: p.stat().st_mtime_ns for p in data.iterdir()}
+
+    run = as_user(ris_env, "search", LMM_PHOTO, "--json", "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == expected
+    assert as_user(ris_env, "status", "--data-dir", data).returncode == 0
+
+    run = as_user(ris_env, "index", media, "--data-dir", data)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert "indexing needs write access" in run.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in data.iterdir()} == before
+
+
+def test_the_library_is_private_and_its_lock_never_follows_a_link(tmp_path, ris_env):
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(LMM_PHOTO, media / "lmm.png")
+    data = tmp_path / "data"
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert run_ris(ris_env, "index", media, "--data-dir", data).returncode == 0
+    assert data.stat().st_mode & 0o777 == 0o700 & ~mask
+    for name in ("catalog.sqlite", "faces.usearch", "faces.json", "index.lock"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600 & ~mask, name
+
+    victim = tmp_path / "bashrc"
+    victim.write_text("export PATH=...\n")
+    (data / "index.lock").unlink()
+    (data / "index.lock").symlink_to(victim)
+    run = run_ris(ris_env, "index", media, "--data-dir", data)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "cannot write to the data directory" in run.stderr
+    assert victim.read_text() == "export PATH=...\n"

@@ -1,3 +1,4 @@
+import os
 import sqlite3
 
 import numpy as np
@@ -78,5 +79,25 @@ def test_schema_is_versioned_and_newer_is_refused(tmp_path):
 
 def test_a_file_that_is_not_sqlite_gives_a_clear_error(tmp_path):
     (tmp_path / "c.sqlite").write_text("not a database " * 100)
-    with pytest.raises(CatalogError, match="cannot open the catalog"):
+    with pytest.raises(CatalogError, match="is damaged") as caught:
         Catalog(tmp_path / "c.sqlite")
+    assert "ris repair" in caught.value.hint and "afresh" not in caught.value.hint
+
+
+def test_an_empty_catalog_file_is_an_error_not_a_new_library(tmp_path):
+    (tmp_path / "c.sqlite").write_bytes(b"")
+    with pytest.raises(CatalogError, match="empty"):
+        Catalog(tmp_path / "c.sqlite")
+    assert (tmp_path / "c.sqlite").stat().st_size == 0  # left as it was
+
+
+def test_the_catalog_and_its_folder_are_private(tmp_path):
+    Catalog(tmp_path / "lib" / "c.sqlite").close()
+    assert (tmp_path / "lib").stat().st_mode & 0o777 == 0o700 & ~_umask()
+    assert (tmp_path / "lib" / "c.sqlite").stat().st_mode & 0o777 == 0o600 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

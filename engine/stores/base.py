@@ -75,6 +75,7 @@ class VersionMark:
     """The catalog version a store holds, as `base` marks it: what both backends share."""
 
     _version = -1
+    damaged = False  # a file backend sets it when its file did not match its checksum
 
     @property
     def version(self) -> int:
@@ -86,6 +87,10 @@ class VersionMark:
 
 class VectorStore(Protocol):
     """What every backend does. Keys are the catalog's face ids; vectors are unit length."""
+
+    damaged: bool
+    """True when the store's own file was found damaged on opening (it then opened empty, at
+    version -1, for `reconcile` to rebuild); what `ris check` reports."""
 
     shared: bool
     """True when other processes see this store's writes (a Milvus collection): then only the

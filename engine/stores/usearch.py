@@ -2,14 +2,16 @@
 keyed by face id, in a file of the data directory loaded into this process.
 
 The file is a cache of the catalog's vectors. A sidecar (`faces.json`) records the catalog
-version it matches and its count; a file that does not match its sidecar opens empty at version
--1, and `base.reconcile` rebuilds it from the catalog. Saves are atomic (temp file, rename).
+version it matches, its count and the file's CRC-32; a file that does not match its sidecar
+(damaged on disk, or from an interrupted save) opens empty at version -1, and `base.reconcile`
+rebuilds it from the catalog. Saves are atomic (temp file, rename).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from usearch.index import Index
 
+from ..private import FILE_MODE, private_dir, write_private
 from ..vocabulary import EMBEDDING_DIM
 from .base import VersionMark
 
@@ -34,11 +37,16 @@ class UsearchStore(VersionMark):
         self.ndim = ndim
         self._version = -1
         self.index = Index(ndim=ndim, metric="cos", dtype="f32")
+        self.damaged = False  # the file did not match the checksum it was saved with
         meta = path.with_suffix(".json")
         if path.exists() and meta.exists():
             try:
                 recorded = json.loads(meta.read_text())
-                self.index.load(str(path))
+                data = path.read_bytes()
+                if "crc32" in recorded and zlib.crc32(data) != recorded["crc32"]:
+                    self.damaged = True
+                    raise ValueError("checksum mismatch")
+                self.index.load(data)
                 if self.index.ndim == ndim and recorded.get("count") == len(self.index):
                     self._version = int(recorded["version"])
             except (ValueError, RuntimeError, KeyError, OSError):
@@ -68,16 +76,15 @@ class UsearchStore(VersionMark):
 
     def save(self) -> None:
         """Write the index, then the sidecar naming the catalog version it holds; each atomic."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
         self.index.save(str(tmp))
+        os.chmod(tmp, FILE_MODE)
+        crc = zlib.crc32(tmp.read_bytes())
         os.replace(tmp, self.path)
-        meta = self.path.with_suffix(".json")
-        tmp_meta = meta.with_name(meta.name + ".tmp")
-        tmp_meta.write_text(
-            json.dumps({"version": self._version, "count": len(self.index), "ndim": self.ndim})
-        )
-        os.replace(tmp_meta, meta)
+        sidecar = {"version": self._version, "count": len(self.index), "ndim": self.ndim}
+        sidecar["crc32"] = crc
+        write_private(self.path.with_suffix(".json"), json.dumps(sidecar).encode())
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         if not len(keys):
