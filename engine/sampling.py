@@ -96,13 +96,51 @@ def video_reader(path: Path, **kw: int):  # type: ignore[no-untyped-def]
     return decord.VideoReader(name, num_threads=1, **kw)
 
 
+def display_turns(path: Path, first: np.ndarray) -> int:
+    """Quarter turns counterclockwise still needed to show decord's frames as a player does
+    (0 to 3), given decord's first frame.
+
+    Phones record portrait video as landscape frames with a display matrix in the container.
+    decord applies it in MP4 and MOV but not in Matroska or WebM, so PyAV reads the matrix and
+    the first frame as stored, and decord's frame tells whether it was turned already.
+    """
+    import av
+
+    try:
+        with open(path, "rb") as raw, av.open(raw) as container:
+            frame = next(container.decode(video=0), None)
+            if frame is None:
+                return 0
+            turns = round(frame.rotation / 90) % 4
+            stored = frame.to_ndarray(format="rgb24") if turns else None
+    except (av.FFmpegError, OSError):
+        return 0  # decord reports what is wrong with the file
+    if stored is None or stored.shape != first.shape:
+        return 0  # nothing to turn, or decord turned it (a quarter turn swaps the sides)
+    as_stored = np.abs(first.astype(np.int16) - stored).mean()
+    turned = np.rot90(stored, turns)
+    if turned.shape != first.shape:
+        return turns
+    return turns if as_stored < np.abs(first.astype(np.int16) - turned).mean() else 0
+
+
+def upright(frames: np.ndarray, turns: int) -> np.ndarray:
+    """Frames (B, H, W, 3) turned as a player shows them."""
+    if not turns:
+        return frames
+    return np.ascontiguousarray(np.rot90(frames, turns, axes=(1, 2)))
+
+
 def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
-    """The video's MediaInfo, then its sampled frames in chunks. Raises on undecodable files."""
+    """The video's MediaInfo, then its sampled frames in chunks, upright as a player shows
+    them (sizes and boxes too). Raises on undecodable files."""
     probe = video_reader(path)
     n = len(probe)
     if n == 0:
         raise ValueError("the video has no frames")
-    height, width = probe[0].shape[:2]
+    first = probe[0].asnumpy()
+    turns = display_turns(path, first)
+    height, width = first.shape[:2]
     fps = float(probe.get_avg_fps() or 0.0)
     starts = frame_starts(probe, fps)
     frame_len = 1.0 / fps if fps > 0 else 0.0
@@ -112,10 +150,12 @@ def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
     del probe
     idx = sample_indices(starts, duration, opts.rate, opts.min_frames)
     step = min(1.0 / opts.rate, duration / len(idx))
+    if turns % 2:
+        width, height = height, width
     yield MediaInfo(MediaKind.VIDEO, width, height, duration, fps, len(idx), step, scale)
     for lo in range(0, len(idx), opts.chunk):
         part = idx[lo : lo + opts.chunk]
-        frames = vr.get_batch(part.tolist()).asnumpy()
+        frames = upright(vr.get_batch(part.tolist()).asnumpy(), turns)
         yield FrameChunk(starts[part] - starts[0], np.ascontiguousarray(frames))
 
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 
 from .media import media_kind
 from .results import Box
-from .sampling import frame_starts, video_reader
+from .sampling import display_turns, frame_starts, upright, video_reader
 from .vocabulary import MediaKind
 
 
@@ -30,7 +30,7 @@ def frames_at(path: Path, times: Sequence[float]) -> list[np.ndarray]:
     # the frame on screen at t: the last one that starts at or before it (a little slack for rounding)
     idx = np.clip(np.searchsorted(rel, np.asarray(times) + 1e-3, side="right") - 1, 0, len(vr) - 1)
     unique = sorted(set(idx.tolist()))
-    batch = vr.get_batch(unique).asnumpy()
+    batch = upright(vr.get_batch(unique).asnumpy(), display_turns(path, vr[0].asnumpy()))
     by_index = dict(zip(unique, batch, strict=True))
     return [by_index[i] for i in idx.tolist()]
 

@@ -167,3 +167,50 @@ def test_the_library_is_private_and_its_lock_never_follows_a_link(tmp_path, ris_
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "cannot write to the data directory" in run.stderr
     assert victim.read_text() == "export PATH=...\n"
+
+
+def write_clip(path: Path, frames, display_rotation: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """An H.264 clip of `frames` (upright RGB) stored turned so that a player, applying the
+    container's display rotation (degrees counterclockwise), shows them upright."""
+    import av
+    import numpy as np
+
+    turns = -display_rotation // 90
+    stored = [np.ascontiguousarray(np.rot90(f, turns)) for f in frames]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=2)
+        stream.height, stream.width = stored[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        if display_rotation:
+            stream.set_display_rotation(display_rotation)
+        for f in stored:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(stream.encode())
+
+
+def test_a_clip_with_a_display_rotation_is_seen_upright(tmp_path, ris_env):
+    import decord
+
+    reader = decord.VideoReader(str(HAMILTON))
+    step = max(1, round(reader.get_avg_fps() / 2))
+    frames = reader.get_batch(list(range(0, len(reader), step))).asnumpy()
+    media = tmp_path / "media"
+    media.mkdir()
+    write_clip(media / "upright.mp4", frames)
+    write_clip(media / "phone.mp4", frames, display_rotation=-90)  # decord turns MP4 itself
+    write_clip(media / "phone.mkv", frames, display_rotation=90)  # and Matroska not
+    write_clip(media / "upside_down.mkv", frames, display_rotation=180)
+    data = tmp_path / "data"
+    run = run_ris(ris_env, "index", media, "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+
+    found = json.loads(run_ris(ris_env, "search", LMM_PHOTO, "--json", "--data-dir", data).stdout)
+    by_name = {Path(v["path"]).name: v for v in found["videos"]}
+    assert set(by_name) == {"upright.mp4", "phone.mp4", "phone.mkv", "upside_down.mkv"}
+    upright = by_name.pop("upright.mp4")
+    for name, video in by_name.items():
+        assert abs(video["score"] - upright["score"]) <= 0.02, name
+        # boxes as a player shows the frame: where the upright clip has them
+        first, same = video["matches"][0], upright["matches"][0]
+        assert abs(first["t"] - same["t"]) < 0.01, name
+        assert max(abs(a - b) for a, b in zip(first["bbox"], same["bbox"])) < 8, name
