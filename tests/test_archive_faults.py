@@ -213,4 +213,4 @@ def test_a_clip_with_a_display_rotation_is_seen_upright(tmp_path, ris_env):
         # boxes as a player shows the frame: where the upright clip has them
         first, same = video["matches"][0], upright["matches"][0]
         assert abs(first["t"] - same["t"]) < 0.01, name
-        assert max(abs(a - b) for a, b in zip(first["bbox"], same["bbox"])) < 8, name
+        assert max(abs(a - b) for a, b in zip(first["bbox"], same["bbox"], strict=True)) < 8, name
