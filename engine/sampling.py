@@ -107,7 +107,7 @@ def display_turns(path: Path, first: np.ndarray) -> int:
     import av
 
     try:
-        with open(path, "rb") as raw, av.open(raw) as container:
+        with open(path, "rb") as raw, av.open(raw, "r") as container:
             frame = next(container.decode(video=0), None)
             if frame is None:
                 return 0
