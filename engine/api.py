@@ -18,7 +18,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from .catalog import Catalog, reported
-from .errors import CatalogError, IndexBusyError, StoreError, UserError, WeightsMismatchError
+from .errors import (
+    CatalogError,
+    EngineError,
+    IndexBusyError,
+    StoreError,
+    UserError,
+    WeightsMismatchError,
+)
 from .events import FileFailed, IndexEvent
 from .lock import WriterLock
 from .matching import match_appearances
@@ -182,8 +189,9 @@ class Engine:
 
     def read_query(self, query: Path) -> Query:
         """The faces of a query photo, or the people of a query clip, best first."""
+        s = self.settings
         return read_query(
-            query, self.sample_options, self._get_models(), self.settings.match_threshold
+            query, self.sample_options, self._get_models(), s.match_threshold, s.decode_timeout
         )
 
     def search(
@@ -267,7 +275,22 @@ class Engine:
             ),
             files=tuple((f.path, str(f.status), f.faces) for f in files),
             store=self.store_choice.describe(),
+            **self._saved_vectors(catalog),
         )
+
+    def _saved_vectors(self, catalog: Catalog) -> dict[str, int | None]:
+        """How many vectors the store holds as saved, and how many catalog changes behind it is
+        (an interrupted run leaves it behind; the next run or search catches it up)."""
+        try:
+            store = open_store(choose(self.settings, catalog), self.settings, catalog, create=False)
+        except EngineError:
+            return {}
+        try:
+            behind = catalog.version - store.version if store.version >= 0 else catalog.version
+            return {"vectors": len(store), "vectors_behind": max(0, behind)}
+        finally:
+            with suppress(StoreError):
+                store.close()
 
     def migrate(
         self,

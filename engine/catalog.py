@@ -399,9 +399,9 @@ def catalog_error(path: Path, err: sqlite3.DatabaseError) -> CatalogError:
             f"the catalog {path} is read-only for this process ({text})",
             "searches work; indexing needs write access to the data directory",
         )
-    if "disk is full" in text:
+    if "disk is full" in text or "disk I/O error" in text:
         return CatalogError(
-            f"the disk holding {path} is full",
+            f"cannot write the catalog {path}: {text} (is the disk full?)",
             "free some space and run again: every file committed so far is kept",
         )
     return CatalogError(f"the catalog {path}: {text}")

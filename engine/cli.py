@@ -353,6 +353,9 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         return 0
     print(f"weights: {st.weights}")
     print(f"vector store: {st.store}")
+    if st.vectors is not None:
+        behind = f", {st.vectors_behind} changes behind the catalog" if st.vectors_behind else ""
+        print(f"vectors: {st.vectors} saved{behind}")
     print(
         f"indexed: {st.videos} videos, {st.images} photos, {st.faces} faces; {len(st.failed)} failed"
     )

@@ -36,6 +36,8 @@ class FaceDetector:
     def detect(self, frames: np.ndarray, scale: float = 1.0) -> list[Detection]:
         """Faces in a (B, H, W, 3) uint8 batch of equal-size frames; `scale` maps decoded pixels
         back to the original frame, for the size gate."""
+        if min(frames.shape[1:3]) * scale < max(self.min_size, 12):
+            return []  # no face the gates keep fits in so small a frame (MTCNN would fail)
         batch = torch.from_numpy(np.require(frames, requirements="W")).to(self.device)
         with torch.inference_mode():
             boxes, probs = self.mtcnn.detect(batch)

@@ -60,6 +60,8 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
     seen: set[str] = set()
     records = catalog.files()
     for item in walk(roots, skip):
+        if str(item.path) in seen:
+            continue  # overlapping roots (`ris index media media/2024`): each file once
         p.found += 1
         seen.add(str(item.path))
         if isinstance(item, WalkProblem):

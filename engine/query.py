@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import NoFaceError, UnreadableMediaError
 from .faces import NewFace, faces_in
-from .media import media_kind, supported_types
+from .media import MediaFile, media_kind, supported_types
 from .models import FaceModels
 from .people import group_people, template
 from .results import QueryFace, as_box
@@ -25,10 +25,12 @@ class Query:
     templates: np.ndarray  # (len(faces), EMBEDDING_DIM): the vector searched for, per candidate
 
 
-def read_query(path: Path, opts: SampleOptions, models: FaceModels, threshold: float) -> Query:
+def read_query(
+    path: Path, opts: SampleOptions, models: FaceModels, threshold: float, timeout: float = 120.0
+) -> Query:
     path = Path(path).expanduser().resolve()
     kind = _check(path)
-    seen = _faces(path, kind, opts, models)
+    seen = _faces(path, kind, opts, models, timeout)
     times = np.asarray([f.t for f in seen])
     boxes = np.asarray([f.box for f in seen]).reshape(-1, 4)
     probs = np.asarray([f.prob for f in seen])
@@ -73,9 +75,16 @@ def _check(path: Path) -> MediaKind:
     return kind
 
 
-def _faces(path: Path, kind: MediaKind, opts: SampleOptions, models: FaceModels) -> list[NewFace]:
-    """Every face of the query, read as `ris index` reads the same file."""
+def _faces(
+    path: Path, kind: MediaKind, opts: SampleOptions, models: FaceModels, timeout: float
+) -> list[NewFace]:
+    """Every face of the query, read as `ris index` reads the same file: a photo here, a clip
+    in a decoding worker (its decoder's crashes, hangs and log lines stay there)."""
     seen: list[NewFace] = []
+    if kind == MediaKind.VIDEO:
+        return _clip_faces(path, opts, models, timeout)
+    from PIL import Image
+
     info: MediaInfo | None = None
     try:
         for part in read_media(path, kind, opts):
@@ -83,10 +92,35 @@ def _faces(path: Path, kind: MediaKind, opts: SampleOptions, models: FaceModels)
                 info = part
             elif info is not None:
                 seen += faces_in(models, part, info)
+    except Image.DecompressionBombError as err:
+        raise UnreadableMediaError(
+            f"the query {path.name} is too large to read safely: {err}",
+            "scale it down (a photo of the face needs no more than a few megapixels)",
+        ) from err
     except (OSError, ValueError, RuntimeError) as err:
         from .decode_worker import describe_decode_error
 
         raise UnreadableMediaError(
             f"cannot read the query {path.name}: {describe_decode_error(err, kind)}"
         ) from err
+    return seen
+
+
+def _clip_faces(
+    path: Path, opts: SampleOptions, models: FaceModels, timeout: float
+) -> list[NewFace]:
+    from .decoding import Decoder
+
+    st = path.stat()
+    seen: list[NewFace] = []
+    info: MediaInfo | None = None
+    for ev in Decoder(opts, timeout=timeout).decode(
+        [MediaFile(path, MediaKind.VIDEO, st.st_size, st.st_mtime_ns)]
+    ):
+        if ev.error:
+            raise UnreadableMediaError(f"cannot read the query {path.name}: {ev.error}")
+        if ev.info is not None:
+            info = ev.info
+        elif ev.chunk is not None and info is not None:
+            seen += faces_in(models, ev.chunk, info)
     return seen

@@ -116,6 +116,8 @@ class LibraryStatus:
     failed: tuple[FileFailed, ...]
     files: tuple[tuple[str, str, int], ...]  # (path, status, faces) for every file
     store: str = "usearch"  # where the vectors live (engine/stores/choice.py)
+    vectors: int | None = None  # held by the store as saved; None if it cannot be opened now
+    vectors_behind: int | None = None  # catalog changes the saved store lacks (0: in step)
 
 
 @dataclass(frozen=True)

@@ -159,13 +159,28 @@ def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
         yield FrameChunk(starts[part] - starts[0], np.ascontiguousarray(frames))
 
 
-def read_image(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
-    """A photo as one frame at t=0 (EXIF orientation applied)."""
+def open_photo(path: Path):  # type: ignore[no-untyped-def]
+    """A photo as 8-bit RGB, upright (EXIF orientation applied).
+
+    Pillow reads 16-bit greyscale PNGs and TIFFs as 32-bit integers, which its RGB conversion
+    clips to white; those are scaled down to 8 bits first.
+    """
     from PIL import Image, ImageOps
 
     with Image.open(path) as raw:
         raw.load()
-        im = ImageOps.exif_transpose(raw).convert("RGB")
+        im = ImageOps.exif_transpose(raw)
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        wide = np.asarray(im, dtype=np.uint32)
+        im = Image.fromarray((wide >> 8 if wide.max() > 255 else wide).astype(np.uint8), "L")
+    return im.convert("RGB")
+
+
+def read_image(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChunk]:
+    """A photo as one frame at t=0 (EXIF orientation applied)."""
+    from PIL import Image
+
+    im = open_photo(path)
     width, height = im.size
     w, h, scale = decoded_size(width, height, opts.max_side)
     if scale != 1.0:

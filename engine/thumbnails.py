@@ -9,20 +9,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .media import media_kind
 from .results import Box
-from .sampling import display_turns, frame_starts, upright, video_reader
+from .sampling import display_turns, frame_starts, open_photo, upright, video_reader
 from .vocabulary import MediaKind
 
 
 def frames_at(path: Path, times: Sequence[float]) -> list[np.ndarray]:
     """RGB frames (H, W, 3) shown at `times` seconds from the start; a photo is one frame."""
     if media_kind(path) == MediaKind.IMAGE:
-        with Image.open(path) as raw:
-            raw.load()
-            frame = np.asarray(ImageOps.exif_transpose(raw).convert("RGB"))
+        frame = np.asarray(open_photo(path))
         return [frame for _ in times]
     vr = video_reader(path)
     starts = frame_starts(vr, float(vr.get_avg_fps() or 0.0))

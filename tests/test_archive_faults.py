@@ -214,3 +214,91 @@ def test_a_clip_with_a_display_rotation_is_seen_upright(tmp_path, ris_env):
         first, same = video["matches"][0], upright["matches"][0]
         assert abs(first["t"] - same["t"]) < 0.01, name
         assert max(abs(a - b) for a, b in zip(first["bbox"], same["bbox"], strict=True)) < 8, name
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_the_next_run_goes_on(tmp_path, ris_env):
+    import resource
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for f in (HAMILTON, LMM_PHOTO, AOC_PHOTO):
+        shutil.copy(f, media / f.name)
+    data = tmp_path / "data"
+
+    def small_disk() -> None:  # files may grow to 150 KB: the catalog outgrows it mid-run
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+    run = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "index", str(media), "--data-dir", str(data)],
+        env=ris_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=small_disk,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ris: error:")]
+    assert len(errors) == 1 and "is the disk full?" in errors[0]
+
+    run = run_ris(ris_env, "index", media, "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    assert run_ris(ris_env, "check", "--data-dir", data).returncode == 0
+    status = json.loads(run_ris(ris_env, "status", "--json", "--data-dir", data).stdout)
+    assert [state for _, state, _ in status["files"]] == ["indexed"] * 3
+
+
+def test_odd_photos_tiny_sixteen_bit_and_huge(tmp_path, ris_env):
+    import numpy as np
+    from PIL import Image
+
+    media = tmp_path / "media"
+    media.mkdir()
+    Image.new("RGB", (1, 1)).save(media / "dot.png")
+    grey = np.asarray(Image.open(LMM_PHOTO).convert("L"), dtype=np.uint16) * 257
+    Image.fromarray(grey).save(media / "sixteen_bit.png")  # read by Pillow as 32-bit integers
+    data = tmp_path / "data"
+    run = run_ris(ris_env, "index", media, media / "sixteen_bit.png", "--data-dir", data)
+    assert run.returncode == 0, run.stderr
+    assert "2 files found" in run.stderr  # a file under two given paths is embedded once
+    assert "indexed 2 files" in run.stderr and "0 failed" in run.stderr
+    status = json.loads(run_ris(ris_env, "status", "--json", "--data-dir", data).stdout)
+    faces = {Path(p).name: n for p, _, n in status["files"]}
+    assert faces == {"dot.png": 0, "sixteen_bit.png": 1}
+    assert status["vectors"] == 1 and status["vectors_behind"] == 0
+
+    run = run_ris(ris_env, "search", LMM_PHOTO, "--json", "--data-dir", data)
+    assert [Path(i["path"]).name for i in json.loads(run.stdout)["images"]] == ["sixteen_bit.png"]
+
+    run = run_ris(ris_env, "search", media / "dot.png", "--data-dir", data)
+    assert run.returncode == 2 and "no face found" in run.stderr and "Traceback" not in run.stderr
+
+    Image.new("L", (14_000, 13_000)).save(tmp_path / "huge.png")  # over Pillow's bomb limit
+    run = run_ris(ris_env, "search", tmp_path / "huge.png", "--data-dir", data)
+    assert run.returncode == 2 and "too large to read safely" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_damaged_query_clip_is_one_line_without_the_decoders_log(tmp_path, ris_env):
+    data = tmp_path / "data"
+    shutil.copy(LMM_PHOTO, tmp_path / "lmm.png")
+    assert run_ris(ris_env, "index", tmp_path / "lmm.png", "--data-dir", data).returncode == 0
+    (tmp_path / "cut.mp4").write_bytes(HAMILTON.read_bytes()[:300_000])
+    run = run_ris(ris_env, "search", tmp_path / "cut.mp4", "--data-dir", data)
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [
+        "ris: error: cannot read the query cut.mp4: cannot decode the video: moov atom not "
+        "found; Invalid data found when processing input (damaged, truncated or not a video)"
+    ]
+
+
+def test_a_milvus_password_never_reaches_a_message(tmp_path, ris_env):
+    shutil.copy(LMM_PHOTO, tmp_path / "lmm.png")
+    env = {**ris_env, "RIS_MILVUS_TIMEOUT": "3"}
+    uri = "http://ris:S3cret-pw@127.0.0.1:9"  # nothing listens on the discard port
+    run = run_ris(
+        env, "index", tmp_path / "lmm.png", "--data-dir", tmp_path / "d", "--milvus-uri", uri
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "http://ris:***@127.0.0.1:9" in run.stderr
+    assert "S3cret" not in run.stderr + run.stdout

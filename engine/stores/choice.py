@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..settings import Settings
 from ..vocabulary import LibraryKey
 from .base import VectorStore
-from .milvus import is_server
+from .milvus import is_server, public_uri
 
 BACKENDS = ("usearch", "milvus")
 DEFAULT_COLLECTION = "ris_faces"
@@ -35,7 +35,7 @@ class StoreChoice:
 
     def describe(self) -> str:
         if self.backend == "milvus":
-            return f"milvus {self.uri} (collection {self.collection})"
+            return f"milvus {public_uri(self.uri)} (collection {self.collection})"
         return f"{self.backend} {self.uri}"
 
 
@@ -67,7 +67,7 @@ def normalise_uri(uri: str) -> str:
         return uri
     if "://" in uri:
         raise UserError(
-            f"cannot use the Milvus URI {uri}",
+            f"cannot use the Milvus URI {public_uri(uri)}",
             "give http://host:19530 (https:// with TLS) for a server, or a local file "
             "ending in .db for Milvus Lite",
         )

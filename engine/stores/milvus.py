@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -47,6 +48,20 @@ def is_server(uri: str) -> bool:
     return uri.startswith(SERVER_SCHEMES)
 
 
+def public_uri(uri: str) -> str:
+    """The URI with any password or token in it masked, for messages and `ris status`."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':')[0]}:***@{host}" if ":" in user else f"***@{host}"
+    query = "&".join(
+        f"{k}=***" if k.lower() in ("token", "password", "api_key", "apikey") else f"{k}={v}"
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query)) if parts.scheme else uri
+
+
 def track_keys(file_ids: np.ndarray, tracks: np.ndarray) -> np.ndarray:
     return (np.asarray(file_ids, np.int64) << TRACK_BITS) + np.asarray(tracks, np.int64)
 
@@ -67,6 +82,7 @@ class MilvusStore(VersionMark):
         ndim: int = EMBEDDING_DIM,
     ) -> None:
         self.uri, self.name, self.library = uri, collection, library
+        self.shown = public_uri(uri)  # the URI as messages show it, secrets masked
         self.timeout, self.index_type, self.ndim = timeout, index_type, ndim
         self.lite = not is_server(uri)
         self._version = -1
@@ -82,7 +98,7 @@ class MilvusStore(VersionMark):
             self._create()
         else:
             raise StoreError(
-                f"the Milvus collection {collection!r} is missing at {uri}",
+                f"the Milvus collection {collection!r} is missing at {self.shown}",
                 "`ris index FOLDER` or `ris migrate --to milvus` rebuilds it from this "
                 "library's catalog",
             )
@@ -111,29 +127,30 @@ class MilvusStore(VersionMark):
         except Exception as err:
             if time.monotonic() - started >= 0.9 * self.timeout:
                 raise StoreError(
-                    f"Milvus at {self.uri} did not answer within {self.timeout:g} s",
+                    f"Milvus at {self.shown} did not answer within {self.timeout:g} s",
                     "is the server up, and is that its gRPC port (19530 by default)? A slow "
                     "server can be given longer with RIS_MILVUS_TIMEOUT",
                 ) from err
             if self.lite and _locked(Path(self.uri)):
                 raise StoreBusyError(
-                    f"the Milvus Lite library {self.uri} is open in another process",
+                    f"the Milvus Lite library {self.shown} is open in another process",
                     "Milvus Lite serves one process at a time: wait for it to finish, or run "
                     "a Milvus server for several indexers and searchers",
                 ) from err
             raise self._error("connecting", err) from err
 
     def _error(self, doing: str, err: Exception) -> StoreError:
-        message = str(getattr(err, "message", "") or err).strip().splitlines()[0][:300]
+        message = str(getattr(err, "message", "") or err).strip().splitlines()[0]
+        message = message.replace(self.uri, self.shown)[:300]
         if self.lite:
-            hint = f"check that {self.uri} is a Milvus Lite library ris can write"
+            hint = f"check that {self.shown} is a Milvus Lite library ris can write"
         else:
             hint = (
                 "is the server up and the URI right (--milvus-uri, RIS_MILVUS_URI)? "
                 "A server with authentication needs RIS_MILVUS_TOKEN"
             )
         return StoreError(
-            f"Milvus at {self.uri} failed while {doing}: {message}",
+            f"Milvus at {self.shown} failed while {doing}: {message}",
             f"{hint}. Indexed files are kept in the catalog: run the same command again to go on",
         )
 
@@ -172,14 +189,14 @@ class MilvusStore(VersionMark):
         dim = int(vector[0].get("params", {}).get("dim", 0)) if vector else 0
         if dim != self.ndim:
             raise StoreMismatchError(
-                f"the Milvus collection {self.name!r} at {self.uri} holds "
+                f"the Milvus collection {self.name!r} at {self.shown} holds "
                 f"{dim or 'no'}-d vectors, not FaceNet's {self.ndim}-d",
                 "give ris a collection of its own (--milvus-collection, RIS_MILVUS_COLLECTION)",
             )
         props = info.get("properties", {}) or {}
         if props.get(LIBRARY) != self.library:
             raise StoreMismatchError(
-                f"the Milvus collection {self.name!r} at {self.uri} belongs to another ris library",
+                f"the Milvus collection {self.name!r} at {self.shown} belongs to another ris library",
                 "each library needs its own collection: pick one with --milvus-collection, "
                 "or `ris migrate --to milvus --replace` to overwrite it with this library",
             )
@@ -189,7 +206,7 @@ class MilvusStore(VersionMark):
         self._version = int(props.get(VERSION, -1))
 
     def describe(self) -> str:
-        return f"milvus {self.uri} (collection {self.name})"
+        return f"milvus {self.shown} (collection {self.name})"
 
     def __len__(self) -> int:
         rows = self._call(
@@ -291,7 +308,7 @@ class MilvusStore(VersionMark):
         missing = [k for k in ids if k not in found]
         if missing:
             raise StoreError(
-                f"Milvus at {self.uri} lacks {len(missing)} of the vectors asked for "
+                f"Milvus at {self.shown} lacks {len(missing)} of the vectors asked for "
                 f"(e.g. id {missing[0]})",
                 "run `ris index` on the library to catch the store up with the catalog",
             )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from usearch.index import Index
 
+from ..errors import StoreError
 from ..private import FILE_MODE, private_dir, write_private
 from ..vocabulary import EMBEDDING_DIM
 from .base import VersionMark
@@ -76,15 +77,23 @@ class UsearchStore(VersionMark):
 
     def save(self) -> None:
         """Write the index, then the sidecar naming the catalog version it holds; each atomic."""
-        private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        self.index.save(str(tmp))
-        os.chmod(tmp, FILE_MODE)
-        crc = zlib.crc32(tmp.read_bytes())
-        os.replace(tmp, self.path)
-        sidecar = {"version": self._version, "count": len(self.index), "ndim": self.ndim}
-        sidecar["crc32"] = crc
-        write_private(self.path.with_suffix(".json"), json.dumps(sidecar).encode())
+        try:
+            private_dir(self.path.parent)
+            self.index.save(str(tmp))
+            os.chmod(tmp, FILE_MODE)
+            crc = zlib.crc32(tmp.read_bytes())
+            os.replace(tmp, self.path)
+            sidecar = {"version": self._version, "count": len(self.index), "ndim": self.ndim}
+            sidecar["crc32"] = crc
+            write_private(self.path.with_suffix(".json"), json.dumps(sidecar).encode())
+        except (OSError, RuntimeError) as err:  # a full disk, a read-only folder
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"cannot save the vectors to {self.path}: {getattr(err, 'strerror', None) or err}",
+                "free some space (or make the folder writable) and run again: the catalog holds "
+                "every vector, and the next run rebuilds the file from it",
+            ) from err
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         if not len(keys):
