@@ -150,14 +150,21 @@ def test_no_decoder_outlives_a_killed_ris_index(tmp_path: Path, ris_env: dict[st
 
 
 @pytest.mark.slow
-def test_sigterm_stops_ris_index_like_ctrl_c(tmp_path: Path, ris_env: dict[str, str]):
+@pytest.mark.parametrize(
+    ("sig", "code", "says"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_sigterm_stops_ris_index_like_ctrl_c(
+    tmp_path: Path, ris_env: dict[str, str], sig: signal.Signals, code: int, says: str
+):
     proc, data = _start_index(tmp_path, ris_env)
     workers = workers_of(proc.pid)
     time.sleep(4)
-    proc.terminate()
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert "ris: terminated; finished files are kept" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert f"ris: {says}; finished files are kept" in err and "Traceback" not in err
     assert not any(alive(w) for w in workers)
     from engine.catalog import Catalog
 

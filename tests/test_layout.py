@@ -85,3 +85,18 @@ def test_the_core_never_prints():
             ):
                 offenders.append(f"{rel}:{node.lineno}")
     assert offenders == []
+
+
+def test_every_test_the_readme_names_exists():
+    """The README backs its guarantees with named tests; a renamed or deleted test breaks it."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    named, current = [], None
+    for file, name in re.findall(r"`(?:(?:tests/)?(test_\w+\.py))?::(test_\w+)`", text):
+        current = file or current
+        named.append((current, name))
+    assert len(named) > 20
+    for file, name in named:
+        source = (ROOT / "tests" / file).read_text()
+        assert re.search(rf"^(async )?def {name}\(", source, re.M), f"README names {file}::{name}"
