@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +27,7 @@ from .errors import (
     WeightsMismatchError,
 )
 from .events import FileFailed, IndexEvent
+from .listing import FileFaces, list_faces
 from .lock import WriterLock
 from .matching import match_appearances
 from .models import FaceModels
@@ -186,6 +187,22 @@ class Engine:
             catalog.set_meta(LibraryKey.WEIGHTS_PATH, str(weights.path or ""))
         if catalog.meta(LibraryKey.FACE_MARGIN) is None:
             catalog.set_meta(LibraryKey.FACE_MARGIN, str(self.settings.face_margin))
+
+    def faces(self, paths: Sequence[Path]) -> Iterator[FileFaces]:
+        """Every face in the photos and videos under `paths`, with embeddings, read by the index
+        pipeline with this library's weights; the face a query would search for is marked."""
+        for p in paths:
+            if not Path(p).expanduser().exists():
+                raise UserError(f"no such file or folder: {p}")
+        s = self.settings
+        yield from list_faces(
+            paths,
+            self.sample_options,
+            self._get_models(),
+            s.match_threshold,
+            s.decode_timeout,
+            s.decoders,
+        )
 
     def read_query(self, query: Path) -> Query:
         """The faces of a query photo, or the people of a query clip, best first."""

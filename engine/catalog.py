@@ -24,7 +24,7 @@ from .private import private_dir, private_file, writable
 from .sampling import MediaInfo
 from .vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS = {
     1: """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,7 +53,16 @@ _MIGRATIONS = {
     );
     CREATE INDEX faces_by_file ON faces(file_id);
     """,
+    # each face of a photo is an appearance of its own: before, a photo's faces shared track 0,
+    # so matching averaged the people of a group photo into one vector
+    2: """
+    UPDATE faces SET track = (
+        SELECT count(*) FROM faces AS earlier
+        WHERE earlier.file_id = faces.file_id AND earlier.id < faces.id
+    ) WHERE file_id IN (SELECT id FROM files WHERE kind = 'image');
+    """,
 }
+_DATA_ONLY = {2}  # migrations a read-only catalog may go without (its answers are the older ones)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,10 @@ class Catalog:
                 f"ris ({SCHEMA_VERSION})",
                 "upgrade ris",
             )
+        if self.read_only and all(
+            step in _DATA_ONLY for step in range(version + 1, SCHEMA_VERSION + 1)
+        ):
+            return
         if version < SCHEMA_VERSION and self.read_only:
             raise CatalogError(
                 f"the catalog {self.path} needs an upgrade, and this process may not write it",

@@ -83,13 +83,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--face",
         type=int,
-        help="which face of the photo (1 = largest) or person of the clip "
+        help="which face of the photo (1 = the main face: largest in view, toward the centre) or "
+        "person of the clip "
         "(1 = most present) to search for",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     p = sub.add_parser("status", parents=[common], help="what is indexed, and what failed and why")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser(
+        "faces",
+        parents=[common],
+        help="every face ris sees in photos and videos, with its embedding",
+        description="Every face ris sees in each photo and sampled video frame, read exactly as "
+        "`ris index` reads it (with the library's weights), the face a query would search for "
+        "marked `chosen`. --json prints JSON Lines, one document per file (README, ris faces).",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--sample-rate", type=float, help="video frames sampled per second (default 2)")
+    p.add_argument("--json", action="store_true", help="JSON Lines: one document per file")
 
     p = sub.add_parser(
         "check",
@@ -168,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             "search": _search,
             "status": _status,
             "check": _check,
+            "faces": _faces,
             "repair": _repair,
             "migrate": _migrate,
             "eval": _eval,
@@ -367,6 +381,25 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         for f in st.failed:
             print(f"  {printable(f.path)}\n    {printable(f.reason)}")
     return 0
+
+
+def _faces(engine: Engine, args: argparse.Namespace) -> int:
+    failed = 0
+    for found in engine.faces(args.paths):
+        failed += bool(found.error)
+        if args.json:
+            print(json.dumps(found.to_json()), flush=True)
+            continue
+        if found.error:
+            print(f"{printable(found.path)}: {printable(found.error)}", file=sys.stderr)
+            continue
+        size = f"{found.width}x{found.height}"
+        print(f"{printable(found.path)} ({found.kind}, {size}): {len(found.faces)} faces")
+        for f in found.faces:
+            box = ", ".join(f"{v:.0f}" for v in f.bbox)
+            mark = "  chosen" if f.chosen else ""
+            print(f"  {clock(f.t)}  [{box}]  prob {f.prob:.3f}{mark}")
+    return 1 if failed else 0
 
 
 def _check(engine: Engine, args: argparse.Namespace) -> int:

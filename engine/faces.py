@@ -38,3 +38,27 @@ def faces_in(models: FaceModels, chunk: FrameChunk, info: MediaInfo) -> list[New
         x1, y1, x2, y2 = (float(v) for v in det.box * info.scale)
         faces.append(NewFace(float(chunk.times[det.frame]), (x1, y1, x2, y2), det.prob, vec))
     return faces
+
+
+def query_order(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
+    """The faces of a photo, the one a query means first (indices into `boxes`).
+
+    Sandberg's rule, as facenet-pytorch's `center_weighted_size`, on the part of each box inside
+    the photo: visible area minus twice the squared distance of its centre from the photo's.
+    MTCNN extends the box of a face cut by the frame far past it, so a bystander half out of
+    the picture would otherwise look largest; on the LFW dev pairs this choice lifts ris from
+    0.956 to 0.98 (README, "How good it is").
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x1, x2 = np.clip(boxes[:, 0], 0, width), np.clip(boxes[:, 2], 0, width)
+    y1, y2 = np.clip(boxes[:, 1], 0, height), np.clip(boxes[:, 3], 0, height)
+    visible = (x2 - x1) * (y2 - y1)
+    offset = ((x1 + x2) / 2 - width / 2) ** 2 + ((y1 + y2) / 2 - height / 2) ** 2
+    return np.argsort(-(visible - 2 * offset), kind="stable")
+
+
+def largest_first(boxes: np.ndarray) -> np.ndarray:
+    """The faces by raw box area, largest first: ris's rule before `query_order` (kept for
+    `ris eval`'s before/after rows)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable")

@@ -208,6 +208,8 @@ class Indexer:
             times = np.asarray([x.t for x in faces])
             tracks = assign_tracks(times, np.stack([x.vector for x in faces]), info.step)
             faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
+        else:  # a photo: each face is an appearance of its own (never averaged with the others)
+            faces = [replace(x, track=k) for k, x in enumerate(faces)]
         file_id, removed, new = self.catalog.save_indexed(
             str(f.path), f.size, f.mtime_ns, info, faces
         )

@@ -1,4 +1,4 @@
-"""Reading a query: the faces of a photo (largest first), or the people of a clip."""
+"""Reading a query: the faces of a photo (the main face first), or the people of a clip."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NoFaceError, UnreadableMediaError
-from .faces import NewFace, faces_in
+from .faces import NewFace, faces_in, query_order
 from .media import MediaFile, media_kind, supported_types
 from .models import FaceModels
 from .people import group_people, template
@@ -30,7 +30,7 @@ def read_query(
 ) -> Query:
     path = Path(path).expanduser().resolve()
     kind = _check(path)
-    seen = _faces(path, kind, opts, models, timeout)
+    seen, info = _faces(path, kind, opts, models, timeout)
     times = np.asarray([f.t for f in seen])
     boxes = np.asarray([f.box for f in seen]).reshape(-1, 4)
     probs = np.asarray([f.prob for f in seen])
@@ -42,9 +42,8 @@ def read_query(
             f"{models.min_face_size} px across",
         )
     if kind == MediaKind.IMAGE:
-        order = np.argsort(
-            -(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable"
-        )
+        assert info is not None
+        order = query_order(boxes, info.width, info.height)
         faces = tuple(
             QueryFace(n + 1, as_box(boxes[i]), 0.0, round(float(probs[i]), 4), 1)
             for n, i in enumerate(order)
@@ -77,7 +76,7 @@ def _check(path: Path) -> MediaKind:
 
 def _faces(
     path: Path, kind: MediaKind, opts: SampleOptions, models: FaceModels, timeout: float
-) -> list[NewFace]:
+) -> tuple[list[NewFace], MediaInfo | None]:
     """Every face of the query, read as `ris index` reads the same file: a photo here, a clip
     in a decoding worker (its decoder's crashes, hangs and log lines stay there)."""
     seen: list[NewFace] = []
@@ -103,12 +102,12 @@ def _faces(
         raise UnreadableMediaError(
             f"cannot read the query {path.name}: {describe_decode_error(err, kind)}"
         ) from err
-    return seen
+    return seen, info
 
 
 def _clip_faces(
     path: Path, opts: SampleOptions, models: FaceModels, timeout: float
-) -> list[NewFace]:
+) -> tuple[list[NewFace], MediaInfo | None]:
     from .decoding import Decoder
 
     st = path.stat()
@@ -123,4 +122,4 @@ def _clip_faces(
             info = ev.info
         elif ev.chunk is not None and info is not None:
             seen += faces_in(models, ev.chunk, info)
-    return seen
+    return seen, info

@@ -3,6 +3,7 @@ store (usearch, Milvus Lite): every search test runs on both."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.errors import NoFaceError, UnreadableMediaError
@@ -72,8 +73,13 @@ def test_a_group_photo_lists_its_faces_and_searches_the_chosen_one(library):
     group = IMAGES / "multi_face" / "ageitgey_face_recognition" / "kit_with_rose.jpg"
     q = engine.read_query(group)
     assert len(q.faces) >= 2
-    areas = [(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]) for f in q.faces]
-    assert areas == sorted(areas, reverse=True)
+    from PIL import Image
+
+    from engine.faces import query_order
+
+    with Image.open(group) as im:  # numbered as the face choice orders them, the main face first
+        order = query_order(np.asarray([f.bbox for f in q.faces]), *im.size)
+    assert order.tolist() == list(range(len(q.faces)))
     found = {
         n: {Path(i.path).parent.parent.name for i in engine.search(q, face=n).images[1:4]}
         for n in (1, 2)

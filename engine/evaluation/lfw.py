@@ -10,22 +10,26 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog import Catalog
+from ..faces import largest_first, query_order
 from ..vocabulary import EMBEDDING_DIM, FileStatus, MediaKind
 from .metrics import average_precision, kfold_accuracy, recall_at, tar_at_far
 
 
-def largest_faces(catalog: Catalog) -> tuple[list[str], np.ndarray]:
-    """Per indexed photo with faces, in path order: its path and the vector of its largest face
-    (the face a query photo is searched by)."""
+def chosen_faces(catalog: Catalog, before: bool = False) -> tuple[list[str], np.ndarray]:
+    """Per indexed photo with faces, in path order: its path and the vector of the face a query
+    photo is searched by (with `before`, the largest raw box, ris's rule until issue 12)."""
     paths, vectors = [], []
     for record in catalog.files(FileStatus.INDEXED):
         if record.kind != MediaKind.IMAGE or not record.faces:
             continue
         faces = catalog.file_faces(record.id)
         assert faces.vectors is not None
-        areas = (faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])
+        if before:
+            first = largest_first(faces.boxes)[0]
+        else:
+            first = query_order(faces.boxes, record.width or 0, record.height or 0)[0]
         paths.append(record.path)
-        vectors.append(faces.vectors[int(np.argmax(areas))])
+        vectors.append(faces.vectors[int(first)])
     return paths, np.stack(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), np.float32)
 
 

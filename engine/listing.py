@@ -1,0 +1,119 @@
+"""Every face ris sees in photos and videos, with its embedding: what `ris faces` prints.
+
+It runs the index pipeline itself (the same decoding workers, detector, crop and embedder), so
+what it prints is what a library holds for the same file, and marks the face a query would
+search for, so other tools (numpy, pandas, a notebook) can use ris's faces and check its
+accuracy from outside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .decoding import Decoder
+from .faces import NewFace, faces_in, query_order
+from .media import MediaFile, WalkProblem, supported_types, walk
+from .models import FaceModels
+from .people import group_people
+from .results import Box, as_box
+from .sampling import MediaInfo, SampleOptions
+from .vocabulary import MediaKind
+
+
+@dataclass(frozen=True)
+class SeenFace:
+    t: float  # seconds into the file (0 for a photo)
+    bbox: Box  # x1, y1, x2, y2 in the file's own pixels, as search results give them
+    prob: float
+    chosen: bool  # the face a photo query searches for; in a clip, the person a clip query does
+    embedding: np.ndarray  # (EMBEDDING_DIM,) float32, unit length
+
+
+@dataclass(frozen=True)
+class FileFaces:
+    path: str
+    kind: MediaKind
+    width: int | None
+    height: int | None
+    faces: tuple[SeenFace, ...]
+    error: str | None = None  # why the file could not be read; then there are no faces
+
+    def to_json(self) -> dict:
+        """One JSON Lines document (README, `ris faces`)."""
+        doc: dict = {
+            "path": self.path,
+            "kind": str(self.kind),
+            "width": self.width,
+            "height": self.height,
+            "faces": [
+                {
+                    "t": round(f.t, 3),
+                    "bbox": list(f.bbox),
+                    "prob": round(f.prob, 4),
+                    "chosen": f.chosen,
+                    "embedding": [round(float(v), 7) for v in f.embedding],
+                }
+                for f in self.faces
+            ],
+        }
+        if self.error:
+            doc["error"] = self.error
+        return doc
+
+
+def list_faces(
+    paths: Sequence[Path],
+    opts: SampleOptions,
+    models: FaceModels,
+    threshold: float,
+    timeout: float,
+    workers: int = 1,
+) -> Iterator[FileFaces]:
+    """The faces of every photo and video under `paths`, file by file, in walk order."""
+    files: list[MediaFile] = []
+    for item in walk(paths):
+        if isinstance(item, WalkProblem):
+            yield FileFaces(str(item.path), MediaKind.UNKNOWN, None, None, (), item.reason)
+        elif item.kind == MediaKind.UNKNOWN:
+            reason = f"not a supported photo or video type (ris reads {supported_types()})"
+            yield FileFaces(str(item.path), item.kind, None, None, (), reason)
+        else:
+            files.append(item)
+    info: MediaInfo | None = None
+    seen: list[NewFace] = []
+    for ev in Decoder(opts, timeout=timeout, workers=workers).decode(files):
+        if ev.info is not None:
+            info, seen = ev.info, []
+        elif ev.chunk is not None and info is not None:
+            seen += faces_in(models, ev.chunk, info)
+        elif ev.error or info is None:
+            yield FileFaces(str(ev.file.path), ev.file.kind, None, None, (), ev.error)
+        else:
+            yield FileFaces(
+                str(ev.file.path),
+                info.kind,
+                info.width,
+                info.height,
+                _marked(seen, info, threshold),
+            )
+            info = None
+
+
+def _marked(seen: list[NewFace], info: MediaInfo, threshold: float) -> tuple[SeenFace, ...]:
+    if not seen:
+        return ()
+    chosen = np.zeros(len(seen), bool)
+    if info.kind == MediaKind.IMAGE:
+        chosen[query_order(np.asarray([f.box for f in seen]), info.width, info.height)[0]] = True
+    else:
+        vectors = np.stack([f.vector for f in seen])
+        times = np.asarray([f.t for f in seen])
+        chosen[group_people(vectors, times, threshold)[0]] = True
+    return tuple(
+        SeenFace(f.t, as_box(f.box), f.prob, bool(c), np.asarray(f.vector, np.float32))
+        for f, c in zip(seen, chosen, strict=True)
+    )
