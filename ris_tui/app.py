@@ -485,8 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     except EngineError as err:
         print(f"ris-tui: error: {err}", file=sys.stderr)
         return err.exit_code
-    RisApp(Backend(settings), args.query).run()
-    return 0
+    app = RisApp(Backend(settings), args.query)
+    app.run()
+    return app.return_code or 0  # 1 after a crash, so scripts and shells see it
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ class HalfBlocks(Widget):
             self._rows, self._drawn_size = self._scale(*size), size
         if y < len(self._rows):
             return self._rows[y]
-        return Strip.blank(self.size.width)
+        return Strip.blank(self.size.width, self.rich_style)  # styled: filters (NO_COLOR) read it
 
 
 def _rgb(p: np.ndarray) -> str:

@@ -115,13 +115,18 @@ async def test_index_from_the_library_and_cancel_keeps_it_consistent(tmp_path: P
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
-def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env):
-    """A real terminal: ris-tui in tmux, driven by send-keys, read back with capture-pane."""
+@pytest.mark.parametrize("no_color", [False, True], ids=["colour", "NO_COLOR"])
+def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env, no_color: bool):
+    """A real terminal: ris-tui in tmux, driven by send-keys, read back with capture-pane;
+    with NO_COLOR too (it crashed on the first face picture, and exited 0 after the crash)."""
     engine, _ = dev_index
     session = f"ris-test-{tmp_path.name}"
     tmux = ["tmux", "-L", session]
-    cmd = f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; sleep 5"
-    env = {**ris_env, "TERM": "xterm-256color"}
+    cmd = (
+        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
+        'echo "ris-tui exited $?"; sleep 5'
+    )
+    env = {**ris_env, "TERM": "xterm-256color", **({"NO_COLOR": "1"} if no_color else {})}
     subprocess.run(
         [*tmux, "new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd], env=env, check=True
     )
@@ -150,13 +155,13 @@ def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env):
         for clip in AOC_CLIPS:
             assert clip.name[-12:] in shown
         wait_for("▀")  # the face thumbnails, in half-blocks
-        assert "\x1b[" in screen(colours=True)
+        assert "\x1b[38;" in screen(colours=True)  # colours, or greys under NO_COLOR
         keys("n")
         keys("2")
         wait_for("ref.jpg")
         keys("q")
         keys("q")
-        wait_for("\n", 10)
+        wait_for("ris-tui exited 0", 20)
         deadline = time.monotonic() + 10
         while "at similarity" in screen() and time.monotonic() < deadline:
             time.sleep(0.2)

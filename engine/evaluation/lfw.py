@@ -11,6 +11,7 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..faces import largest_first, query_order
+from ..settings import DEFAULT_THRESHOLD
 from ..vocabulary import EMBEDDING_DIM, FileStatus, MediaKind
 from .metrics import average_precision, kfold_accuracy, recall_at, tar_at_far
 
@@ -67,6 +68,7 @@ def verification(
     s, y = np.asarray(sims), np.asarray(same)
     mean, std = kfold_accuracy(s, y)
     tar, thr = tar_at_far(s, y, 1e-3)
+    accept = s >= DEFAULT_THRESHOLD
     return {
         "pairs": len(pairs),
         "pairs_without_face": missing,
@@ -75,6 +77,8 @@ def verification(
         "accuracy_all": round(mean * len(s) / len(pairs), 4),
         "tar_at_far_1e-3": round(tar, 4),
         "threshold_at_far_1e-3": round(thr, 4),
+        "tar_at_default": round(float(accept[y].mean()) if y.any() else 0.0, 4),
+        "far_at_default": round(float(accept[~y].mean()) if (~y).any() else 0.0, 4),
     }
 
 

@@ -241,11 +241,13 @@ def run(
 def table(r: dict) -> str:
     v = r["lfw"]["verification"]
     lines = [
-        "Face verification, LFW dev pairs (10-fold)        accuracy         TAR@FAR=1e-3",
+        "Face verification, LFW dev pairs (10-fold)        accuracy         TAR@FAR=1e-3"
+        "  TAR/FAR at 0.45",
     ]
     for name, row in v.items():
         lines.append(
             f"  {name:46s}  {row['accuracy']:.4f} ± {row['accuracy_std']:.4f}  {row['tar_at_far_1e-3']:.4f}"
+            f"        {row.get('tar_at_default', 0):.3f}/{row.get('far_at_default', 0):.3f}"
             + (
                 f"   ({row['pairs_without_face']} pairs without a face)"
                 if row["pairs_without_face"]
