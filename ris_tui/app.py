@@ -58,7 +58,8 @@ class RisApp(App[None]):
     """
     BINDINGS = [
         Binding("slash", "new_search", "search"),
-        Binding("question_mark", "help", "help"),
+        Binding("question_mark", "help", "help", show=False),
+        Binding("f1", "help", "help", priority=True),  # also while a text box has focus
         Binding("1", "tab('videos')", "videos", show=False),
         Binding("2", "tab('photos')", "photos", show=False),
         Binding("3", "tab('library')", "library", show=False),
@@ -337,7 +338,10 @@ class RisApp(App[None]):
         query.select_all()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()  # F1 again closes it
+        else:
+            self.push_screen(HelpScreen())
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name

@@ -33,7 +33,7 @@ KEYS = [
     ("i", "index a folder (library tab): type its path, enter starts, esc cancels"),
     ("r", "refresh the library"),
     ("esc", "cancel the running search or index run; leave a text box"),
-    ("?", "this help"),
+    ("? or F1", "this help (F1 also while typing)"),
     ("q", "back; quits from the video list (ctrl+c quits anywhere)"),
 ]
 
@@ -45,7 +45,7 @@ def keys_markup() -> str:
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "close"),
+        Binding("escape,q,question_mark,f1", "dismiss", "close"),
     ]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -57,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("[b]ris-tui keys[/b]  (esc, q or ? closes)\n")
+            yield Static("[b]ris-tui keys[/b]  (esc, q, ? or F1 closes)\n")
             yield Static(keys_markup())
 
 

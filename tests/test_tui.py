@@ -106,6 +106,17 @@ async def test_help_screen_opens_and_closes_with_keys():
         assert app.is_running
 
 
+async def test_f1_opens_help_while_the_query_box_has_focus():
+    app = RisApp(FakeBackend())
+    async with app.run_test() as pilot:
+        assert app.focused is app.query_one("#query")
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert not isinstance(app.screen, HelpScreen)
+        assert app.query_one("#query").value == ""  # nothing was typed into the box
+
+
 async def test_a_query_with_several_faces_asks_which_one():
     backend = FakeBackend(faces=3)
     app = RisApp(backend)
