@@ -133,6 +133,7 @@ class RisApp(App[None]):
         self.start_search(path)
 
     def start_search(self, path: Path) -> None:
+        self.clear_results()
         self.query_one(TabbedContent).active = "videos"
         self.query_one("#video-list").focus()
         self.search_worker(path)
@@ -177,9 +178,20 @@ class RisApp(App[None]):
             if number is None:
                 self.set_status("Search cancelled.")
             else:
+                self.clear_results()
                 self.search_worker(query, number)
 
         self.push_screen(FacePicker(query.kind, query.faces, pics), picked)
+
+    def clear_results(self) -> None:
+        """Empty the lists, tab counts and pictures: nothing of an earlier query stays on screen
+        under a new one (which may fail, be cancelled or find nothing)."""
+        self.result = None
+        self.query_one(VideosPane).show(())
+        self.query_one(PhotosPane).show(())
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("videos").label = "Videos [1]"  # type: ignore[assignment]
+        tabs.get_tab("photos").label = "Photos [2]"  # type: ignore[assignment]
 
     def show_result(self, result: SearchResult, seconds: float) -> None:
         self.result = result

@@ -83,6 +83,7 @@ class VideosPane(Horizontal):
         if video is None:
             title.update("")
             timeline.show(0.0, [])
+            self.query_one("#thumbs", Horizontal).remove_children()  # no faces of another query
             return
         title.update(short_path(video.path, max(20, title.size.width or 60)))
         timeline.show(video.duration, [(s.start, s.end) for s in video.segments])

@@ -147,6 +147,21 @@ async def test_errors_are_notifications_not_crashes():
         assert any("search first" in n.message for n in app._notifications)
 
 
+async def test_a_failed_query_leaves_nothing_of_the_previous_one_on_screen():
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        assert rows(app, "#video-list") and list(app.query_one("#thumbs").query(HalfBlocks))
+        await search(pilot, "/q/noface.jpg")
+        assert rows(app, "#video-list") == [] and rows(app, "#photo-list") == []
+        assert rows(app, "#segments") == []
+        assert not list(app.query_one("#thumbs").query(HalfBlocks))  # no faces, no captions
+        tabs = app.query_one("TabbedContent")
+        assert str(tabs.get_tab("videos").label) == "Videos [1]"
+        await pilot.press("e")  # nothing to export: the old result is gone
+        assert any("search first" in n.message for n in app._notifications)
+
+
 async def test_copy_export_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     log = tmp_path / "played.txt"
     player = tmp_path / "player.sh"
