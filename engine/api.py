@@ -145,9 +145,7 @@ class Engine:
         from .decoding import Decoder
         from .indexing import Indexer, plan
 
-        for p in paths:
-            if not Path(p).expanduser().exists():
-                raise UserError(f"no such file or folder: {p}")
+        _require(paths)
         with WriterLock(self.settings.lock_path), reported(self.settings.catalog_path):
             catalog = Catalog(self.settings.catalog_path)
             if catalog.read_only:
@@ -191,9 +189,7 @@ class Engine:
     def faces(self, paths: Sequence[Path]) -> Iterator[FileFaces]:
         """Every face in the photos and videos under `paths`, with embeddings, read by the index
         pipeline with this library's weights; the face a query would search for is marked."""
-        for p in paths:
-            if not Path(p).expanduser().exists():
-                raise UserError(f"no such file or folder: {p}")
+        _require(paths)
         s = self.settings
         yield from list_faces(
             paths,
@@ -421,6 +417,13 @@ class Engine:
 
 def _with_journals(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def _require(paths: Sequence[Path]) -> None:
+    """Every path given exists, or a UserError naming the first that does not."""
+    for p in paths:
+        if not Path(p).expanduser().exists():
+            raise UserError(f"no such file or folder: {p}")
 
 
 def _gone(path: str) -> bool:

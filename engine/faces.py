@@ -15,6 +15,10 @@ import numpy as np
 from .results import Box
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from .decoding import Decoded
+    from .media import MediaFile
     from .models import FaceModels
     from .sampling import FrameChunk, MediaInfo
 
@@ -38,6 +42,23 @@ def faces_in(models: FaceModels, chunk: FrameChunk, info: MediaInfo) -> list[New
         x1, y1, x2, y2 = (float(v) for v in det.box * info.scale)
         faces.append(NewFace(float(chunk.times[det.frame]), (x1, y1, x2, y2), det.prob, vec))
     return faces
+
+
+def faces_by_file(
+    events: Iterable[Decoded], models: FaceModels
+) -> Iterator[tuple[MediaFile, MediaInfo | None, list[NewFace], str | None]]:
+    """A decoder's events, file by file: the file, what decoding said of it (None if it never
+    did), its faces, and why it failed (None when it was read to the end)."""
+    info: MediaInfo | None = None
+    seen: list[NewFace] = []
+    for ev in events:
+        if ev.info is not None:
+            info, seen = ev.info, []
+        elif ev.chunk is not None and info is not None:
+            seen += faces_in(models, ev.chunk, info)
+        elif ev.chunk is None:
+            yield ev.file, info, seen, ev.error
+            info, seen = None, []
 
 
 def query_order(boxes: np.ndarray, width: float, height: float) -> np.ndarray:

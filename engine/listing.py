@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .decoding import Decoder
-from .faces import NewFace, faces_in, query_order
+from .faces import NewFace, faces_by_file, query_order
 from .media import MediaFile, WalkProblem, supported_types, walk
 from .models import FaceModels
 from .people import group_people
@@ -83,24 +83,13 @@ def list_faces(
             yield FileFaces(str(item.path), item.kind, None, None, (), reason)
         else:
             files.append(item)
-    info: MediaInfo | None = None
-    seen: list[NewFace] = []
-    for ev in Decoder(opts, timeout=timeout, workers=workers).decode(files):
-        if ev.info is not None:
-            info, seen = ev.info, []
-        elif ev.chunk is not None and info is not None:
-            seen += faces_in(models, ev.chunk, info)
-        elif ev.error or info is None:
-            yield FileFaces(str(ev.file.path), ev.file.kind, None, None, (), ev.error)
+    decoded = Decoder(opts, timeout=timeout, workers=workers).decode(files)
+    for file, info, seen, error in faces_by_file(decoded, models):
+        if error or info is None:
+            yield FileFaces(str(file.path), file.kind, None, None, (), error)
         else:
-            yield FileFaces(
-                str(ev.file.path),
-                info.kind,
-                info.width,
-                info.height,
-                _marked(seen, info, threshold),
-            )
-            info = None
+            faces = _marked(seen, info, threshold)
+            yield FileFaces(str(file.path), info.kind, info.width, info.height, faces)
 
 
 def _marked(seen: list[NewFace], info: MediaInfo, threshold: float) -> tuple[SeenFace, ...]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NoFaceError, UnreadableMediaError
-from .faces import NewFace, faces_in, query_order
+from .faces import NewFace, faces_by_file, faces_in, query_order
 from .media import MediaFile, media_kind, supported_types
 from .models import FaceModels
 from .people import group_people, template
@@ -111,15 +111,9 @@ def _clip_faces(
     from .decoding import Decoder
 
     st = path.stat()
-    seen: list[NewFace] = []
-    info: MediaInfo | None = None
-    for ev in Decoder(opts, timeout=timeout).decode(
-        [MediaFile(path, MediaKind.VIDEO, st.st_size, st.st_mtime_ns)]
-    ):
-        if ev.error:
-            raise UnreadableMediaError(f"cannot read the query {path.name}: {ev.error}")
-        if ev.info is not None:
-            info = ev.info
-        elif ev.chunk is not None and info is not None:
-            seen += faces_in(models, ev.chunk, info)
+    clip = MediaFile(path, MediaKind.VIDEO, st.st_size, st.st_mtime_ns)
+    decoded = Decoder(opts, timeout=timeout).decode([clip])
+    ((_, info, seen, error),) = faces_by_file(decoded, models)  # read to the end: worker stopped
+    if error:
+        raise UnreadableMediaError(f"cannot read the query {path.name}: {error}")
     return seen, info
