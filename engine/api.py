@@ -30,7 +30,7 @@ from .events import FileFailed, IndexEvent
 from .listing import FileFaces, list_faces
 from .lock import WriterLock
 from .matching import match_appearances
-from .models import FaceModels
+from .models import FaceModels, pick_device
 from .query import Query, read_query
 from .ranking import FileInfo, Matches, rank
 from .repair import CheckReport, RepairReport, catalog_problems, check_vectors, salvage
@@ -88,6 +88,7 @@ class Engine:
                 s.face_batch,
                 s.face_margin,
                 self._notify,
+                s.frame_batch,
             )
         return self._models
 
@@ -112,7 +113,7 @@ class Engine:
     @property
     def sample_options(self) -> SampleOptions:
         s = self.settings
-        return SampleOptions(s.sample_rate, s.min_frames, s.max_frame_side, s.frame_batch)
+        return SampleOptions(s.sample_rate, s.min_frames, s.max_frame_side)
 
     @property
     def models_loaded(self) -> bool:
@@ -168,7 +169,7 @@ class Engine:
                 decoder = Decoder(
                     self.sample_options,
                     timeout=self.settings.decode_timeout,
-                    workers=self.settings.decoders,
+                    workers=self.settings.decoders(str(pick_device(self.settings.device))),
                 )
                 indexer = Indexer(catalog, store, models, decoder, self.settings.save_every)
                 yield from indexer.run(work)
@@ -197,7 +198,7 @@ class Engine:
             self._get_models(),
             s.match_threshold,
             s.decode_timeout,
-            s.decoders,
+            s.decoders(str(pick_device(s.device))),
         )
 
     def read_query(self, query: Path) -> Query:

@@ -237,7 +237,8 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         if isinstance(ev, IndexPlanned):
             print(
                 f"ris: {ev.files} files found: {ev.to_index} to index, {ev.unchanged} unchanged"
-                f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}",
+                f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}"
+                f"{f' (on {ev.setup})' if ev.setup else ''}",
                 file=sys.stderr,
             )
             if not ev.to_index:

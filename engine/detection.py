@@ -1,4 +1,9 @@
-"""Face detection and alignment with facenet-pytorch's MTCNN, batched, every face in a frame."""
+"""Face detection and alignment: every face in a batch of frames, gated, cropped for FaceNet.
+
+The detector is facenet-pytorch's MTCNN run a batch at a time (engine/mtcnn.py); the 160 px
+crops are cut from the same frames on the same device, as facenet-pytorch's `extract_face`
+cuts them, so frames cross to the GPU once and faces never come back until they are vectors.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from .mtcnn import BatchedMTCNN, area_crops, summed_area
 
 FACE_SIZE = 160  # InceptionResnetV1 input
 
@@ -25,50 +31,48 @@ class FaceDetector:
     def __init__(
         self, device: torch.device, min_size: int = 20, min_prob: float = 0.9, margin: int = 0
     ):
-        from facenet_pytorch import MTCNN
-
         self.min_size = min_size
         self.min_prob = min_prob
         self.margin = margin
         self.device = device
-        self.mtcnn = MTCNN(keep_all=True, min_face_size=max(12, min_size), device=device)
+        self.mtcnn = BatchedMTCNN(device, min_face_size=max(12, min_size))
 
-    def detect(self, frames: np.ndarray, scale: float = 1.0) -> list[Detection]:
-        """Faces in a (B, H, W, 3) uint8 batch of equal-size frames; `scale` maps decoded pixels
-        back to the original frame, for the size gate."""
-        if min(frames.shape[1:3]) * scale < max(self.min_size, 12):
-            return []  # no face the gates keep fits in so small a frame (MTCNN would fail)
-        batch = torch.from_numpy(np.require(frames, requirements="W")).to(self.device)
+    def find(
+        self, frames: np.ndarray, scale: float | np.ndarray = 1.0
+    ) -> tuple[list[Detection], torch.Tensor]:
+        """Faces in a (B, H, W, 3) uint8 batch of equal-size frames, and their aligned,
+        standardised (N, 3, 160, 160) crops on the device. `scale` (one, or one per frame) maps
+        decoded pixels back to the original frame's, for the size gate."""
+        scales = np.broadcast_to(np.asarray(scale, dtype=np.float64), (len(frames),))
+        empty = torch.zeros((0, 3, FACE_SIZE, FACE_SIZE), device=self.device)
+        if len(frames) == 0 or min(frames.shape[1:3]) * scales.max() < max(self.min_size, 12):
+            return [], empty  # no face the gates keep fits in so small a frame
         with torch.inference_mode():
-            boxes, probs = self.mtcnn.detect(batch)
-        found = []
-        for i, (fb, fp) in enumerate(zip(boxes, probs, strict=True)):
-            if fb is None:
-                continue
-            for box, prob in zip(fb, fp, strict=True):
-                side = min(box[2] - box[0], box[3] - box[1]) * scale
-                if prob >= self.min_prob and side >= self.min_size:
-                    found.append(Detection(i, box.astype(np.float32), float(prob)))
-        return found
-
-    def crops(self, frames: np.ndarray, detections: list[Detection]) -> torch.Tensor:
-        """Aligned, standardised (N, 3, 160, 160) face crops, as facenet-pytorch extracts them."""
-        if not detections:
-            return torch.zeros((0, 3, FACE_SIZE, FACE_SIZE))
-        height, width = frames.shape[1:3]
-        frames = np.require(frames, requirements="W")
-        out = []
-        for det in detections:
-            x1, y1, x2, y2 = crop_box(det.box, self.margin, width, height)
-            face = torch.from_numpy(frames[det.frame, y1:y2, x1:x2]).permute(2, 0, 1).float()
-            out.append(F.interpolate(face[None], size=(FACE_SIZE, FACE_SIZE), mode="area")[0])
-        return (torch.stack(out) - 127.5) / 128.0
+            batch = torch.from_numpy(np.require(frames, requirements="W")).to(self.device)
+            batch = batch.permute(0, 3, 1, 2).contiguous()
+            table = summed_area(batch)
+            found = []
+            for i, (boxes, probs) in enumerate(self.mtcnn.detect(batch, table)):
+                for box, prob in zip(boxes, probs, strict=True):
+                    side = min(box[2] - box[0], box[3] - box[1]) * scales[i]
+                    if prob >= self.min_prob and side >= self.min_size:
+                        found.append(Detection(i, box, float(prob)))
+            if not found:
+                return [], empty
+            height, width = frames.shape[1:3]
+            crops = [crop_box(d.box, self.margin, width, height) for d in found]
+            where = torch.tensor(crops, device=self.device)
+            index = torch.tensor([d.frame for d in found], device=self.device)
+            faces = area_crops(table, index, where, FACE_SIZE)
+            return found, (faces - 127.5) / 128.0
 
 
 def crop_box(box: np.ndarray, margin: int, width: int, height: int) -> tuple[int, int, int, int]:
-    """The integer crop of facenet-pytorch's `extract_face`, with its margin, inside the frame."""
+    """The integer crop of facenet-pytorch's `extract_face`, with its margin, inside the frame
+    (at least one pixel)."""
     mx = margin * (box[2] - box[0]) / (FACE_SIZE - margin)
     my = margin * (box[3] - box[1]) / (FACE_SIZE - margin)
-    x1, y1 = int(max(box[0] - mx / 2, 0)), int(max(box[1] - my / 2, 0))
+    x1 = min(int(max(box[0] - mx / 2, 0)), width - 1)
+    y1 = min(int(max(box[1] - my / 2, 0)), height - 1)
     x2, y2 = int(min(box[2] + mx / 2, width)), int(min(box[3] + my / 2, height))
     return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)

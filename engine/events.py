@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .stages import StageClock
 from .vocabulary import MediaKind
 
 
@@ -14,6 +15,7 @@ class IndexPlanned:
     unchanged: int  # skipped: indexed before (or failed before) and not changed since
     removed: int  # gone from disk, dropped from the index
     total_bytes: int  # of the files to index
+    setup: str = ""  # the device, decoders and batch size, when there is work
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class IndexFinished:
     frames: int
     faces: int
     seconds: float
+    stages: StageClock | None = None  # where the time went
 
 
 IndexEvent = IndexPlanned | FileIndexed | FileFailed | IndexProgressed | IndexFinished

@@ -7,17 +7,20 @@ or searched for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .results import Box
+from .stages import StageClock
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from .decoding import Decoded
+    from .detection import Detection
     from .media import MediaFile
     from .models import FaceModels
     from .sampling import FrameChunk, MediaInfo
@@ -37,28 +40,134 @@ class NewFace:
 def faces_in(models: FaceModels, chunk: FrameChunk, info: MediaInfo) -> list[NewFace]:
     """Every face that passes the detector's gates in a chunk of one file's frames."""
     found, vectors = models.faces(chunk.frames, info.scale)
-    faces = []
-    for det, vec in zip(found, vectors, strict=True):
-        x1, y1, x2, y2 = (float(v) for v in det.box * info.scale)
-        faces.append(NewFace(float(chunk.times[det.frame]), (x1, y1, x2, y2), det.prob, vec))
-    return faces
+    return [
+        _face(det, vec, chunk.times[det.frame], info.scale)
+        for det, vec in zip(found, vectors, strict=True)
+    ]
+
+
+def _face(det: Detection, vector: np.ndarray, t: float, scale: float) -> NewFace:
+    x1, y1, x2, y2 = (float(v) for v in det.box * scale)
+    return NewFace(float(t), (x1, y1, x2, y2), det.prob, vector)
+
+
+@dataclass
+class FileRead:
+    """A file read to its end or failure: what decoding said of it (None if it never did),
+    its faces, and why it failed (None when it was read to the end)."""
+
+    file: MediaFile
+    info: MediaInfo | None = None
+    faces: list[NewFace] = field(default_factory=list)
+    error: str | None = None
+    ended: bool = False
+    frames: int = 0  # frames of it looked at so far
+    queued: int = 0  # chunks of it waiting for the detector
+
+
+@dataclass(frozen=True)
+class FramesRead:
+    """Progress within a file: `frames` more of its frames looked at, `faces` more found."""
+
+    file: FileRead
+    frames: int
+    faces: int
 
 
 def faces_by_file(
-    events: Iterable[Decoded], models: FaceModels
-) -> Iterator[tuple[MediaFile, MediaInfo | None, list[NewFace], str | None]]:
-    """A decoder's events, file by file: the file, what decoding said of it (None if it never
-    did), its faces, and why it failed (None when it was read to the end)."""
-    info: MediaInfo | None = None
-    seen: list[NewFace] = []
-    for ev in events:
+    events: Iterable[Decoded],
+    models: FaceModels,
+    batch: int = 16,
+    clock: StageClock | None = None,
+) -> Iterator[FileRead | FramesRead]:
+    """A decoder's events, file by file in their order, each file whole once read (FileRead),
+    with progress between (FramesRead).
+
+    Frames of several files go to the detector together, `batch` or more at a time (grouped by
+    size, as a batch must be), so that many short files, or photos, keep a GPU as busy as one
+    long video does.
+    """
+    clock = clock or StageClock()
+    open_files: deque[FileRead] = deque()
+    queued: dict[tuple[int, ...], list[tuple[FileRead, FrameChunk]]] = {}  # by frame size
+    current: FileRead | None = None
+    for ev in clock.timed("decode", iter(events)):
+        if current is None or current.ended:
+            current = FileRead(ev.file)
+            open_files.append(current)
         if ev.info is not None:
-            info, seen = ev.info, []
-        elif ev.chunk is not None and info is not None:
-            seen += faces_in(models, ev.chunk, info)
-        elif ev.chunk is None:
-            yield ev.file, info, seen, ev.error
-            info, seen = None, []
+            current.info = ev.info
+        elif ev.chunk is not None:
+            clock.busy["decode"] += ev.chunk.seconds
+            if current.info is not None:
+                current.queued += 1
+                group = queued.setdefault(ev.chunk.frames.shape[1:], [])
+                group.append((current, ev.chunk))
+                if _frames(group) >= batch:  # a full batch of one size
+                    yield from _detect(queued.pop(ev.chunk.frames.shape[1:]), models, clock)
+                elif sum(_frames(g) for g in queued.values()) >= 3 * batch:
+                    for size in list(queued):  # memory (and the files waiting) stay bounded
+                        yield from _detect(queued.pop(size), models, clock)
+        else:
+            current.ended, current.error = True, ev.error
+        while open_files and open_files[0].ended and open_files[0].queued == 0:
+            yield open_files.popleft()
+    for group in queued.values():
+        yield from _detect(group, models, clock)
+    yield from open_files
+
+
+def _frames(group: list[tuple[FileRead, FrameChunk]]) -> int:
+    return sum(len(c.times) for _, c in group)
+
+
+def _detect(
+    group: list[tuple[FileRead, FrameChunk]], models: FaceModels, clock: StageClock
+) -> Iterator[FramesRead]:
+    """Faces in queued chunks of one frame size, as one batch. A batch that fails is tried
+    again file by file, so that one bad file fails alone."""
+    live = [item for item in group if item[0].error is None]  # not failed meanwhile
+    done = []
+    if live:
+        try:
+            done = [(live, _faces(live, models, clock))]
+        except (RuntimeError, ValueError, IndexError):
+            for file in dict.fromkeys(f for f, _ in live):
+                mine = [x for x in live if x[0] is file]
+                try:
+                    done.append((mine, _faces(mine, models, clock)))
+                except (RuntimeError, ValueError, IndexError) as err:
+                    file.error = f"face detection failed: {type(err).__name__}: {err}"[:200]
+    for items, found in done:
+        for (f, chunk), faces in zip(items, found, strict=True):
+            f.faces += faces
+            f.frames += len(chunk.times)
+            yield FramesRead(f, len(chunk.times), len(faces))
+    for f, _ in group:
+        f.queued -= 1
+
+
+def _faces(
+    items: list[tuple[FileRead, FrameChunk]], models: FaceModels, clock: StageClock
+) -> list[list[NewFace]]:
+    """The faces of each chunk, detected and embedded as one batch."""
+    frames = np.concatenate([c.frames for _, c in items]) if len(items) > 1 else items[0][1].frames
+    scales = np.concatenate([np.full(len(c.times), _scale(f)) for f, c in items])
+    found, vectors = models.faces(frames, scales, clock)
+    owner = np.concatenate([np.full(len(c.times), k) for k, (_, c) in enumerate(items)])
+    first = np.cumsum([0] + [len(c.times) for _, c in items])
+    out: list[list[NewFace]] = [[] for _ in items]
+    for det, vec in zip(found, vectors, strict=True):
+        k = int(owner[det.frame])
+        f, chunk = items[k]
+        t = chunk.times[det.frame - first[k]]
+        out[k].append(_face(det, vec, t, _scale(f)))
+    return out
+
+
+def _scale(f: FileRead) -> float:
+    assert f.info is not None  # only files decoding described have frames queued
+    return f.info.scale
 
 
 def query_order(boxes: np.ndarray, width: float, height: float) -> np.ndarray:

@@ -27,10 +27,11 @@ from .events import (
     IndexPlanned,
     IndexProgressed,
 )
-from .faces import NewFace, faces_in
+from .faces import FramesRead, NewFace, faces_by_file
 from .media import MediaFile, WalkProblem, supported_types, walk
 from .models import FaceModels
 from .sampling import MediaInfo
+from .stages import StageClock
 from .stores.base import Entries, VectorStore, apply_change, reconcile
 from .tracking import assign_tracks
 from .vocabulary import FileStatus, MediaKind
@@ -111,12 +112,19 @@ class Indexer:
         self.models = models
         self.decoder = decoder
         self.save_every = save_every
+        self.clock = StageClock()  # where the run's time went (IndexFinished.stages)
 
     def run(self, work: Plan) -> Iterator[IndexEvent]:
         t0 = time.monotonic()
         total_bytes = sum(f.size for f in work.to_index)
+        setup = ""
+        if work.to_index:  # the models load now, so that the first line can say where
+            setup = (
+                f"{self.models.device}, {self.decoder.workers} decoders, "
+                f"{self.models.frame_batch} frames per detection batch"
+            )
         yield IndexPlanned(
-            work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes
+            work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes, setup
         )
         reconcile(self.vectors, self.catalog)
         if work.vanished:
@@ -138,13 +146,15 @@ class Indexer:
                     counts["indexed"] += 1
                 yield event
                 if time.monotonic() - last_save > self.save_every:
-                    self.vectors.save()
+                    with self.clock.busy_in("store"):
+                        self.vectors.save()
                     last_save = time.monotonic()
         except BaseException:  # Ctrl-C, a closed generator, a store that went away
             with suppress(StoreError):  # the error in flight says more
                 self.vectors.save()
             raise
-        self.vectors.save()
+        with self.clock.busy_in("store"):
+            self.vectors.save()
         yield IndexFinished(
             counts["indexed"],
             failed,
@@ -153,55 +163,48 @@ class Indexer:
             counts["frames"],
             counts["faces"],
             time.monotonic() - t0,
+            self.clock,
         )
 
     def _files(
         self, files: list[MediaFile], counts: dict[str, int], total_bytes: int
     ) -> Iterator[IndexEvent]:
-        info: MediaInfo | None = None
-        faces: list[NewFace] = []
-        broken: str | None = None
-        done_files = frames_in_file = 0
-        for ev in self.decoder.decode(files):
-            f = ev.file
-            if ev.info is not None:
-                info, faces, broken, frames_in_file = ev.info, [], None, 0
-            elif ev.chunk is not None and info is not None and broken is None:
-                try:
-                    faces += faces_in(self.models, ev.chunk, info)
-                except (RuntimeError, ValueError, IndexError) as err:
-                    broken = f"face detection failed: {type(err).__name__}: {err}"[:200]
-                    continue
-                frames_in_file += len(ev.chunk.times)
-                counts["frames"] += len(ev.chunk.times)
-                part = int(f.size * frames_in_file / max(info.samples, 1))
-                yield IndexProgressed(
-                    done_files,
-                    len(files),
-                    counts["bytes"] + part,
-                    total_bytes,
-                    counts["frames"],
-                    counts["faces"] + len(faces),
-                    str(f.path),
-                )
-            elif ev.done or ev.error:
+        done_files = 0
+        reading: dict[int, float] = {}  # bytes of the files in flight already looked at
+        found = 0  # faces seen, committed or not
+        reads = faces_by_file(
+            self.decoder.decode(files), self.models, self.models.frame_batch, self.clock
+        )
+        for read in reads:
+            if isinstance(read, FramesRead):
+                f, info = read.file, read.file.info
+                assert info is not None
+                reading[id(f)] = f.file.size * min(1.0, f.frames / max(info.samples, 1))
+                counts["frames"] += read.frames
+                found += read.faces
+                current = str(f.file.path)
+            else:
+                reading.pop(id(read), None)
                 done_files += 1
-                counts["bytes"] += f.size
-                if ev.done and broken is None and info is not None:
-                    yield self._commit(f, info, faces)
-                    counts["faces"] += len(faces)
-                else:
-                    yield self._fail(f, ev.error or broken or "decoding ended early")
-                info, faces = None, []
-                yield IndexProgressed(
-                    done_files,
-                    len(files),
-                    counts["bytes"],
-                    total_bytes,
-                    counts["frames"],
-                    counts["faces"],
-                    str(f.path),
-                )
+                counts["bytes"] += read.file.size
+                with self.clock.busy_in("store"):
+                    if read.error is None and read.info is not None and read.ended:
+                        outcome: IndexEvent = self._commit(read.file, read.info, read.faces)
+                        counts["faces"] += len(read.faces)
+                    else:
+                        found -= len(read.faces)
+                        outcome = self._fail(read.file, read.error or "decoding ended early")
+                yield outcome
+                current = str(read.file.path)
+            yield IndexProgressed(
+                done_files,
+                len(files),
+                counts["bytes"] + int(sum(reading.values())),
+                total_bytes,
+                counts["frames"],
+                found,
+                current,
+            )
 
     def _commit(self, f: MediaFile, info: MediaInfo, faces: list[NewFace]) -> FileIndexed:
         if faces and info.step:

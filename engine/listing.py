@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .decoding import Decoder
-from .faces import NewFace, faces_by_file, query_order
+from .faces import FileRead, NewFace, faces_by_file, query_order
 from .media import MediaFile, WalkProblem, supported_types, walk
 from .models import FaceModels
 from .people import group_people
@@ -84,7 +84,10 @@ def list_faces(
         else:
             files.append(item)
     decoded = Decoder(opts, timeout=timeout, workers=workers).decode(files)
-    for file, info, seen, error in faces_by_file(decoded, models):
+    for read in faces_by_file(decoded, models, models.frame_batch):
+        if not isinstance(read, FileRead):
+            continue  # progress within a file
+        file, info, seen, error = read.file, read.info, read.faces, read.error
         if error or info is None:
             yield FileFaces(str(file.path), file.kind, None, None, (), error)
         else:

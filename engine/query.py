@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NoFaceError, UnreadableMediaError
-from .faces import NewFace, faces_by_file, faces_in, query_order
+from .faces import FileRead, NewFace, faces_by_file, faces_in, query_order
 from .media import MediaFile, media_kind, supported_types
 from .models import FaceModels
 from .people import group_people, template
@@ -113,7 +113,8 @@ def _clip_faces(
     st = path.stat()
     clip = MediaFile(path, MediaKind.VIDEO, st.st_size, st.st_mtime_ns)
     decoded = Decoder(opts, timeout=timeout).decode([clip])
-    ((_, info, seen, error),) = faces_by_file(decoded, models)  # read to the end: worker stopped
-    if error:
-        raise UnreadableMediaError(f"cannot read the query {path.name}: {error}")
-    return seen, info
+    reads = faces_by_file(decoded, models, models.frame_batch)
+    (read,) = [r for r in reads if isinstance(r, FileRead)]  # to the end: the worker stopped
+    if read.error:
+        raise UnreadableMediaError(f"cannot read the query {path.name}: {read.error}")
+    return read.faces, read.info

@@ -6,6 +6,7 @@ Runs inside the decoding worker process, so it imports decord and Pillow but nev
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class MediaInfo:
 class FrameChunk:
     times: np.ndarray  # (B,) float seconds
     frames: np.ndarray  # (B, H, W, 3) uint8 RGB
+    seconds: float = 0.0  # what decoding them took (for the stage table)
 
 
 def sample_indices(starts: np.ndarray, duration: float, rate: float, min_frames: int) -> np.ndarray:
@@ -154,9 +156,10 @@ def read_video(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
         width, height = height, width
     yield MediaInfo(MediaKind.VIDEO, width, height, duration, fps, len(idx), step, scale)
     for lo in range(0, len(idx), opts.chunk):
+        t0 = time.perf_counter()
         part = idx[lo : lo + opts.chunk]
-        frames = upright(vr.get_batch(part.tolist()).asnumpy(), turns)
-        yield FrameChunk(starts[part] - starts[0], np.ascontiguousarray(frames))
+        frames = np.ascontiguousarray(upright(vr.get_batch(part.tolist()).asnumpy(), turns))
+        yield FrameChunk(starts[part] - starts[0], frames, time.perf_counter() - t0)
 
 
 def open_photo(path: Path):  # type: ignore[no-untyped-def]
@@ -180,13 +183,15 @@ def read_image(path: Path, opts: SampleOptions) -> Iterator[MediaInfo | FrameChu
     """A photo as one frame at t=0 (EXIF orientation applied)."""
     from PIL import Image
 
+    t0 = time.perf_counter()
     im = open_photo(path)
     width, height = im.size
     w, h, scale = decoded_size(width, height, opts.max_side)
     if scale != 1.0:
         im = im.resize((w, h), Image.Resampling.BILINEAR)
     yield MediaInfo(MediaKind.IMAGE, width, height, None, None, 1, None, scale)
-    yield FrameChunk(np.zeros(1), np.asarray(im, dtype=np.uint8)[None])
+    frames = np.asarray(im, dtype=np.uint8)[None]
+    yield FrameChunk(np.zeros(1), frames, time.perf_counter() - t0)
 
 
 def read_media(

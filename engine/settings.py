@@ -27,6 +27,8 @@ _ENV = {
     "threshold": ("RIS_THRESHOLD", float),
     "decode_timeout": ("RIS_DECODE_TIMEOUT", float),
     "decode_workers": ("RIS_DECODE_WORKERS", int),
+    "frame_batch": ("RIS_FRAME_BATCH", int),
+    "face_batch": ("RIS_FACE_BATCH", int),
     "face_margin": ("RIS_FACE_MARGIN", int),
     "backend": ("RIS_BACKEND", str),
     "milvus_uri": ("RIS_MILVUS_URI", str),
@@ -51,12 +53,12 @@ class Settings:
     min_face_prob: float = 0.90  # MTCNN detection probability
     face_margin: int = 32  # context around the face box in the 160 px crop (fixed per index)
     max_frame_side: int = 1280  # frames are decoded at most this large for detection
-    frame_batch: int = 16  # frames per detection batch
-    face_batch: int = 64  # faces per embedding batch
+    frame_batch: int = 0  # frames per detection batch; 0: 16 on the CPU, up to 128 on a GPU
+    face_batch: int = 0  # faces per embedding batch; 0: 64 on the CPU, 512 on a GPU
     threshold: float | None = None  # None: DEFAULT_THRESHOLD
     top: int = 20
     decode_timeout: float = 120.0  # seconds without a decoded frame before a file is given up
-    decode_workers: int = 0  # decoding processes, each on its own file; 0: one per 4 cores
+    decode_workers: int = 0  # decoding processes, each on its own file; 0: see decoders()
     save_every: float = 30.0  # seconds between saves of the vector index during a run
     # Where the face vectors live (engine/store.py). None: what the library last used, else
     # usearch. Milvus: a local .db file runs Milvus Lite; http://host:19530 talks to a server.
@@ -99,7 +101,9 @@ class Settings:
             ("threshold", "--threshold", "RIS_THRESHOLD", 0.0, 1.0, True),
             ("top", "--top", "", 1, math.inf, True),
             ("decode_timeout", "", "RIS_DECODE_TIMEOUT", 0.0, math.inf, False),
-            ("decode_workers", "", "RIS_DECODE_WORKERS", 0, 256, True),
+            ("decode_workers", "--decoders", "RIS_DECODE_WORKERS", 0, 256, True),
+            ("frame_batch", "--frame-batch", "RIS_FRAME_BATCH", 0, 4096, True),
+            ("face_batch", "", "RIS_FACE_BATCH", 0, 65536, True),
             ("milvus_timeout", "", "RIS_MILVUS_TIMEOUT", 0.0, math.inf, False),
         )
         for name, flag, var, low, high, closed in limits:
@@ -117,12 +121,17 @@ class Settings:
     def match_threshold(self) -> float:
         return DEFAULT_THRESHOLD if self.threshold is None else self.threshold
 
-    @property
-    def decoders(self) -> int:
-        """How many decoding workers an index run starts."""
+    def decoders(self, device: str = "cpu") -> int:
+        """How many decoding workers an index run starts. With a GPU to detect and embed,
+        decoding is the CPUs' work: one worker per core but the one this process needs. On
+        the CPU, the models' threads need the cores: one worker per four."""
         if self.decode_workers > 0:
             return self.decode_workers
-        return max(1, min(8, (os.cpu_count() or 1) // 4))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        cores = cores or os.cpu_count() or 1
+        if device.startswith("cuda"):
+            return max(1, min(32, cores - 1))
+        return max(1, min(8, cores // 4))
 
     @property
     def catalog_path(self) -> Path:
