@@ -89,6 +89,7 @@ class Engine:
                 s.face_margin,
                 self._notify,
                 s.frame_batch,
+                s.detect_threads,
             )
         return self._models
 

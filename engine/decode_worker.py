@@ -1,10 +1,11 @@
 """The decoding worker: a child process that reads photos and videos for the indexer.
 
-    python -m engine.decode_worker PARENT_PID RATE MIN_FRAMES MAX_SIDE CHUNK
+    python -m engine.decode_worker PARENT_PID RATE MIN_FRAMES MAX_SIDE CHUNK [FRAMES_DIR AHEAD]
 
 It reads requests `(path, kind)` from its standard input and answers on a private copy of its
 standard output, one pickled message at a time: the file's `MediaInfo`, its `FrameChunk`s, then
-`"done"` or `("error", reason)`. A request of None, or the end of its input, ends it. It runs in a process of its own so that a decoder that hangs or crashes (decord does on
+`"done"` or `("error", reason)`. Given FRAMES_DIR, a chunk's frames are written to a file
+there and the message names it (engine/frame_files.py), at most AHEAD unread. A request of None, or the end of its input, ends it. It runs in a process of its own so that a decoder that hangs or crashes (decord does on
 some damaged files) costs one file, never the run; it dies with the process that started it
 (Linux's parent-death signal), and decord's and ffmpeg's own messages go to a log it reads back
 for the reasons it reports, never to the terminal.
@@ -21,7 +22,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from .sampling import SampleOptions, read_media
+from .frame_files import FrameWriter
+from .sampling import FrameChunk, SampleOptions, read_media
 from .vocabulary import MediaKind
 
 
@@ -68,7 +70,13 @@ def _private_channels() -> tuple[Connection, Connection, Any]:
     return requests, answers, log
 
 
-def serve(requests: Connection, answers: Connection, log: Any, opts: SampleOptions) -> None:
+def serve(
+    requests: Connection,
+    answers: Connection,
+    log: Any,
+    opts: SampleOptions,
+    writer: FrameWriter | None = None,
+) -> None:
     while True:
         try:
             item = requests.recv()
@@ -80,7 +88,10 @@ def serve(requests: Connection, answers: Connection, log: Any, opts: SampleOptio
         start = log.seek(0, os.SEEK_END)
         try:
             for part in read_media(Path(path), MediaKind(kind), opts):
-                answers.send(part)
+                if writer is not None and isinstance(part, FrameChunk):
+                    answers.send(writer.write(part.times, part.frames, part.seconds))
+                else:
+                    answers.send(part)
             answers.send("done")
         except (BrokenPipeError, ConnectionResetError):
             return  # the parent has gone
@@ -91,7 +102,8 @@ def serve(requests: Connection, answers: Connection, log: Any, opts: SampleOptio
 
 
 def main(argv: list[str]) -> None:
-    parent, rate, min_frames, max_side, chunk = argv
+    parent, rate, min_frames, max_side, chunk = argv[:5]
+    writer = FrameWriter(Path(argv[5]), int(argv[6])) if len(argv) > 6 else None
     die_with_parent(int(parent))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     requests, answers, log = _private_channels()
@@ -100,6 +112,7 @@ def main(argv: list[str]) -> None:
         answers,
         log,
         SampleOptions(float(rate), int(min_frames), int(max_side), int(chunk)),
+        writer,
     )
 
 

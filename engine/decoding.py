@@ -1,9 +1,8 @@
 """Decoding in worker processes (`decode_worker`), ahead of the models and on other cores.
 
-Each worker decodes one file at a time; with several workers, the next files are decoded while
-the current one is consumed, each at most `read_ahead` messages ahead, so memory stays bounded.
-Files come out whole and in order. A worker that hangs (decord does on some damaged files) is
-killed after `timeout` seconds without a message; one that dies (a crash, an out-of-memory
+Each worker decodes one file at a time, with the next given to it already; several workers
+decode side by side, their files' events interleaved as they come (see `Decoder`). A worker
+that hangs (decord does on some damaged files) is killed after `timeout` seconds without a message; one that dies (a crash, an out-of-memory
 kill), even halfway through a message, is noticed at once: a reader thread per worker sees the
 end of its pipe, which only the worker holds open. Either way that file is reported, the worker
 is replaced, and the run goes on. Workers die with the process that started them.
@@ -23,8 +22,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+from .frame_files import FramesFile, make_folder, read_frames, remove_folder
 from .media import MediaFile
 from .sampling import FrameChunk, MediaInfo, SampleOptions
 
@@ -43,11 +44,20 @@ class Decoded:
 
 
 class _Worker:
-    """One decoding process, its request pipe, and a thread moving its answers into a queue."""
+    """One decoding process, its request pipe, the files it was given (decoded in that order),
+    and a thread moving its answers into the decoder's queue."""
 
-    def __init__(self, opts: SampleOptions, read_ahead: int) -> None:
+    def __init__(
+        self,
+        opts: SampleOptions,
+        read_ahead: int,
+        folder: Path | None,
+        outbox: queue.Queue[tuple[_Worker, Any]],
+    ) -> None:
         args = [str(os.getpid()), str(opts.rate), str(opts.min_frames)]
         args += [str(opts.max_side), str(opts.chunk)]
+        if folder is not None:  # frames through files in RAM (frame_files.py)
+            args += [str(folder), str(read_ahead)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.decode_worker", *args],
             stdin=subprocess.PIPE,
@@ -60,8 +70,9 @@ class _Worker:
         self._answers = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
         self.proc.stdin.close()  # the Connections hold their own copies
         self.proc.stdout.close()
-        self.inbox: queue.Queue[Any] = queue.Queue(maxsize=read_ahead)
-        self.file: MediaFile | None = None  # the file it is decoding
+        self.outbox = outbox
+        self.files: deque[MediaFile] = deque()  # given to it, not yet finished; first: current
+        self.heard = time.monotonic()  # when it last said something (or was given work)
         self._reader = threading.Thread(target=self._read, daemon=True, name="ris-decode-reader")
         self._reader.start()
 
@@ -70,12 +81,26 @@ class _Worker:
         # that does not unpickle: either way the worker is gone
         with suppress(Exception):
             while True:
-                self.inbox.put(self._answers.recv())
+                msg = self._answers.recv()
+                self.heard = time.monotonic()
+                if isinstance(msg, FramesFile):
+                    try:
+                        msg = FrameChunk(msg.times, read_frames(msg), msg.seconds)
+                    except (OSError, ValueError) as err:
+                        msg = ("error", f"decoded frames were lost ({err}); skipped")
+                self.outbox.put((self, msg))
+                self.heard = time.monotonic()  # a full queue is the reader's wait, not a stall
         self._answers.close()
-        self.inbox.put(_GONE)
+        self.outbox.put((self, _GONE))
+
+    @property
+    def reading(self) -> bool:
+        return self._reader.is_alive()
 
     def send(self, file: MediaFile) -> None:
-        self.file = file
+        if not self.files:
+            self.heard = time.monotonic()
+        self.files.append(file)
         with suppress(OSError):  # it died: its reader thread says so
             self._requests.send((str(file.path), str(file.kind)))
 
@@ -99,18 +124,21 @@ class _Worker:
         self.kill()
 
     def kill(self) -> None:
-        """End the worker now, and let its reader thread finish (its queue drained)."""
+        """End the worker now (its reader thread ends with its pipe)."""
         with suppress(OSError):
             self.proc.kill()
         self.proc.wait(timeout=5)
         self._requests.close()
-        while self._reader.is_alive():
-            with suppress(queue.Empty):
-                self.inbox.get(timeout=0.1)
 
 
 class Decoder:
-    """Decodes files with `workers` processes, yielding each file's events whole and in order."""
+    """Decodes files with `workers` processes, each given up to `depth` files at a time.
+
+    Files are decoded side by side and their events interleave as the workers send them: each
+    file's own events come in order (its info, its chunks, then its end or failure), and a long
+    file holds up no other. Memory stays bounded: a worker is at most `read_ahead` chunks ahead
+    of the reader, and the reader at most `read_ahead` per worker ahead of the consumer.
+    """
 
     def __init__(
         self,
@@ -118,11 +146,13 @@ class Decoder:
         timeout: float = 120.0,
         workers: int = 1,
         read_ahead: int = 4,
+        depth: int = 2,
     ) -> None:
         self.opts = opts
         self.timeout = timeout
         self.workers = max(1, workers)
         self.read_ahead = max(1, read_ahead)
+        self.depth = max(1, depth)
         self._pool: list[_Worker] = []
 
     def pids(self) -> list[int]:
@@ -131,62 +161,71 @@ class Decoder:
 
     def decode(self, files: Sequence[MediaFile]) -> Iterator[Decoded]:
         todo = deque(files)
-        busy: deque[_Worker] = deque()  # workers with a file, in file order
+        outbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue(self.workers * self.read_ahead)
+        folder = make_folder()
+
+        def fresh() -> _Worker:
+            return _Worker(self.opts, self.read_ahead, folder, outbox)
+
         try:
-            self._pool = [_Worker(self.opts, self.read_ahead) for _ in range(self.workers)]
-            idle = deque(self._pool)
-            while todo or busy:
-                while todo and idle:
-                    worker = idle.popleft()
-                    worker.send(todo.popleft())
-                    busy.append(worker)
-                worker = busy[0]
-                yield from self._events_of(worker)
-                busy.popleft()
-                if worker.proc.poll() is None:
-                    idle.append(worker)
-                else:  # it died or was killed: a fresh one takes its place
+            self._pool = [fresh() for _ in range(min(self.workers, len(files)) or 1)]
+            while True:
+                self._assign(todo)
+                if not any(w.files for w in self._pool):
+                    return
+                try:
+                    worker, msg = outbox.get(timeout=0.5)
+                except queue.Empty:
+                    for worker in [w for w in self._pool if self._stalled(w)]:
+                        worker.kill()
+                        yield Decoded(worker.files.popleft(), error=_stalled(self.timeout))
+                        self._replace(worker, fresh(), todo)
+                    continue
+                if worker not in self._pool or not worker.files:
+                    continue  # what a worker killed for stalling said before it died
+                file = worker.files[0]
+                if msg is _GONE:
                     worker.kill()  # closes its pipe; it is already dead
-                    self._pool.remove(worker)
-                    fresh = _Worker(self.opts, self.read_ahead)
-                    self._pool.append(fresh)
-                    idle.append(fresh)
+                    yield Decoded(worker.files.popleft(), error=worker.death())
+                    self._replace(worker, fresh(), todo)
+                elif msg == "done":
+                    worker.files.popleft()
+                    yield Decoded(file, done=True)
+                elif isinstance(msg, tuple):
+                    worker.files.popleft()
+                    yield Decoded(file, error=msg[1])
+                elif isinstance(msg, MediaInfo):
+                    yield Decoded(file, info=msg)
+                else:
+                    yield Decoded(file, chunk=msg)
         finally:  # done, cancelled or failed: no worker outlives the run
             for worker in self._pool:
-                if worker in busy:
+                if worker.files:
                     worker.kill()
                 else:
                     worker.stop()
+            deadline = time.monotonic() + 10
+            while any(w.reading for w in self._pool) and time.monotonic() < deadline:
+                with suppress(queue.Empty):  # let blocked reader threads finish
+                    outbox.get(timeout=0.05)
             self._pool = []
+            remove_folder(folder)
 
-    def _events_of(self, worker: _Worker) -> Iterator[Decoded]:
-        """The events of the worker's current file, up to its end or failure."""
-        file = worker.file
-        assert file is not None
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                msg = worker.inbox.get(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                if time.monotonic() < deadline:
-                    continue
-                worker.kill()
-                yield Decoded(file, error=_stalled(self.timeout))
-                return
-            if msg is _GONE:
-                yield Decoded(file, error=worker.death())
-                return
-            deadline = time.monotonic() + self.timeout
-            if msg == "done":
-                yield Decoded(file, done=True)
-                return
-            if isinstance(msg, tuple):
-                yield Decoded(file, error=msg[1])
-                return
-            if isinstance(msg, MediaInfo):
-                yield Decoded(file, info=msg)
-            else:
-                yield Decoded(file, chunk=msg)
+    def _assign(self, todo: deque[MediaFile]) -> None:
+        """Files to workers: each its next, then each a second, and so on up to `depth`."""
+        for level in range(1, self.depth + 1):
+            for worker in self._pool:
+                if todo and len(worker.files) < level:
+                    worker.send(todo.popleft())
+
+    def _stalled(self, worker: _Worker) -> bool:
+        return bool(worker.files) and time.monotonic() - worker.heard > self.timeout
+
+    def _replace(self, old: _Worker, new: _Worker, todo: deque[MediaFile]) -> None:
+        """A fresh worker in place of one that died; what it had not begun goes back first."""
+        todo.extendleft(reversed(old.files))
+        old.files.clear()
+        self._pool[self._pool.index(old)] = new
 
 
 def _stalled(timeout: float) -> str:

@@ -8,6 +8,7 @@ or searched for.
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -79,61 +80,81 @@ def faces_by_file(
     models: FaceModels,
     batch: int = 16,
     clock: StageClock | None = None,
+    threads: int = 1,
 ) -> Iterator[FileRead | FramesRead]:
-    """A decoder's events, file by file in their order, each file whole once read (FileRead),
-    with progress between (FramesRead).
+    """A decoder's events, file by file, each file whole once read (FileRead), as files end
+    (not in the order given), with progress between (FramesRead).
 
     Frames of several files go to the detector together, `batch` or more at a time (grouped by
     size, as a batch must be), so that many short files, or photos, keep a GPU as busy as one
-    long video does.
+    long video does. Batches are detected in `threads` threads while this one goes on reading
+    the decoders (and a GPU works on one batch while the host prepares the next).
     """
     clock = clock or StageClock()
-    open_files: deque[FileRead] = deque()
+    open_files: dict[int, FileRead] = {}  # by id of the MediaFile: files interleave
     queued: dict[tuple[int, ...], list[tuple[FileRead, FrameChunk]]] = {}  # by frame size
-    current: FileRead | None = None
-    for ev in clock.timed("decode", iter(events)):
-        if current is None or current.ended:
-            current = FileRead(ev.file)
-            open_files.append(current)
-        if ev.info is not None:
-            current.info = ev.info
-        elif ev.chunk is not None:
-            clock.busy["decode"] += ev.chunk.seconds
-            if current.info is not None:
-                current.queued += 1
-                group = queued.setdefault(ev.chunk.frames.shape[1:], [])
-                group.append((current, ev.chunk))
-                if _frames(group) >= batch:  # a full batch of one size
-                    yield from _detect(queued.pop(ev.chunk.frames.shape[1:]), models, clock)
-                elif sum(_frames(g) for g in queued.values()) >= 3 * batch:
-                    for size in list(queued):  # memory (and the files waiting) stay bounded
-                        yield from _detect(queued.pop(size), models, clock)
-        else:
-            current.ended, current.error = True, ev.error
-        while open_files and open_files[0].ended and open_files[0].queued == 0:
-            yield open_files.popleft()
-    for group in queued.values():
-        yield from _detect(group, models, clock)
-    yield from open_files
+    flight: deque[_Batch] = deque()
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="ris-detect")
+
+    def send(group: list[tuple[FileRead, FrameChunk]]) -> Iterator[FramesRead]:
+        live = [item for item in group if item[0].error is None]  # not failed meanwhile
+        flight.append(_Batch(group, live, pool.submit(_faces, live, models, clock)))
+        while len(flight) > threads + 1:
+            yield from _settle(flight.popleft(), models, clock)
+
+    try:
+        for ev in clock.timed("decode", iter(events)):
+            current = open_files.setdefault(id(ev.file), FileRead(ev.file))
+            if ev.info is not None:
+                current.info = ev.info
+            elif ev.chunk is not None:
+                clock.busy["decode"] += ev.chunk.seconds
+                if current.info is not None:
+                    current.queued += 1
+                    size = ev.chunk.frames.shape[1:]
+                    group = queued.setdefault(size, [])
+                    group.append((current, ev.chunk))
+                    if _frames(group) >= batch:  # a full batch of one size
+                        yield from send(queued.pop(size))
+                    elif sum(_frames(g) for g in queued.values()) >= 3 * batch:
+                        for size in list(queued):  # memory (and files waiting) stay bounded
+                            yield from send(queued.pop(size))
+            else:
+                current.ended, current.error = True, ev.error
+            while flight and flight[0].result.done():
+                yield from _settle(flight.popleft(), models, clock)
+            for key in [k for k, f in open_files.items() if f.ended and f.queued == 0]:
+                yield open_files.pop(key)
+        for group in list(queued.values()):
+            yield from send(group)
+        while flight:
+            yield from _settle(flight.popleft(), models, clock)
+        yield from open_files.values()
+    finally:  # done, failed or cancelled: no batch is left running
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Batch:
+    group: list[tuple[FileRead, FrameChunk]]  # the chunks sent
+    live: list[tuple[FileRead, FrameChunk]]  # those of files not failed when it was sent
+    result: Future[list[list[NewFace]]]
 
 
 def _frames(group: list[tuple[FileRead, FrameChunk]]) -> int:
     return sum(len(c.times) for _, c in group)
 
 
-def _detect(
-    group: list[tuple[FileRead, FrameChunk]], models: FaceModels, clock: StageClock
-) -> Iterator[FramesRead]:
-    """Faces in queued chunks of one frame size, as one batch. A batch that fails is tried
-    again file by file, so that one bad file fails alone."""
-    live = [item for item in group if item[0].error is None]  # not failed meanwhile
+def _settle(batch: _Batch, models: FaceModels, clock: StageClock) -> Iterator[FramesRead]:
+    """A batch's faces given to their files. A batch that failed is tried again file by
+    file, so that one bad file fails alone."""
     done = []
-    if live:
+    if batch.live:
         try:
-            done = [(live, _faces(live, models, clock))]
+            done = [(batch.live, batch.result.result())]
         except (RuntimeError, ValueError, IndexError):
-            for file in dict.fromkeys(f for f, _ in live):
-                mine = [x for x in live if x[0] is file]
+            for file in dict.fromkeys(f for f, _ in batch.live):
+                mine = [x for x in batch.live if x[0] is file]
                 try:
                     done.append((mine, _faces(mine, models, clock)))
                 except (RuntimeError, ValueError, IndexError) as err:
@@ -143,7 +164,7 @@ def _detect(
             f.faces += faces
             f.frames += len(chunk.times)
             yield FramesRead(f, len(chunk.times), len(faces))
-    for f, _ in group:
+    for f, _ in batch.group:
         f.queued -= 1
 
 
@@ -151,6 +172,8 @@ def _faces(
     items: list[tuple[FileRead, FrameChunk]], models: FaceModels, clock: StageClock
 ) -> list[list[NewFace]]:
     """The faces of each chunk, detected and embedded as one batch."""
+    if not items:
+        return []
     frames = np.concatenate([c.frames for _, c in items]) if len(items) > 1 else items[0][1].frames
     scales = np.concatenate([np.full(len(c.times), _scale(f)) for f, c in items])
     found, vectors = models.faces(frames, scales, clock)

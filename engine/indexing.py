@@ -121,7 +121,8 @@ class Indexer:
         if work.to_index:  # the models load now, so that the first line can say where
             setup = (
                 f"{self.models.device}, {self.decoder.workers} decoders, "
-                f"{self.models.frame_batch} frames per detection batch"
+                f"{self.models.frame_batch} frames per detection batch, "
+                f"{self.models.detect_threads} detecting"
             )
         yield IndexPlanned(
             work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes, setup
@@ -172,8 +173,13 @@ class Indexer:
         done_files = 0
         reading: dict[int, float] = {}  # bytes of the files in flight already looked at
         found = 0  # faces seen, committed or not
+        models = self.models
         reads = faces_by_file(
-            self.decoder.decode(files), self.models, self.models.frame_batch, self.clock
+            self.decoder.decode(files),
+            models,
+            models.frame_batch,
+            self.clock,
+            models.detect_threads,
         )
         for read in reads:
             if isinstance(read, FramesRead):

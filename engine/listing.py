@@ -84,15 +84,24 @@ def list_faces(
         else:
             files.append(item)
     decoded = Decoder(opts, timeout=timeout, workers=workers).decode(files)
-    for read in faces_by_file(decoded, models, models.frame_batch):
+    waiting: dict[int, FileRead] = {}  # read, not yet due: files finish in any order
+    due = 0
+    reads = faces_by_file(decoded, models, models.frame_batch, threads=models.detect_threads)
+    for read in reads:
         if not isinstance(read, FileRead):
             continue  # progress within a file
-        file, info, seen, error = read.file, read.info, read.faces, read.error
-        if error or info is None:
-            yield FileFaces(str(file.path), file.kind, None, None, (), error)
-        else:
-            faces = _marked(seen, info, threshold)
-            yield FileFaces(str(file.path), info.kind, info.width, info.height, faces)
+        waiting[id(read.file)] = read
+        while due < len(files) and id(files[due]) in waiting:
+            yield _listed(waiting.pop(id(files[due])), threshold)
+            due += 1
+
+
+def _listed(read: FileRead, threshold: float) -> FileFaces:
+    file, info = read.file, read.info
+    if read.error or info is None:
+        return FileFaces(str(file.path), file.kind, None, None, (), read.error)
+    faces = _marked(read.faces, info, threshold)
+    return FileFaces(str(file.path), info.kind, info.width, info.height, faces)
 
 
 def _marked(seen: list[NewFace], info: MediaInfo, threshold: float) -> tuple[SeenFace, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,14 +60,17 @@ class FaceModels:
         margin: int = 0,
         notify: Callable[[str], None] = lambda text: None,
         frame_batch: int = 0,
+        detect_threads: int = 0,
     ) -> None:
         self.weights = weights
         self._notify = notify  # told of slow first-time work (a weights download)
         self._device_name = device
         self._gates = (min_face_size, min_face_prob)
         self._batches = (frame_batch, face_batch)  # 0: chosen for the device
+        self._threads = detect_threads  # 0: chosen for the device
         self._margin = margin
         self._lock = threading.Lock()
+        self._local = threading.local()  # per thread: its CUDA stream
         self._detector: FaceDetector | None = None
         self._embedder: FaceEmbedder | None = None
 
@@ -111,7 +115,28 @@ class FaceModels:
         `scale` maps each frame's pixels to its file's (one, or one per frame)."""
         detector, embedder = self.load()
         clock = clock or StageClock()
-        with clock.busy_in("detect"):
-            found, crops = detector.find(frames, scale)
-        with clock.busy_in("embed"):
-            return found, embedder.embed(crops)
+        with self._stream():
+            with clock.busy_in("detect"):
+                found, crops = detector.find(frames, scale)
+            with clock.busy_in("embed"):
+                return found, embedder.embed(crops)
+
+    @property
+    def detect_threads(self) -> int:
+        """Threads detecting at once: on a GPU two, each with a CUDA stream of its own, so one
+        batch's host work (its Python, its waits for a box count) overlaps the other's kernels;
+        on the CPU one (the models' own threads use the cores)."""
+        detector, _ = self.load()
+        return self._threads or (2 if detector.device.type == "cuda" else 1)
+
+    def _stream(self) -> AbstractContextManager[object]:
+        """This thread's CUDA stream (created on first use), or nothing on the CPU."""
+        detector, _ = self.load()
+        if detector.device.type != "cuda":
+            return nullcontext()
+        import torch
+
+        stream = getattr(self._local, "stream", None)
+        if stream is None:
+            stream = self._local.stream = torch.cuda.Stream(detector.device)
+        return torch.cuda.stream(stream)

@@ -8,6 +8,7 @@ main process's wait for it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,13 +22,18 @@ class StageClock:
     busy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     waited: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
     @contextmanager
     def busy_in(self, stage: str) -> Iterator[None]:
+        """Time spent in `stage` (detection threads time theirs at once: the sum may exceed
+        the run's length)."""
         t0 = time.perf_counter()
         try:
             yield
         finally:
-            self.busy[stage] += time.perf_counter() - t0
+            with self._lock:
+                self.busy[stage] += time.perf_counter() - t0
 
     @contextmanager
     def waiting_for(self, stage: str) -> Iterator[None]:

@@ -88,18 +88,40 @@ def test_a_decoder_killed_mid_message_fails_that_file_only(sig: signal.Signals):
     assert workers_of(os.getpid()) == []
 
 
-def test_several_workers_decode_every_file_in_order():
+def test_several_workers_decode_every_file_alike_each_in_order():
     files = [media(p) for p in (HAMILTON, *AOC_CLIPS)]
-    one = list(Decoder(SampleOptions(), workers=1).decode(files))
-    three = list(Decoder(SampleOptions(), workers=3).decode(files))
-    assert [(e.file.path, e.done, e.error) for e in three] == [
-        (e.file.path, e.done, e.error) for e in one
-    ]
-    frames = [e.chunk.frames for e in one if e.chunk is not None]
-    assert all(
-        (a == b).all()
-        for a, b in zip(frames, [e.chunk.frames for e in three if e.chunk], strict=True)
-    )
+
+    def per_file(events):
+        out: dict[Path, list] = {}
+        for e in events:
+            out.setdefault(e.file.path, []).append(e)
+        return out
+
+    one = per_file(Decoder(SampleOptions(), workers=1).decode(files))
+    three = per_file(Decoder(SampleOptions(), workers=3).decode(files))
+    assert list(one) == [f.path for f in files]  # one worker: file after file
+    assert set(three) == set(one)
+    for path, events in one.items():
+        theirs = three[path]
+        assert [(e.info, e.done, e.error) for e in theirs] == [
+            (e.info, e.done, e.error) for e in events
+        ]
+        assert theirs[-1].done  # each file's events end with its end
+        frames = [e.chunk.frames for e in events if e.chunk is not None]
+        assert all(
+            (a == b).all()
+            for a, b in zip(frames, [e.chunk.frames for e in theirs if e.chunk], strict=True)
+        )
+    assert workers_of(os.getpid()) == []
+
+
+def test_a_long_file_holds_up_no_other():
+    """Files are decoded side by side: short files given after a long one finish first (but
+    the one already queued behind it on its own worker)."""
+    files = [media(p) for p in (LONG, *AOC_CLIPS)]
+    ends = [e.file.path for e in Decoder(SampleOptions(rate=8), workers=2).decode(files) if e.done]
+    assert set(ends) == {f.path for f in files}
+    assert ends.index(LONG) >= len(AOC_CLIPS) - 1  # the other worker went on meanwhile
     assert workers_of(os.getpid()) == []
 
 
