@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-face-prob", type=float, help="lowest detection probability kept (default 0.9)"
     )
+    speed = p.add_argument_group(
+        "speed (default: chosen from the machine, shown in the first line)"
+    )
+    speed.add_argument("--decoders", type=int, help="decoding processes (RIS_DECODE_WORKERS)")
+    speed.add_argument(
+        "--frame-batch", type=int, help="frames per detection batch (RIS_FRAME_BATCH)"
+    )
+    speed.add_argument(
+        "--detect-threads", type=int, help="batches detected at once (RIS_DETECT_THREADS)"
+    )
 
     p = sub.add_parser(
         "search", parents=[common], help="find the videos and photos showing a person"
@@ -218,6 +228,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         sample_rate=getattr(args, "sample_rate", None),
         min_face_size=getattr(args, "min_face_size", None),
         min_face_prob=getattr(args, "min_face_prob", None),
+        decode_workers=getattr(args, "decoders", None),
+        frame_batch=getattr(args, "frame_batch", None),
+        detect_threads=getattr(args, "detect_threads", None),
         threshold=getattr(args, "threshold", None),
         top=getattr(args, "top", None),
         backend=args.backend,

@@ -56,7 +56,7 @@ class Settings:
     max_frame_side: int = 1280  # frames are decoded at most this large for detection
     frame_batch: int = 0  # frames per detection batch; 0: 16 on the CPU, up to 128 on a GPU
     face_batch: int = 0  # faces per embedding batch; 0: 64 on the CPU, 512 on a GPU
-    detect_threads: int = 0  # batches detected at once; 0: 2 on a GPU, 1 on the CPU
+    detect_threads: int = 0  # batches detected at once; 0: 2 on a GPU or 8+ cores, else 1
     threshold: float | None = None  # None: DEFAULT_THRESHOLD
     top: int = 20
     decode_timeout: float = 120.0  # seconds without a decoded frame before a file is given up
@@ -106,7 +106,7 @@ class Settings:
             ("decode_workers", "--decoders", "RIS_DECODE_WORKERS", 0, 256, True),
             ("frame_batch", "--frame-batch", "RIS_FRAME_BATCH", 0, 4096, True),
             ("face_batch", "", "RIS_FACE_BATCH", 0, 65536, True),
-            ("detect_threads", "", "RIS_DETECT_THREADS", 0, 64, True),
+            ("detect_threads", "--detect-threads", "RIS_DETECT_THREADS", 0, 64, True),
             ("milvus_timeout", "", "RIS_MILVUS_TIMEOUT", 0.0, math.inf, False),
         )
         for name, flag, var, low, high, closed in limits:

@@ -1,6 +1,7 @@
 """The command line contract, run as users run it: exit codes, one JSON document, clear errors."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -28,7 +29,7 @@ def small_index(tmp_path_factory, ris_env):
     media = root / "media"
     copy_media(media, HAMILTON, LMM_PHOTO, AOC_PHOTO)
     (media / "broken.mp4").write_text("not a video")
-    run = ris("index", media, "--data-dir", root / "data", env=ris_env)
+    run = ris("index", media, "--data-dir", root / "data", "--decoders", "2", env=ris_env)
     assert run.returncode == 0, run.stderr
     return root, run
 
@@ -36,7 +37,10 @@ def small_index(tmp_path_factory, ris_env):
 def test_index_shows_progress_and_a_summary_on_stderr(small_index):
     _, run = small_index
     assert run.stdout == ""
-    assert "ris: 4 files found: 4 to index" in run.stderr
+    first = run.stderr.splitlines()[0]
+    assert first.startswith("ris: 4 files found: 4 to index")
+    # where the work runs, in the first line: the device, the decoders asked for, the batch
+    assert re.search(r"\(on (cpu|cuda\S*), 2 decoders, \d+ frames per detection batch, ", first)
     assert "100% 4/4 files" in run.stderr  # the progress bar's last state
     assert "indexed 3 files" in run.stderr and "1 failed" in run.stderr
     assert "broken.mp4" in run.stderr and "cannot decode the video" in run.stderr
