@@ -11,6 +11,7 @@ explicit view of the parts; front ends never do.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import suppress
@@ -202,11 +203,17 @@ class Engine:
             s.decoders(str(pick_device(s.device))),
         )
 
-    def read_query(self, query: Path) -> Query:
-        """The faces of a query photo, or the people of a query clip, best first."""
+    def read_query(self, query: Path, stop: threading.Event | None = None) -> Query:
+        """The faces of a query photo, or the people of a query clip, best first; a clip's
+        reading stops soon after `stop` is set (Cancelled)."""
         s = self.settings
         return read_query(
-            query, self.sample_options, self._get_models(), s.match_threshold, s.decode_timeout
+            query,
+            self.sample_options,
+            self._get_models(),
+            s.match_threshold,
+            s.decode_timeout,
+            stop,
         )
 
     def search(

@@ -89,7 +89,8 @@ def serve(
         try:
             for part in read_media(Path(path), MediaKind(kind), opts):
                 if writer is not None and isinstance(part, FrameChunk):
-                    answers.send(writer.write(part.times, part.frames, part.seconds))
+                    written = writer.write(part.times, part.frames, part.seconds)
+                    answers.send(part if written is None else written)
                 else:
                     answers.send(part)
             answers.send("done")
@@ -106,6 +107,8 @@ def main(argv: list[str]) -> None:
     writer = FrameWriter(Path(argv[5]), int(argv[6])) if len(argv) > 6 else None
     die_with_parent(int(parent))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if hasattr(signal, "SIGXFSZ"):  # a file size limit fails a write (then the pipe is used)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     requests, answers, log = _private_channels()
     serve(
         requests,

@@ -159,7 +159,10 @@ class Decoder:
         """The worker processes' ids (for tests and diagnostics)."""
         return [w.proc.pid for w in self._pool]
 
-    def decode(self, files: Sequence[MediaFile]) -> Iterator[Decoded]:
+    def decode(
+        self, files: Sequence[MediaFile], stop: threading.Event | None = None
+    ) -> Iterator[Decoded]:
+        """Each file's events; ends early, workers stopped, once `stop` is set."""
         todo = deque(files)
         outbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue(self.workers * self.read_ahead)
         folder = make_folder()
@@ -171,7 +174,7 @@ class Decoder:
             self._pool = [fresh() for _ in range(min(self.workers, len(files)) or 1)]
             while True:
                 self._assign(todo)
-                if not any(w.files for w in self._pool):
+                if not any(w.files for w in self._pool) or (stop is not None and stop.is_set()):
                     return
                 try:
                     worker, msg = outbox.get(timeout=0.5)

@@ -39,6 +39,12 @@ class WeightsMismatchError(UserError):
     """The index was built with other weights than the ones asked for."""
 
 
+class Cancelled(EngineError):
+    """The caller asked the work to stop, and it stopped (exit code 130, as after Ctrl-C)."""
+
+    exit_code = 130
+
+
 class IndexBusyError(EngineError):
     """Another process is writing to the same index."""
 

@@ -18,7 +18,7 @@ from .results import Box
 from .stages import StageClock
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Generator, Iterable, Iterator
 
     from .decoding import Decoded
     from .detection import Detection
@@ -81,7 +81,7 @@ def faces_by_file(
     batch: int = 16,
     clock: StageClock | None = None,
     threads: int = 1,
-) -> Iterator[FileRead | FramesRead]:
+) -> Generator[FileRead | FramesRead, None, None]:
     """A decoder's events, file by file, each file whole once read (FileRead), as files end
     (not in the order given), with progress between (FramesRead).
 
@@ -130,8 +130,11 @@ def faces_by_file(
         while flight:
             yield from _settle(flight.popleft(), models, clock)
         yield from open_files.values()
-    finally:  # done, failed or cancelled: no batch is left running
+    finally:  # done, failed or cancelled: no batch is left running, the decoders stop
         pool.shutdown(wait=True, cancel_futures=True)
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass

@@ -8,11 +8,13 @@ in a private folder on /dev/shm (memory, not disk) and sends its name; the paren
 in one call, without the lock, and deletes it. The worker writes at most `limit` files ahead of
 the parent, so memory stays bounded as it did with the pipe. The folder is removed when the
 decoding ends, and a folder left by a process that was killed is removed by the next run.
-Where there is no /dev/shm, frames go through the pipe as before.
+Where there is no /dev/shm, or a chunk cannot be written there (it is full, a file size limit),
+frames go through the pipe as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -72,7 +74,9 @@ class FrameWriter:
         self._unread: deque[str] = deque()
         self._count = 0
 
-    def write(self, times: np.ndarray, frames: np.ndarray, seconds: float) -> FramesFile:
+    def write(self, times: np.ndarray, frames: np.ndarray, seconds: float) -> FramesFile | None:
+        """The chunk as a file, or None when it cannot be written (/dev/shm full, a file size
+        limit): the caller sends it through the pipe instead."""
         while True:
             while self._unread and not os.path.exists(self._unread[0]):
                 self._unread.popleft()
@@ -82,7 +86,12 @@ class FrameWriter:
         self._count += 1
         path = str(self.folder / f"{os.getpid()}-{self._count}.raw")
         frames = np.ascontiguousarray(frames, dtype=np.uint8)
-        frames.tofile(path)
+        try:
+            frames.tofile(path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return None
         self._unread.append(path)
         return FramesFile(times, path, frames.shape, seconds)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import NoFaceError, UnreadableMediaError
+from .errors import Cancelled, NoFaceError, UnreadableMediaError
 from .faces import FileRead, NewFace, faces_by_file, faces_in, query_order
 from .media import MediaFile, media_kind, supported_types
 from .models import FaceModels
@@ -26,11 +27,18 @@ class Query:
 
 
 def read_query(
-    path: Path, opts: SampleOptions, models: FaceModels, threshold: float, timeout: float = 120.0
+    path: Path,
+    opts: SampleOptions,
+    models: FaceModels,
+    threshold: float,
+    timeout: float = 120.0,
+    stop: threading.Event | None = None,
 ) -> Query:
+    """The faces of a query photo, or the people of a query clip. Reading a clip ends soon
+    after `stop` is set (raising Cancelled): its decoder is stopped, no batch is left running."""
     path = Path(path).expanduser().resolve()
     kind = _check(path)
-    seen, info = _faces(path, kind, opts, models, timeout)
+    seen, info = _faces(path, kind, opts, models, timeout, stop)
     times = np.asarray([f.t for f in seen])
     boxes = np.asarray([f.box for f in seen]).reshape(-1, 4)
     probs = np.asarray([f.prob for f in seen])
@@ -75,13 +83,18 @@ def _check(path: Path) -> MediaKind:
 
 
 def _faces(
-    path: Path, kind: MediaKind, opts: SampleOptions, models: FaceModels, timeout: float
+    path: Path,
+    kind: MediaKind,
+    opts: SampleOptions,
+    models: FaceModels,
+    timeout: float,
+    stop: threading.Event | None = None,
 ) -> tuple[list[NewFace], MediaInfo | None]:
     """Every face of the query, read as `ris index` reads the same file: a photo here, a clip
     in a decoding worker (its decoder's crashes, hangs and log lines stay there)."""
     seen: list[NewFace] = []
     if kind == MediaKind.VIDEO:
-        return _clip_faces(path, opts, models, timeout)
+        return _clip_faces(path, opts, models, timeout, stop)
     from PIL import Image
 
     info: MediaInfo | None = None
@@ -106,15 +119,31 @@ def _faces(
 
 
 def _clip_faces(
-    path: Path, opts: SampleOptions, models: FaceModels, timeout: float
+    path: Path,
+    opts: SampleOptions,
+    models: FaceModels,
+    timeout: float,
+    stop: threading.Event | None = None,
 ) -> tuple[list[NewFace], MediaInfo | None]:
     from .decoding import Decoder
 
     st = path.stat()
     clip = MediaFile(path, MediaKind.VIDEO, st.st_size, st.st_mtime_ns)
-    decoded = Decoder(opts, timeout=timeout).decode([clip])
-    reads = faces_by_file(decoded, models, models.frame_batch)
-    (read,) = [r for r in reads if isinstance(r, FileRead)]  # to the end: the worker stopped
+    decoded = Decoder(opts, timeout=timeout).decode([clip], stop)
+    # small batches: a cancelled query waits for at most one of them
+    reads = faces_by_file(decoded, models, max(1, models.frame_batch // 2))
+    found: list[FileRead] = []
+    try:
+        for read in reads:
+            if stop is not None and stop.is_set():
+                raise Cancelled(f"reading the query {path.name} was cancelled")
+            if isinstance(read, FileRead):
+                found.append(read)
+    finally:
+        reads.close()  # its batches and decoder stop with it
+    if stop is not None and stop.is_set():
+        raise Cancelled(f"reading the query {path.name} was cancelled")
+    (read,) = found  # read to the end: the worker stopped
     if read.error:
         raise UnreadableMediaError(f"cannot read the query {path.name}: {read.error}")
     return read.faces, read.info

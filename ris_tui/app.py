@@ -90,6 +90,7 @@ class RisApp(App[None]):
         self.query_read: Query | None = None
         self._thumbs: dict[tuple, Any] = {}
         self._index_cancel: threading.Event | None = None
+        self._search_stop = threading.Event()  # set: the running search's engine work stops
 
     # layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -136,18 +137,26 @@ class RisApp(App[None]):
         self.clear_results()
         self.query_one(TabbedContent).active = "videos"
         self.query_one("#video-list").focus()
-        self.search_worker(path)
+        self._search_stop.set()  # a newer search wins: the older one's reading stops
+        self._search_stop = threading.Event()
+        self.search_worker(path, stop=self._search_stop)
 
     @work(thread=True, exclusive=True, group="search")
-    def search_worker(self, query: Path | Query, face: int | None = None) -> None:
-        """Read the query (the first time: load the models), then search; a newer search wins."""
+    def search_worker(
+        self,
+        query: Path | Query,
+        face: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Read the query (the first time: load the models), then search; a newer search wins,
+        and `stop` ends the engine's work on a clip (esc, a new search, quitting)."""
         worker = get_current_worker()
         t0 = self._now()
         try:
             if isinstance(query, Path):
                 loading = "" if self.backend.models_loaded else " (loading the face models first)"
                 self.call_from_thread(self.set_status, f"Reading {query.name}{loading}…")
-                query = self.backend.read_query(query)
+                query = self.backend.read_query(query, stop)
                 if worker.is_cancelled:
                     return
                 self.query_read = query
@@ -446,11 +455,23 @@ class RisApp(App[None]):
             return
         running = [w for w in self.workers if w.group == "search" and w.is_running]
         if running:
+            self._search_stop.set()  # the engine stops reading the clip, not just the UI
             self.workers.cancel_group(self, "search")
             self.set_status("Search cancelled.")
             return
         if isinstance(self.focused, Input):
             self.query_one("#video-list").focus()
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """Quit at once: the engine work of a running search or index run is told to stop, so
+        the process does not outlive its screen waiting for it (q, ctrl+c, a crash)."""
+        self.stop_work()
+        super().exit(*args, **kwargs)
+
+    def stop_work(self) -> None:
+        self._search_stop.set()
+        if self._index_cancel is not None:
+            self._index_cancel.set()
 
     def action_go_back(self) -> None:
         tabs = self.query_one(TabbedContent)
@@ -502,7 +523,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ris-tui: error: {err}", file=sys.stderr)
         return err.exit_code
     app = RisApp(Backend(settings), args.query)
-    app.run()
+    try:
+        app.run()
+    finally:
+        app.stop_work()  # however the app ended, its workers' engine work stops
     return app.return_code or 0  # 1 after a crash, so scripts and shells see it
 
 

@@ -77,9 +77,10 @@ class Backend:
     def models_loaded(self) -> bool:
         return self._engine is not None and self._engine.models_loaded
 
-    def read_query(self, path: Path) -> Query:
+    def read_query(self, path: Path, stop: threading.Event | None = None) -> Query:
+        """The query's faces or people; a clip's reading ends soon after `stop` is set."""
         with self._lock:
-            return self._get_engine().read_query(path)
+            return self._get_engine().read_query(path, stop)
 
     def search(self, query: Query, face: int) -> SearchResult:
         with self._lock:

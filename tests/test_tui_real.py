@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -168,3 +169,114 @@ def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env, no_color: bo
         assert "at similarity" not in screen()  # the app quit and gave the terminal back
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+class Tmux:
+    """A real terminal: a tmux server of its own, a command in it, keys in, the screen out."""
+
+    def __init__(self, name: str, cmd: str, env: dict[str, str], size: tuple[int, int]) -> None:
+        self.tmux = ["tmux", "-L", name]
+        subprocess.run(
+            [*self.tmux, "new-session", "-d", "-s", "t", "-x", str(size[0]), "-y", str(size[1])]
+            + [cmd],
+            env=env,
+            check=True,
+        )
+
+    def screen(self) -> str:
+        args = [*self.tmux, "capture-pane", "-p", "-t", "t"]
+        return subprocess.run(args, capture_output=True, text=True).stdout
+
+    def wait_for(self, text: str, seconds: float = 240) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared:\n{self.screen()}")
+
+    def keys(self, *k: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", "t", *k], check=True)
+
+    def app_pid(self) -> int:
+        """The ris-tui process (the pane's shell runs it)."""
+        shell = subprocess.run(
+            [*self.tmux, "list-panes", "-t", "t", "-F", "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()[0]
+        kids = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout
+        return int(kids.split()[0])
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+LONG_CLIP = AOC_CLIPS[0].parents[3] / "unlabeled" / "KwaiVGI_LivePortrait" / "driving" / "d6.mp4"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.parametrize("key", ["q", "C-c"], ids=["q", "ctrl+c"])
+def test_quitting_during_a_long_clip_search_ends_the_process_at_once(
+    dev_index, tmp_path: Path, ris_env, key: str
+):
+    """q or ctrl+c while a 34 s clip is being read: the process is gone within 2 s, without a
+    traceback (it used to live on until the search ended, and a second ctrl+c printed one)."""
+    engine, _ = dev_index
+    cmd = (
+        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
+        'echo "ris-tui exited $?"; sleep 30'
+    )
+    env = {**ris_env, "TERM": "xterm-256color"}
+    term = Tmux(f"ris-quit-{tmp_path.name}", cmd, env, (120, 40))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(LMM_PHOTO), "Enter")  # the models load on a first, short query
+        term.wait_for("at similarity")
+        term.keys("/", "C-u", str(LONG_CLIP), "Enter")
+        term.wait_for(f"Reading {LONG_CLIP.name}")
+        pid = term.app_pid()
+        time.sleep(1.5)  # well into the clip
+        assert subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout  # decoding
+        key_at = time.monotonic()
+        term.keys(key)  # (the results list has the focus: q there quits)
+        shown = term.wait_for("ris-tui exited", 10)
+        assert time.monotonic() - key_at < 2.0, shown
+        assert "Traceback" not in shown and "KeyboardInterrupt" not in shown
+        assert not Path(f"/proc/{pid}").exists()
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_esc_during_a_clip_search_stops_its_engine_work(dev_index, tmp_path: Path, ris_env):
+    """esc used to hide a search while its work went on (2.2 s of CPU in the next 5 s)."""
+    engine, _ = dev_index
+    cmd = f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}"
+    env = {**ris_env, "TERM": "xterm-256color"}
+    term = Tmux(f"ris-esc-{tmp_path.name}", cmd, env, (120, 40))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(LMM_PHOTO), "Enter")
+        term.wait_for("at similarity")
+        term.keys("/", "C-u", str(LONG_CLIP), "Enter")
+        term.wait_for(f"Reading {LONG_CLIP.name}")
+        pid = term.app_pid()
+        time.sleep(1.5)
+        term.keys("Escape")
+        term.wait_for("Search cancelled", 5)
+        time.sleep(2.0)  # at most a batch to finish
+        assert not subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout
+        before = cpu_seconds(pid)
+        time.sleep(3.0)
+        assert cpu_seconds(pid) - before < 0.5  # idle: nothing is left working
+        term.keys("/", "C-u", str(AOC_PHOTO), "Enter")  # and the app still searches
+        term.wait_for("at similarity")
+    finally:
+        term.close()
