@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -91,6 +92,7 @@ class RisApp(App[None]):
         self._thumbs: dict[tuple, Any] = {}
         self._index_cancel: threading.Event | None = None
         self._search_stop = threading.Event()  # set: the running search's engine work stops
+        self._first_screen = True  # until the library's state has been shown once
 
     # layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -98,7 +100,10 @@ class RisApp(App[None]):
         with Horizontal(id="search-row"):
             yield Label("Query")
             yield PathInput(
-                id="query", placeholder="photo or clip of the person, then enter", compact=True
+                history=self._load_history(),
+                id="query",
+                placeholder="photo or clip of the person, then enter (↑ earlier ones)",
+                compact=True,
             )
         with TabbedContent(initial="videos"):
             with TabPane("Videos [1]", id="videos"):
@@ -127,11 +132,37 @@ class RisApp(App[None]):
     # searching -------------------------------------------------------------------------------
     @on(Input.Submitted, "#query")
     def _query_submitted(self, event: Input.Submitted) -> None:
-        path = self.query_one("#query", PathInput).path
+        box = self.query_one("#query", PathInput)
+        path = box.path
         if not event.value.strip():
             self.notify("Type the path of a photo or a clip first.", severity="warning")
             return
+        box.remember(str(path))
+        self._save_history(box.history or [])
         self.start_search(path)
+
+    HISTORY = "tui-query-history"  # in the data directory: the queries of this library
+    HISTORY_KEPT = 200
+
+    def _load_history(self) -> list[str]:
+        try:
+            text = (self.backend.data_dir / self.HISTORY).read_text(
+                encoding="utf-8", errors="replace"
+            )
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line][-self.HISTORY_KEPT :]
+
+    def _save_history(self, history: list[str]) -> None:
+        """Best effort: a library on a read-only disk still searches, without a history."""
+        path = self.backend.data_dir / self.HISTORY
+        try:
+            if path.parent.is_dir():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as fh:
+                    fh.write("".join(f"{line}\n" for line in history[-self.HISTORY_KEPT :]))
+        except OSError:
+            pass
 
     def start_search(self, path: Path) -> None:
         self.clear_results()
@@ -192,10 +223,13 @@ class RisApp(App[None]):
 
         self.push_screen(FacePicker(query.kind, query.faces, pics), picked)
 
-    def clear_results(self) -> None:
+    def clear_results(self, note: str = "Searching…") -> None:
         """Empty the lists, tab counts and pictures: nothing of an earlier query stays on screen
-        under a new one (which may fail, be cancelled or find nothing)."""
+        under a new one (which may fail, be cancelled or find nothing). `note` is what the empty
+        tabs say meanwhile."""
         self.result = None
+        for pane in (self.query_one(VideosPane), self.query_one(PhotosPane)):
+            pane.empty_note = note
         self.query_one(VideosPane).show(())
         self.query_one(PhotosPane).show(())
         tabs = self.query_one(TabbedContent)
@@ -205,6 +239,9 @@ class RisApp(App[None]):
     def show_result(self, result: SearchResult, seconds: float) -> None:
         self.result = result
         q = result.query
+        where = f"at similarity {result.threshold:.2f} or more"
+        self.query_one(VideosPane).empty_note = f"No video shows this person {where}."
+        self.query_one(PhotosPane).empty_note = f"No photo shows this person {where}."
         self.query_one(VideosPane).show(result.videos)
         self.query_one(PhotosPane).show(result.images)
         tabs = self.query_one(TabbedContent)
@@ -226,11 +263,13 @@ class RisApp(App[None]):
     def show_error(self, err: BaseException) -> None:
         if isinstance(err, EngineError):
             self.notify(err.hint or " ", title=err.title, severity="error", timeout=10)
-            self.set_status(f"Error: {err.title}")
+            message = err.title
         else:
             message = f"{type(err).__name__}: {err}"
             self.notify(message, title="Unexpected error", severity="error", timeout=10)
-            self.set_status(f"Error: {message}")
+        self.set_status(f"Error: {message}")
+        if self.result is None:  # the tabs say why they are empty
+            self.clear_results(f"No results: {message}")
 
     # the detail panes ------------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#video-list")
@@ -301,6 +340,27 @@ class RisApp(App[None]):
             self.call_from_thread(self.show_error, err)
             return
         self.call_from_thread(self.query_one(LibraryPane).show_status, st)
+        self.call_from_thread(self._library_loaded, st)
+
+    def _library_loaded(self, st: Any) -> None:
+        """The first screen says what the library holds; an empty one opens where to index."""
+        searching = any(w.group == "search" and w.is_running for w in self.workers)
+        first, self._first_screen = self._first_screen, False
+        if not first or self.result is not None or searching or self._index_cancel is not None:
+            return  # not the first screen any more
+        if not st.files:
+            self.query_one(TabbedContent).active = "library"
+            self.query_one("#index-path").focus()
+            self.set_status(
+                f"Nothing is indexed in {printable(str(st.data_dir))} yet: type a folder of "
+                "photos and videos here and press enter (i from anywhere)."
+            )
+            return
+        self.set_status(
+            f"{_count(st.videos, 'video')}, {_count(st.images, 'photo')}, "
+            f"{_count(st.faces, 'face')} indexed. Type the path of a photo or clip of the "
+            "person and press enter."
+        )
 
     @on(Input.Submitted, "#index-path")
     def _index_submitted(self, event: Input.Submitted) -> None:
@@ -458,6 +518,7 @@ class RisApp(App[None]):
             self._search_stop.set()  # the engine stops reading the clip, not just the UI
             self.workers.cancel_group(self, "search")
             self.set_status("Search cancelled.")
+            self.clear_results("Search cancelled: / for a new one.")
             return
         if isinstance(self.focused, Input):
             self.query_one("#video-list").focus()
@@ -514,7 +575,6 @@ def main(argv: list[str] | None = None) -> int:
         "--milvus-uri", help="Milvus Lite .db path or http://host:19530 (RIS_MILVUS_URI)"
     )
     args = parser.parse_args(argv)
-    import os
 
     images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))
     try:

@@ -11,7 +11,8 @@ __all__ = ["clock", "printable", "short_path"]
 
 def short_path(path: str, width: int) -> str:
     """The path relative to the working directory where shorter, trimmed from the left to fit,
-    with undecodable bytes and control characters escaped."""
+    with undecodable bytes and control characters escaped. The file name is never cut (up to
+    40 characters of it): a narrow column shows "…/name.mp4" rather than "…me.mp4"."""
     try:
         rel = os.path.relpath(path)
         if len(rel) < len(path) and not rel.startswith("../.."):
@@ -19,4 +20,5 @@ def short_path(path: str, width: int) -> str:
     except ValueError:
         pass
     path = printable(path)
+    width = max(width, min(len(os.path.basename(path)) + 2, 40))
     return path if len(path) <= width else "…" + path[-(width - 1) :]

@@ -2,7 +2,13 @@
 
 The protocol must be chosen before the app starts (textual-image asks the terminal, which is
 impossible once Textual owns it). Inside tmux or screen, and whenever stdout is not a terminal,
-ris uses Unicode half-blocks: two pixels per cell, in true colour, readable over any SSH link.
+ris uses Unicode half-blocks: two pixels per cell, readable over any SSH link.
+
+Half-blocks are drawn for the colours the terminal has (what Rich reads from `COLORTERM` and
+`TERM`): true colour as is; in a 256-colour terminal (tmux's default, most SSH sessions) in the
+palette's 24-step grey ramp, since colours mapped to the nearest of the palette's 216 come out
+speckled; in a 16-colour terminal (`TERM=linux`, `screen`) in its four greys, ordered-dithered.
+A face stays recognisable in each.
 """
 
 from __future__ import annotations
@@ -79,10 +85,11 @@ class HalfBlocks(Widget):
         w, h = max(1, int(im.width * scale)), max(2, int(im.height * scale))
         h += h % 2
         px = np.asarray(im.resize((w, h), Image.Resampling.LANCZOS))
+        colours = cell_colours(px, self.app.console.color_system)
         rows = []
         for y in range(0, h, 2):
             segments = [
-                Segment("▀", Style(color=_rgb(px[y, x]), bgcolor=_rgb(px[y + 1, x])))
+                Segment("▀", Style(color=colours[y][x], bgcolor=colours[y + 1][x]))
                 for x in range(w)
             ]
             rows.append(Strip(segments, w))
@@ -97,8 +104,26 @@ class HalfBlocks(Widget):
         return Strip.blank(self.size.width, self.rich_style)  # styled: filters (NO_COLOR) read it
 
 
-def _rgb(p: np.ndarray) -> str:
-    return f"rgb({p[0]},{p[1]},{p[2]})"
+def cell_colours(px: np.ndarray, system: str | None) -> list[list[str]]:
+    """A colour for each pixel of an (H, W, 3) image, for a terminal with Rich's colour
+    `system` ("truecolor", "256", "standard", "windows" or None)."""
+    if system in ("truecolor", None):  # None: no colour at all; Textual's filter greys it
+        return [[f"rgb({r},{g},{b})" for r, g, b in row] for row in px]
+    grey = px.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    if system == "256":  # black, the ramp 232-255 (8 to 238), white: 26 even steps
+        levels = np.array([0, *range(8, 239, 10), 255], np.float32)
+        codes = np.array([16, *range(232, 256), 231])
+        pick = np.abs(grey[..., None] - levels).argmin(axis=2)
+        return [[f"color({c})" for c in row] for row in codes[pick]]
+    # 16 colours: black, bright black, white, bright white, ordered (Bayer 4x4) dithering
+    levels = np.array([0, 128, 192, 255], np.float32)
+    codes = np.array([0, 8, 7, 15])
+    bayer = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]]) / 16 - 0.5
+    h, w = grey.shape
+    step = np.interp(grey, levels, np.arange(4))  # 0..3 between the levels
+    threshold = np.tile(bayer, (h // 4 + 1, w // 4 + 1))[:h, :w]
+    pick = np.clip(np.floor(step + 0.5 + threshold), 0, 3).astype(int)
+    return [[f"color({c})" for c in row] for row in codes[pick]]
 
 
 class Picture(Vertical):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from textual.binding import Binding
 from textual.suggester import Suggester
@@ -40,6 +42,24 @@ def complete(value: str) -> str | None:
     return shared if len(shared) > len(value) else None
 
 
+def dropped_path(text: str) -> str:
+    """A path as typed, pasted or dragged in: terminals and file managers quote it ('a b.mp4'),
+    escape it (a\\ b.mp4) or give a file:// URI (a%20b.mp4); each becomes the plain path."""
+    text = text.strip()
+    if os.path.exists(os.path.expanduser(text)):
+        return text  # a name that really has quotes or backslashes in it
+    if text.startswith("file://"):
+        return unquote(urlparse(text).path)
+    if any(c in text for c in "'\"\\"):
+        try:
+            parts = shlex.split(text)
+        except ValueError:  # an unbalanced quote: take it as it is
+            return text
+        if len(parts) == 1:
+            return parts[0]
+    return text
+
+
 class PathSuggester(Suggester):
     def __init__(self) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
@@ -50,10 +70,37 @@ class PathSuggester(Suggester):
 
 
 class PathInput(Input):
-    BINDINGS = [Binding("tab", "complete", "complete", show=False)]
+    """A path box with completion and, when given one, a history: up and down step through the
+    paths entered before (as a shell does), newest first."""
 
-    def __init__(self, **kw: object) -> None:
+    BINDINGS = [
+        Binding("tab", "complete", "complete", show=False),
+        Binding("up", "history(1)", "earlier", show=False),
+        Binding("down", "history(-1)", "later", show=False),
+    ]
+
+    def __init__(self, history: list[str] | None = None, **kw: object) -> None:
         super().__init__(suggester=PathSuggester(), **kw)  # type: ignore[arg-type]
+        self.history = history  # oldest first; None: no history kept
+        self._back = 0  # how far back up has gone (0: what is being typed)
+        self._typed = ""
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        if self._back == 0:
+            self._typed = self.value
+        self._back = max(0, min(len(self.history), self._back + step))
+        self.value = self.history[-self._back] if self._back else self._typed
+        self.cursor_position = len(self.value)
+
+    def remember(self, path: str) -> None:
+        """Keep an entered path (once, as the newest) and start again from the bottom."""
+        self._back = 0
+        if self.history is not None and path:
+            if path in self.history:
+                self.history.remove(path)
+            self.history.append(path)
 
     def action_complete(self) -> None:
         """Tab completes as far as the matches agree; with none, it moves on like tab anywhere."""
@@ -79,4 +126,4 @@ class PathInput(Input):
 
     @property
     def path(self) -> Path:
-        return Path(os.path.expanduser(self.value.strip()))
+        return Path(os.path.expanduser(dropped_path(self.value)))

@@ -29,6 +29,7 @@ class PhotosPane(Horizontal):
     def __init__(self) -> None:
         super().__init__()
         self.photos: tuple[ImageHit, ...] = ()
+        self.empty_note = "Search for a person: / then the path of a photo or a clip."
 
     def compose(self) -> ComposeResult:
         yield KeyTable(id="photo-list")
@@ -38,6 +39,7 @@ class PhotosPane(Horizontal):
 
     def on_mount(self) -> None:
         self.query_one("#photo-list", KeyTable).add_columns("#", "score", "photo")
+        self.show(())  # the empty state says what to do
 
     def show(self, photos: tuple[ImageHit, ...]) -> None:
         self.photos = photos
@@ -48,7 +50,8 @@ class PhotosPane(Horizontal):
             table.add_row(str(i), f"{p.score:.3f}", short_path(p.path, width))
         if photos:
             table.move_cursor(row=0)
-        self.query_one("#photo-title", Static).update("")
+        note = "" if photos else f"[dim]{self.empty_note}[/dim]"
+        self.query_one("#photo-title", Static).update(note)
         self.query_one("#photo-thumbs", Horizontal).remove_children()
 
     @property

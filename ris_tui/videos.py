@@ -33,6 +33,7 @@ class VideosPane(Horizontal):
     def __init__(self) -> None:
         super().__init__()
         self.videos: tuple[VideoHit, ...] = ()
+        self.empty_note = "Search for a person: / then the path of a photo or a clip."
 
     def compose(self) -> ComposeResult:
         yield KeyTable(id="video-list")
@@ -43,14 +44,16 @@ class VideosPane(Horizontal):
             yield Horizontal(id="thumbs")
 
     def on_mount(self) -> None:
-        self.query_one("#video-list", KeyTable).add_columns("#", "score", "video", "length", "segs")
+        table = self.query_one("#video-list", KeyTable)
+        self._path_column = table.add_columns("#", "score", "video", "length", "segs")[2]
         self.query_one("#segments", KeyTable).add_columns("#", "start", "end", "score")
+        self.select(None)  # the empty state says what to do
 
     def show(self, videos: tuple[VideoHit, ...]) -> None:
         self.videos = videos
         table = self.query_one("#video-list", KeyTable)
         table.clear()
-        width = max(12, self.app.size.width // 2 - 28)  # the pane may be hidden: no size yet
+        width = self._path_width()
         for i, v in enumerate(videos, 1):
             table.add_row(
                 str(i),
@@ -63,6 +66,26 @@ class VideosPane(Horizontal):
         if videos:
             table.move_cursor(row=0)
         self.select(0 if videos else None)
+
+    def _path_width(self) -> int:
+        """Room for a path in the list: half the screen (the pane may be hidden: no size yet)
+        less the other columns."""
+        return max(12, self.app.size.width // 2 - 28)
+
+    def on_resize(self) -> None:
+        """Paths and the title fitted again to the new width (they kept their first)."""
+        table = self.query_one("#video-list", KeyTable)
+        width = self._path_width()
+        for i, v in enumerate(self.videos):  # the column narrows or widens with them
+            cell = short_path(v.path, width)
+            table.update_cell(str(i), self._path_column, cell, update_width=True)
+        self.call_after_refresh(self._fit_title)
+
+    def _fit_title(self) -> None:
+        video = self.current
+        if video is not None:
+            title = self.query_one("#video-title", Static)
+            title.update(short_path(video.path, max(20, title.size.width or 60)))
 
     @property
     def current(self) -> VideoHit | None:
@@ -81,7 +104,7 @@ class VideosPane(Horizontal):
         timeline = self.query_one("#timeline", Timeline)
         segments.clear()
         if video is None:
-            title.update("")
+            title.update(f"[dim]{self.empty_note}[/dim]" if not self.videos else "")
             timeline.show(0.0, [])
             self.query_one("#thumbs", Horizontal).remove_children()  # no faces of another query
             return

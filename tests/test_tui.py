@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tui_support import FakeBackend, canned_result, drawn_face
 
@@ -302,3 +303,131 @@ def test_image_mode_detection(monkeypatch: pytest.MonkeyPatch):
             images.choose_mode("ascii")
     finally:
         images.choose_mode("halfblocks")
+
+
+@pytest.mark.parametrize(
+    ("system", "allowed"),
+    [("256", {16, 231, *range(232, 256)}), ("standard", {0, 7, 8, 15})],
+    ids=["256 colours", "16 colours"],
+)
+def test_faces_without_true_colour_are_drawn_in_the_palettes_greys(system, allowed):
+    from ris_tui.images import cell_colours
+
+    face = np.asarray(drawn_face(3).resize((32, 32)))
+    codes = np.array([[int(c[6:-1]) for c in row] for row in cell_colours(face, system)])
+    assert set(codes.ravel()) <= allowed and len(set(codes.ravel())) >= 3  # shades, not a blob
+    grey = face.astype(float) @ [0.299, 0.587, 0.114]
+    light = {0: 0, 16: 0, 8: 128, 7: 192, 15: 255, 231: 255} | {
+        c: 8 + 10 * (c - 232) for c in range(232, 256)
+    }
+    shown = np.vectorize(light.get)(codes)
+
+    def blur(a):  # what the eye sees of a dithered patch: 4x4 means
+        return a.reshape(8, 4, 8, 4).mean(axis=(1, 3))
+
+    assert np.abs(blur(shown) - blur(grey)).mean() < 25  # the picture's light and dark, kept
+    assert np.corrcoef(blur(shown).ravel(), blur(grey).ravel())[0, 1] > 0.9
+
+
+def test_faces_in_true_colour_keep_their_colours():
+    from ris_tui.images import cell_colours
+
+    face = np.asarray(drawn_face(3).resize((8, 8)))
+    assert cell_colours(face, "truecolor")[2][3] == "rgb({},{},{})".format(*face[2, 3])
+
+
+class LongPaths(FakeBackend):
+    """Results deep in an archive: paths far longer than the screen is wide."""
+
+    def search(self, query, face):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        result = super().search(query, face)
+        deep = "/archive/2019/interviews/raw footage/camera A/day 3"
+        videos = tuple(replace(v, path=f"{deep}/{Path(v.path).name}") for v in result.videos)
+        return replace(result, videos=videos)
+
+
+async def test_resizing_fits_the_paths_and_title_to_the_new_width():
+    app = RisApp(LongPaths())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await search(pilot)
+        wide = rows(app, "#video-list")[0][2]
+        assert wide.endswith("interview_1.mp4")
+        await pilot.resize_terminal(70, 24)
+        await settle(pilot)
+        narrow = rows(app, "#video-list")[0][2]
+        assert narrow.startswith("…") and narrow.endswith("interview_1.mp4")
+        assert len(narrow) < len(wide)
+        title = str(app.query_one("#video-title").render())
+        assert title.endswith("interview_1.mp4") and len(title) <= 35  # the file name kept
+        await pilot.resize_terminal(160, 40)
+        await settle(pilot)
+        assert rows(app, "#video-list")[0][2] == wide  # and back
+
+
+def test_dragged_or_pasted_paths_arrive_plain(tmp_path: Path):
+    from ris_tui.pathinput import dropped_path
+
+    assert dropped_path("'/media/a b/clip 1.mp4'") == "/media/a b/clip 1.mp4"  # quoted
+    assert dropped_path('"/media/a b.jpg" ') == "/media/a b.jpg"
+    assert dropped_path("/media/a\\ b/c\\'d.mp4") == "/media/a b/c'd.mp4"  # shell-escaped
+    assert dropped_path("file:///media/a%20b/c.mp4") == "/media/a b/c.mp4"  # a file manager's
+    odd = tmp_path / "it's \\ here.jpg"  # a name that really holds a quote and a backslash
+    odd.write_bytes(b"")
+    assert dropped_path(str(odd)) == str(odd)
+    assert dropped_path("/it's.jpg") == "/it's.jpg"  # unbalanced: as typed
+
+
+async def test_up_in_the_query_box_brings_back_earlier_queries_across_runs(tmp_path: Path):
+    backend = FakeBackend(data_dir=tmp_path)
+    app = RisApp(backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await search(pilot, "/q/first.jpg")
+        await search(pilot, "'/q/sec ond.jpg'")  # dragged in, quoted
+        assert backend.searches[-1][0] == "/q/sec ond.jpg"
+    again = RisApp(FakeBackend(data_dir=tmp_path))
+    async with again.run_test(size=(100, 30)) as pilot:
+        box = again.query_one("#query")
+        await pilot.press("u", "p")  # the box has the focus at start
+        await pilot.press("up")
+        assert box.value == "/q/sec ond.jpg"  # the newest first, as it was searched
+        await pilot.press("up", "up")
+        assert box.value == "/q/first.jpg"  # no further back than the first
+        await pilot.press("down", "down")
+        assert box.value == "up"  # back to what was being typed
+    assert (tmp_path / "tui-query-history").stat().st_mode & 0o777 == 0o600
+
+
+async def test_empty_tabs_say_why():
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        status = str(app.query_one("#status").render())
+        assert status.startswith("3 videos, 2 photos, 41 faces indexed.")  # the library first
+        assert "Search for a person" in str(app.query_one("#video-title").render())
+        await search(pilot, "/q/noface.jpg")
+        assert "No results: no face found" in str(app.query_one("#video-title").render())
+        await pilot.press("2")
+        assert "No results: no face found" in str(app.query_one("#photo-title").render())
+
+
+async def test_an_empty_library_opens_where_to_index_it(tmp_path: Path):
+    from engine.results import LibraryStatus
+
+    class Empty(FakeBackend):
+        def status(self) -> LibraryStatus:
+            return LibraryStatus(str(self.data_dir), None, 0, 0, 0, (), ())
+
+    app = RisApp(Empty(data_dir=tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.query_one("TabbedContent").active == "library"
+        assert app.focused is app.query_one("#index-path")
+        assert "Nothing is indexed" in str(app.query_one("#status").render())
+        await pilot.press(*str(tmp_path), "enter")  # straight into indexing
+        await settle(pilot)
+        assert app.backend.indexed or "finding media" in str(
+            app.query_one("#index-current").render()
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -278,5 +279,37 @@ def test_esc_during_a_clip_search_stops_its_engine_work(dev_index, tmp_path: Pat
         assert cpu_seconds(pid) - before < 0.5  # idle: nothing is left working
         term.keys("/", "C-u", str(AOC_PHOTO), "Enter")  # and the app still searches
         term.wait_for("at similarity")
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
+    """TERM=linux (the console, 16 colours) at 80x24: results, and faces drawn in the palette's
+    greys (they were unrecognisable blobs of the nearest colours)."""
+    engine, _ = dev_index
+    cmd = (
+        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
+        'echo "ris-tui exited $?"; sleep 30'
+    )
+    env = {k: v for k, v in ris_env.items() if k != "COLORTERM"} | {"TERM": "linux"}
+    term = Tmux(f"ris-linux-{tmp_path.name}", cmd, env, (80, 24))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(AOC_PHOTO), "Enter")
+        shown = term.wait_for("at similarity")
+        assert "Videos (3)" in shown
+        term.wait_for("▀")
+        coloured = subprocess.run(
+            [*term.tmux, "capture-pane", "-p", "-e", "-t", "t"], capture_output=True, text=True
+        ).stdout
+        assert "\x1b[38;2;" not in coloured and "\x1b[38;5;" not in coloured  # 16 colours only
+        cells = [line for line in coloured.splitlines() if "▀" in line]
+        greys = {"30", "37", "90", "97", "40", "47", "100", "107"}
+        codes = {c for line in cells for c in re.findall(r"\x1b\[([0-9;]*)m", line)}
+        parts = {p for c in codes for p in c.split(";") if p}
+        assert len(parts & greys) >= 3  # the face in several greys
+        term.keys("q")
+        term.wait_for("ris-tui exited 0", 10)
     finally:
         term.close()

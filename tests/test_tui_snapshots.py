@@ -14,6 +14,13 @@ from ris_tui.app import RisApp
 SIZES = [(80, 24), (120, 40)]
 
 
+@pytest.fixture(autouse=True)
+def true_colour(monkeypatch):  # type: ignore[no-untyped-def]
+    """Pictures are drawn for the terminal's colours (images.py): the snapshots are of a true
+    colour terminal, whatever TERM the tests run under (test_tui.py covers 256 and 16)."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+
+
 def app() -> RisApp:
     return RisApp(FakeBackend(), query="/q/face.jpg", now=lambda: 0.0)
 
