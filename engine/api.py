@@ -203,9 +203,15 @@ class Engine:
             s.decoders(str(pick_device(s.device))),
         )
 
-    def read_query(self, query: Path, stop: threading.Event | None = None) -> Query:
+    def read_query(
+        self,
+        query: Path,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Query:
         """The faces of a query photo, or the people of a query clip, best first; a clip's
-        reading stops soon after `stop` is set (Cancelled)."""
+        reading stops soon after `stop` is set (Cancelled), and tells `progress(frames read,
+        frames in all)` as it goes."""
         s = self.settings
         return read_query(
             query,
@@ -214,6 +220,7 @@ class Engine:
             s.match_threshold,
             s.decode_timeout,
             stop,
+            progress,
         )
 
     def search(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from .people import group_people, template
 from .results import QueryFace, as_box
 from .sampling import MediaInfo, SampleOptions, read_media
 from .vocabulary import EMBEDDING_DIM, MediaKind
+
+Progress = Callable[[int, int], None]  # frames read so far, frames in all
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,14 @@ def read_query(
     threshold: float,
     timeout: float = 120.0,
     stop: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> Query:
     """The faces of a query photo, or the people of a query clip. Reading a clip ends soon
-    after `stop` is set (raising Cancelled): its decoder is stopped, no batch is left running."""
+    after `stop` is set (raising Cancelled): its decoder is stopped, no batch is left running.
+    `progress(frames read, frames in all)` is told as a clip is read."""
     path = Path(path).expanduser().resolve()
     kind = _check(path)
-    seen, info = _faces(path, kind, opts, models, timeout, stop)
+    seen, info = _faces(path, kind, opts, models, timeout, stop, progress)
     times = np.asarray([f.t for f in seen])
     boxes = np.asarray([f.box for f in seen]).reshape(-1, 4)
     probs = np.asarray([f.prob for f in seen])
@@ -89,12 +94,13 @@ def _faces(
     models: FaceModels,
     timeout: float,
     stop: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[NewFace], MediaInfo | None]:
     """Every face of the query, read as `ris index` reads the same file: a photo here, a clip
     in a decoding worker (its decoder's crashes, hangs and log lines stay there)."""
     seen: list[NewFace] = []
     if kind == MediaKind.VIDEO:
-        return _clip_faces(path, opts, models, timeout, stop)
+        return _clip_faces(path, opts, models, timeout, stop, progress)
     from PIL import Image
 
     info: MediaInfo | None = None
@@ -124,6 +130,7 @@ def _clip_faces(
     models: FaceModels,
     timeout: float,
     stop: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[NewFace], MediaInfo | None]:
     from .decoding import Decoder
 
@@ -139,6 +146,8 @@ def _clip_faces(
                 raise Cancelled(f"reading the query {path.name} was cancelled")
             if isinstance(read, FileRead):
                 found.append(read)
+            elif progress is not None and read.file.info is not None:
+                progress(read.file.frames, read.file.info.samples)
     finally:
         reads.close()  # its batches and decoder stop with it
     if stop is not None and stop.is_set():

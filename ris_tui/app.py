@@ -11,14 +11,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -33,7 +34,7 @@ from .backend import (
     is_photo,
     settings_from,
 )
-from .dialogs import ExportDialog, FacePicker, HelpScreen
+from .dialogs import KEYS, ExportDialog, FacePicker, HelpScreen
 from .formatting import clock, printable
 from .library import LibraryPane
 from .pathinput import PathInput
@@ -187,7 +188,14 @@ class RisApp(App[None]):
             if isinstance(query, Path):
                 loading = "" if self.backend.models_loaded else " (loading the face models first)"
                 self.call_from_thread(self.set_status, f"Reading {query.name}{loading}…")
-                query = self.backend.read_query(query, stop)
+                name = printable(query.name)
+
+                def reading(done: int, total: int) -> None:
+                    bar = "█" * (10 * done // max(total, 1))
+                    text = f"Reading {name}: {bar:░<10} {done}/{total} frames (esc cancels)"
+                    self.call_from_thread(self.set_status, text)
+
+                query = self.backend.read_query(query, stop, reading)
                 if worker.is_cancelled:
                     return
                 self.query_read = query
@@ -523,6 +531,28 @@ class RisApp(App[None]):
         if isinstance(self.focused, Input):
             self.query_one("#video-list").focus()
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): the app's own actions by name, then Textual's."""
+        yield SystemCommand(
+            "Search", "search for a person: a photo or clip path", self.action_new_search
+        )
+        yield SystemCommand(
+            "Index a folder", "add or update a folder's media", self.action_index_folder
+        )
+        yield SystemCommand(
+            "Open in a player", "the selected video at its segment", self.action_open
+        )
+        yield SystemCommand("Copy path and time", "path#t=seconds, by OSC 52", self.action_copy)
+        yield SystemCommand("Export results", "the results as JSON", self.action_export)
+        yield SystemCommand(
+            "Search for another face", "or another person of the clip", self.action_pick_face
+        )
+        yield SystemCommand(
+            "Refresh the library", "what is indexed, what failed", self.action_refresh_library
+        )
+        yield SystemCommand("Keys", "every key of ris-tui", self.action_help)
+        yield from super().get_system_commands(screen)
+
     def exit(self, *args: Any, **kwargs: Any) -> None:
         """Quit at once: the engine work of a running search or index run is told to stop, so
         the process does not outlive its screen waiting for it (q, ctrl+c, a crash)."""
@@ -553,9 +583,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ris-tui",
         description="Search your indexed videos and photos for a person, from a photo or a clip.",
-        epilog="Keys: / search, arrows or j/k move, enter selects, tab next pane, n/p segments, "
-        "o open, y copy, e export, ? help, q back/quit. Index first with `ris index FOLDER` "
-        "(or from the Library tab).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="keys:\n"
+        + "\n".join(f"  {k:<16}{what}" for k, what in KEYS)
+        + "\n\nIndex with `ris index FOLDER`, or from the Library tab (i).",
     )
     parser.add_argument("--data-dir", type=Path, help="the index (default ./data, RIS_DATA_DIR)")
     parser.add_argument("--query", help="search this photo or clip at start")

@@ -10,7 +10,7 @@ go on while it runs and see each file once it is committed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,10 +77,16 @@ class Backend:
     def models_loaded(self) -> bool:
         return self._engine is not None and self._engine.models_loaded
 
-    def read_query(self, path: Path, stop: threading.Event | None = None) -> Query:
-        """The query's faces or people; a clip's reading ends soon after `stop` is set."""
+    def read_query(
+        self,
+        path: Path,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Query:
+        """The query's faces or people; a clip's reading ends soon after `stop` is set and
+        tells `progress(frames read, frames in all)` as it goes (from this thread)."""
         with self._lock:
-            return self._get_engine().read_query(path, stop)
+            return self._get_engine().read_query(path, stop, progress)
 
     def search(self, query: Query, face: int) -> SearchResult:
         with self._lock:

@@ -19,22 +19,27 @@ if TYPE_CHECKING:
 
     from engine.results import QueryFace
 
+# Every key of the app, once: the help screen shows this, the README's key table and the
+# bindings are tested against it (tests/test_tui.py), the --help epilog is made from it.
 KEYS = [
-    ("/", "new search: type a photo or clip path (tab completes), enter runs it"),
-    ("↑ ↓  j k", "move in a list"),
-    ("enter", "select: a video opens its segments; a segment plays in your player"),
+    ("/", "new search: a photo or clip path, enter runs it"),
+    ("tab  →", "in a path box: complete the path"),
+    ("↑  ↓", "in the query box: earlier / later queries"),
+    ("↑  ↓  j  k", "in a list: move"),
+    ("g  G", "in a list: first / last"),
+    ("enter", "open a video's segments; play a segment"),
     ("tab  shift+tab", "next / previous pane"),
     ("1  2  3", "videos / photos / library"),
-    ("n  p", "next / previous segment of the selected video"),
-    ("o", "open the video at the segment (RIS_PLAYER, mpv, vlc), or show the command"),
-    ("y", "copy the path and time to the clipboard (OSC 52: works over SSH)"),
-    ("e", "export the results as JSON (the document of `ris search --json`)"),
-    ("f", "search for another face / person of the query"),
-    ("i", "index a folder (library tab): type its path, enter starts, esc cancels"),
-    ("r", "refresh the library"),
-    ("esc", "cancel the running search or index run; leave a text box"),
-    ("? or F1", "this help (F1 also while typing)"),
-    ("q", "back; quits from the video list (ctrl+c quits anywhere)"),
+    ("n  p", "next / previous segment"),
+    ("o", "open the video at the segment in a player"),
+    ("y", "copy path#t=seconds (OSC 52, works over SSH)"),
+    ("e", "export the results as JSON"),
+    ("f", "search for another face or person of the query"),
+    ("i  r", "index a folder / refresh the library"),
+    ("esc", "cancel a search or index run; leave a box"),
+    ("?  F1", "this help (F1 also while typing)"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("q  ctrl+c", "back, quit from the video list / quit"),
 ]
 
 
@@ -50,14 +55,14 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        width: 90%; max-width: 100; height: auto; max-height: 100%;
         border: round $accent; padding: 0 1; background: $surface;
     }
     """
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("[b]ris-tui keys[/b]  (esc, q, ? or F1 closes)\n")
+            yield Static("[b]ris-tui keys[/b]  (esc, q, ? or F1 closes)")
             yield Static(keys_markup())
 
 

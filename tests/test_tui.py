@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -431,3 +432,52 @@ async def test_an_empty_library_opens_where_to_index_it(tmp_path: Path):
         assert app.backend.indexed or "finding media" in str(
             app.query_one("#index-current").render()
         )
+
+
+SHOWN = {"slash": "/", "question_mark": "?", "escape": "esc", "f1": "F1", "up": "↑", "down": "↓"}
+SHOWN |= {"right": "→"}
+
+
+def test_every_binding_is_in_the_one_key_list_and_the_readme_table_is_that_list():
+    from ris_tui.dialogs import KEYS
+    from ris_tui.pathinput import PathInput
+    from ris_tui.tables import KeyTable
+
+    listed = {token for keys, _ in KEYS for token in keys.split()}
+    for cls in (RisApp, KeyTable, PathInput):
+        for binding in cls.BINDINGS:
+            for key in binding.key.split(","):  # type: ignore[union-attr]
+                assert SHOWN.get(key, key) in listed, f"{cls.__name__}: {key} is not in KEYS"
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme[readme.index("| key | does |") :].split("\n\n")[0].splitlines()[2:]
+    rows = [
+        (" ".join(re.findall(r"`([^`]+)`", row.split("|")[1])), row.split("|")[2].strip())
+        for row in table
+    ]
+    assert rows == [(" ".join(k.split()), what) for k, what in KEYS]
+
+
+async def test_help_lists_every_key_and_fits_80x24():
+    from ris_tui.dialogs import KEYS
+
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        scroll = app.screen.query_one("VerticalScroll")
+        assert scroll.max_scroll_y == 0  # nothing hidden below the fold
+        shown = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert all(what in shown for _, what in KEYS)
+
+
+async def test_the_command_palette_offers_the_apps_actions():
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Search", "Index a folder", "Export results", "Open in a player"):
+            assert title in titles
+        await pilot.press("escape", "ctrl+p", *"index a", "enter")
+        await pilot.pause()
+        assert app.focused is app.query_one("#index-path")  # the action ran

@@ -268,8 +268,9 @@ def test_esc_during_a_clip_search_stops_its_engine_work(dev_index, tmp_path: Pat
         term.wait_for("at similarity")
         term.keys("/", "C-u", str(LONG_CLIP), "Enter")
         term.wait_for(f"Reading {LONG_CLIP.name}")
+        term.wait_for("frames (esc cancels)", 30)  # progress, not a static line
         pid = term.app_pid()
-        time.sleep(1.5)
+        time.sleep(0.5)
         term.keys("Escape")
         term.wait_for("Search cancelled", 5)
         time.sleep(2.0)  # at most a batch to finish

@@ -75,7 +75,7 @@ class FakeBackend:
         self.models_loaded = True
         self.indexed: list[str] = []
 
-    def read_query(self, path: Path, stop: threading.Event | None = None) -> Query:
+    def read_query(self, path: Path, stop: threading.Event | None = None, progress=None) -> Query:  # type: ignore[no-untyped-def]
         time.sleep(self.delay)
         if "noface" in path.name:
             raise NoFaceError(
