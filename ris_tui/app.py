@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import threading
 import time
@@ -34,12 +35,12 @@ from .backend import (
     is_photo,
     settings_from,
 )
-from .dialogs import KEYS, ExportDialog, FacePicker, HelpScreen
+from .dialogs import KEYS, Confirm, ExportDialog, FacePicker, HelpScreen
 from .formatting import clock, printable
 from .library import LibraryPane
 from .pathinput import PathInput
 from .photos import PhotosPane
-from .player import launch, player_command
+from .player import clipboard_problem, launch, player_command, viewer_command
 from .videos import VideosPane
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class RisApp(App[None]):
         Binding("n", "segment(1)", "next seg"),
         Binding("p", "segment(-1)", "prev seg"),
         Binding("o", "open", "open"),
-        Binding("y", "copy", "copy"),
+        Binding("y", "copy('path')", "copy"),
+        Binding("Y", "copy('time')", "copy time", show=False),
         Binding("e", "export", "export"),
         Binding("f", "pick_face", "face", show=False),
         Binding("i", "index_folder", "index", show=False),
@@ -458,7 +460,7 @@ class RisApp(App[None]):
         if moment is None:
             self.bell()
             return
-        cmd = player_command(*moment)
+        cmd = viewer_command(moment[0]) if is_photo(moment[0]) else player_command(*moment)
         if cmd.found:
             try:
                 launch(cmd)
@@ -473,26 +475,43 @@ class RisApp(App[None]):
         self.copy_to_clipboard(cmd.text)
         self.notify(f"{cmd.text}\n(copied to the clipboard)", title=cmd.why_not, timeout=12)
 
-    def action_copy(self) -> None:
+    def action_copy(self, what: str = "path") -> None:
+        """y: the path, quoted for a shell; Y: the moment, in seconds."""
         moment = self._moment()
         if moment is None:
             self.bell()
             return
         path, t = moment
-        text = path if is_photo(path) else f"{path}#t={t:.2f}"
+        text = shlex.quote(path) if what == "path" else f"{t:.2f}"
         self.copy_to_clipboard(text)
-        self.notify(f"{text}", title=f"Copied ({clock(t)})")
+        problem = clipboard_problem()
+        if problem:
+            self.notify(f"{problem}\n{text}", title="Not copied", severity="warning", timeout=12)
+            return
+        at = "" if is_photo(path) or what != "path" else f" · at {clock(t)} (Y copies {t:.2f})"
+        self.notify(f"{text}{at}", title="Copied (OSC 52)")
 
     def action_export(self) -> None:
         if self.result is None:
             self.notify("Nothing to export yet: search first.", severity="warning")
             return
-        default = f"{Path(self.result.query.path).stem}.ris.json"
+        default = str(Path.cwd() / f"{Path(self.result.query.path).stem}.ris.json")
 
-        def write(path: str | None) -> None:
+        def write(path: str | None, sure: bool = False) -> None:
             if path is None or self.result is None:
                 return
             target = Path(path).expanduser()
+            if target.is_dir():
+                target = target / Path(default).name
+            if target.exists() and not sure:
+                question = f"{printable(str(target))} exists. Overwrite it?"
+
+                def answered(yes: bool | None) -> None:
+                    if yes:
+                        write(str(target), True)
+
+                self.push_screen(Confirm(question), answered)
+                return
             try:
                 target.write_text(json.dumps(self.result.to_json(), indent=2) + "\n")
             except OSError as err:

@@ -31,8 +31,8 @@ KEYS = [
     ("tab  shift+tab", "next / previous pane"),
     ("1  2  3", "videos / photos / library"),
     ("n  p", "next / previous segment"),
-    ("o", "open the video at the segment in a player"),
-    ("y", "copy path#t=seconds (OSC 52, works over SSH)"),
+    ("o", "open the video at the segment, or the photo"),
+    ("y  Y", "copy the path (for a shell) / the time, by OSC 52"),
     ("e", "export the results as JSON"),
     ("f", "search for another face or person of the query"),
     ("i  r", "index a folder / refresh the library"),
@@ -117,6 +117,28 @@ class FacePicker(ModalScreen[int | None]):
     def action_pick(self, number: int) -> None:
         if number <= len(self.faces):
             self.dismiss(number)
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes or no question; dismisses with the answer (y / enter: yes; n / esc: no)."""
+
+    BINDINGS = [
+        Binding("y,enter", "dismiss(True)", "yes"),
+        Binding("n,escape,q", "dismiss(False)", "no"),
+    ]
+    DEFAULT_CSS = """
+    Confirm { align: center middle; }
+    Confirm > Static {
+        width: 80%; height: auto; border: round $warning; padding: 0 1; background: $surface;
+    }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.question}  [b]y[/b]es / [b]n[/b]o")
 
 
 class ExportDialog(ModalScreen[str | None]):

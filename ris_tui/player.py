@@ -53,6 +53,56 @@ def player_command(path: str, t: float, env: dict[str, str] | None = None) -> La
     return Launch(argv, found, why_not)
 
 
+VIEWERS = (
+    ("xdg-open", "xdg-open {path}"),
+    ("open", "open {path}"),  # macOS
+    ("feh", "feh {path}"),
+    ("imv", "imv {path}"),
+    ("eog", "eog {path}"),
+)
+
+
+def viewer_command(path: str, env: dict[str, str] | None = None) -> Launch:
+    """A photo in RIS_VIEWER, else the desktop's viewer (a player would not show it)."""
+    env = dict(os.environ) if env is None else env
+    template = env.get("RIS_VIEWER", "").strip()
+    found, why_not = bool(template), ""
+    if not template:
+        for exe, line in VIEWERS:
+            if shutil.which(exe, path=env.get("PATH")):
+                template, found = line, True
+                break
+        else:
+            template, why_not = VIEWERS[0][1], "no image viewer found (set RIS_VIEWER)"
+        if found and sys.platform.startswith("linux") and not _has_display(env):
+            found, why_not = False, "no display here (an SSH session?); run it where you watch"
+    argv = shlex.split(template)
+    if any("{path}" in part for part in argv):
+        argv = [part.replace("{path}", path) for part in argv]
+    else:
+        argv.append(path)
+    return Launch(argv, found, why_not)
+
+
+def clipboard_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why a copy by OSC 52 will not reach the clipboard, where that can be known: tmux drops
+    it unless `set-clipboard` is on."""
+    env = dict(os.environ) if env is None else env
+    if "TMUX" not in env or not shutil.which("tmux", path=env.get("PATH")):
+        return None
+    try:
+        out = subprocess.run(
+            ["tmux", "show-options", "-gv", "set-clipboard"],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            env=env,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return "tmux drops clipboard copies: `set -g set-clipboard on`" if out == "off" else None
+
+
 def _has_display(env: dict[str, str]) -> bool:
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 

@@ -174,8 +174,11 @@ async def test_copy_export_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     async with app.run_test(size=(120, 40)) as pilot:
         await search(pilot)
         await pilot.press("j", "n")  # second video, second segment (14 s)
+        monkeypatch.delenv("TMUX", raising=False)
         await pilot.press("y")
-        assert app.clipboard == "/archive/aoc/interview_2.mp4#t=14.00"
+        assert app.clipboard == "/archive/aoc/interview_2.mp4"  # a path a shell takes
+        await pilot.press("Y")
+        assert app.clipboard == "14.00"  # and the moment apart
         await pilot.press("o")
         for _ in range(50):
             if log.exists():
@@ -189,6 +192,22 @@ async def test_copy_export_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         await pilot.pause()
         expected = json.loads(json.dumps(canned_result("/q/face.jpg").to_json()))
         assert json.loads(out.read_text()) == expected  # the document of `ris search --json`
+        out.write_text("keep me")
+        await pilot.press("e")
+        assert app.screen.query_one("#export-path").value.startswith(str(Path.cwd()))
+        app.screen.query_one("#export-path").value = str(out)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("n")  # it exists: asked first, and no keeps it
+        await pilot.pause()
+        assert out.read_text() == "keep me"
+        await pilot.press("e")
+        app.screen.query_one("#export-path").value = str(out)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert json.loads(out.read_text()) == expected
 
 
 async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):
@@ -481,3 +500,24 @@ async def test_the_command_palette_offers_the_apps_actions():
         await pilot.press("escape", "ctrl+p", *"index a", "enter")
         await pilot.pause()
         assert app.focused is app.query_one("#index-path")  # the action ran
+
+
+def test_a_photo_opens_in_a_viewer_and_tmux_without_clipboard_is_told(tmp_path: Path):
+    from ris_tui.player import clipboard_problem, viewer_command
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for exe in ("feh", "mpv"):
+        (bin_dir / exe).write_text("#!/bin/sh\n")
+        (bin_dir / exe).chmod(0o755)
+    env = {"PATH": str(bin_dir), "DISPLAY": ":0"}
+    assert viewer_command("/p/a b.jpg", env).argv == ["feh", "/p/a b.jpg"]  # not mpv --start
+    assert not viewer_command("/p/a.jpg", {"PATH": str(bin_dir)}).found  # no display
+    assert viewer_command("/p/a.jpg", {"RIS_VIEWER": "show --big"}).argv[-1] == "/p/a.jpg"
+    tmux = bin_dir / "tmux"
+    tmux.write_text("#!/bin/sh\necho off\n")
+    tmux.chmod(0o755)
+    assert "set-clipboard" in (clipboard_problem({"PATH": str(bin_dir), "TMUX": "x"}) or "")
+    tmux.write_text("#!/bin/sh\necho external\n")
+    assert clipboard_problem({"PATH": str(bin_dir), "TMUX": "x"}) is None
+    assert clipboard_problem({"PATH": str(bin_dir)}) is None  # not in tmux
