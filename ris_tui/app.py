@@ -35,7 +35,7 @@ from .backend import (
     is_photo,
     settings_from,
 )
-from .dialogs import KEYS, Confirm, ExportDialog, FacePicker, HelpScreen
+from .dialogs import KEYS, PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen
 from .formatting import clock, printable
 from .library import LibraryPane
 from .pathinput import PathInput
@@ -217,7 +217,8 @@ class RisApp(App[None]):
 
     def _query_faces(self, query: Query) -> list[Any]:
         try:
-            return self.backend.thumbnails(query.path, [(f.t, f.bbox) for f in query.faces[:6]])
+            moments = [(f.t, f.bbox) for f in query.faces[:PICTURED]]  # every one it counts
+            return self.backend.thumbnails(query.path, moments)
         except Exception:
             return []
 

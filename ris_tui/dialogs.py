@@ -66,6 +66,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys_markup())
 
 
+PICTURED = 9  # faces drawn in the picker: as many as there are number keys
+
+
 class FacePicker(ModalScreen[int | None]):
     """Which face of a photo (or person of a clip) to search for; dismisses with its number."""
 
@@ -89,11 +92,16 @@ class FacePicker(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         what = "people" if self.kind == "video" else "faces"
         with Vertical():
+            more = (
+                f" (pictures of the first {PICTURED}; the list has all)"
+                if len(self.faces) > PICTURED
+                else ""
+            )
             yield Static(
-                f"The query shows {len(self.faces)} {what}: pick one (enter, or its number)"
+                f"The query shows {len(self.faces)} {what}: pick one (enter, or its number){more}"
             )
             with Horizontal(id="faces"):
-                for f, im in zip(self.faces[:6], self.images, strict=False):
+                for f, im in zip(self.faces[:PICTURED], self.images, strict=False):
                     yield Picture(im, f"{f.number}")
             yield KeyTable(id="face-list")
 

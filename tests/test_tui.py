@@ -521,3 +521,16 @@ def test_a_photo_opens_in_a_viewer_and_tmux_without_clipboard_is_told(tmp_path: 
     tmux.write_text("#!/bin/sh\necho external\n")
     assert clipboard_problem({"PATH": str(bin_dir), "TMUX": "x"}) is None
     assert clipboard_problem({"PATH": str(bin_dir)}) is None  # not in tmux
+
+
+async def test_the_picker_draws_every_person_it_counts():
+    backend = FakeBackend(faces=7)  # it said "7 people" and drew 6
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot, "/q/crowd.jpg")
+        assert isinstance(app.screen, FacePicker)
+        assert "7 faces" in str(app.screen.query_one("Static").render())
+        assert len(list(app.screen.query(HalfBlocks))) == 7
+        await pilot.press("7")
+        await settle(pilot)
+        assert backend.searches == [("/q/crowd.jpg", 7)]
