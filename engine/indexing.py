@@ -170,6 +170,8 @@ class Indexer:
     def _files(
         self, files: list[MediaFile], counts: dict[str, int], total_bytes: int
     ) -> Iterator[IndexEvent]:
+        if not files:
+            return  # nothing to embed: the models are never loaded
         done_files = 0
         reading: dict[int, float] = {}  # bytes of the files in flight already looked at
         found = 0  # faces seen, committed or not
