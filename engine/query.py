@@ -137,8 +137,8 @@ def _clip_faces(
     st = path.stat()
     clip = MediaFile(path, MediaKind.VIDEO, st.st_size, st.st_mtime_ns)
     decoded = Decoder(opts, timeout=timeout).decode([clip], stop)
-    # small batches: a cancelled query waits for at most one of them
-    reads = faces_by_file(decoded, models, max(1, models.frame_batch // 2))
+    # small batches (4 frames on a CPU): a cancelled query waits for at most one of them
+    reads = faces_by_file(decoded, models, max(1, models.frame_batch // 4))
     found: list[FileRead] = []
     try:
         for read in reads:

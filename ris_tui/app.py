@@ -96,6 +96,7 @@ class RisApp(App[None]):
         self._index_cancel: threading.Event | None = None
         self._search_stop = threading.Event()  # set: the running search's engine work stops
         self._first_screen = True  # until the library's state has been shown once
+        self._keys_pressed = False
 
     # layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -128,6 +129,9 @@ class RisApp(App[None]):
             query.focus()
             self.set_status("Type the path of a photo or clip of the person and press enter.")
         self.load_library()
+
+    def on_key(self) -> None:
+        self._keys_pressed = True
 
     def set_status(self, text: str) -> None:
         self.query_one("#status", Static).update(text)
@@ -360,8 +364,10 @@ class RisApp(App[None]):
         if not first or self.result is not None or searching or self._index_cancel is not None:
             return  # not the first screen any more
         if not st.files:
-            self.query_one(TabbedContent).active = "library"
-            self.query_one("#index-path").focus()
+            typing = self._keys_pressed or self.query_one("#query", PathInput).value
+            if not typing:  # never take the focus from someone already typing
+                self.query_one(TabbedContent).active = "library"
+                self.screen.set_focus(self.query_one("#index-path"))
             self.set_status(
                 f"Nothing is indexed in {printable(str(st.data_dir))} yet: type a folder of "
                 "photos and videos here and press enter (i from anywhere)."
@@ -425,8 +431,10 @@ class RisApp(App[None]):
 
     # actions ---------------------------------------------------------------------------------
     def action_new_search(self) -> None:
+        """Focus the query box now, not after a refresh (what `focus()` does): keys typed or
+        pasted right after / must land in it, not in the list they came from."""
         query = self.query_one("#query", PathInput)
-        query.focus()
+        self.screen.set_focus(query)
         query.select_all()
 
     def action_help(self) -> None:
@@ -531,7 +539,7 @@ class RisApp(App[None]):
 
     def action_index_folder(self) -> None:
         self.query_one(TabbedContent).active = "library"
-        self.query_one("#index-path").focus()
+        self.screen.set_focus(self.query_one("#index-path"))  # now: the path typed next lands
 
     def action_refresh_library(self) -> None:
         self.load_library()
@@ -548,8 +556,10 @@ class RisApp(App[None]):
             self.set_status("Search cancelled.")
             self.clear_results("Search cancelled: / for a new one.")
             return
-        if isinstance(self.focused, Input):
-            self.query_one("#video-list").focus()
+        if isinstance(self.focused, Input):  # leave the box for the list of the tab in view
+            tab = self.query_one(TabbedContent).active
+            lists = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
+            self.screen.set_focus(self.query_one(lists.get(tab, "#video-list")))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p): the app's own actions by name, then Textual's."""

@@ -59,9 +59,9 @@ def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, ris_env
     assert ref.returncode == 0, ref.stderr
 
     data = tmp_path / "crash"
-    # small detection batches: these short files then commit one by one (with the default,
-    # two batches hold them all), and the kill lands between commits
-    small = {**ris_env, "RIS_FRAME_BATCH": "4"}
+    # one chunk per detection batch: these short files then commit one by one (with the
+    # default, a batch or two holds them all), and the kill lands between commits
+    small = {**ris_env, "RIS_FRAME_BATCH": "1"}
     proc = subprocess.Popen(index_cmd(media, data), env=small, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while indexed_count(data) < 2 and proc.poll() is None and time.monotonic() < deadline:
