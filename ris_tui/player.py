@@ -32,20 +32,37 @@ class Launch:
 
 
 def player_command(path: str, t: float, env: dict[str, str] | None = None) -> Launch:
+    """A video at `t` seconds in RIS_PLAYER, else mpv, vlc or ffplay."""
+    seconds = f"{max(t, 0.0):.2f}"
+    missing = "no mpv, vlc or ffplay found (set RIS_PLAYER)"
+    return _launch("RIS_PLAYER", KNOWN, missing, path, {"{t}": seconds}, env)
+
+
+def _launch(
+    variable: str,
+    known: tuple[tuple[str, str], ...],
+    missing: str,
+    path: str,
+    fill: dict[str, str],
+    env: dict[str, str] | None,
+) -> Launch:
+    """The command line of `variable`, else of the first program of `known` found, with
+    `fill`'s fields and {path} filled in (the path appended where there is no {path})."""
     env = dict(os.environ) if env is None else env
-    template = env.get("RIS_PLAYER", "").strip()
+    template = env.get(variable, "").strip()
     found, why_not = bool(template), ""
     if not template:
-        for exe, line in KNOWN:
+        for exe, line in known:
             if shutil.which(exe, path=env.get("PATH")):
                 template, found = line, True
                 break
         else:
-            template, why_not = KNOWN[0][1], "no mpv, vlc or ffplay found (set RIS_PLAYER)"
+            template, why_not = known[0][1], missing
         if found and sys.platform.startswith("linux") and not _has_display(env):
             found, why_not = False, "no display here (an SSH session?); run it where you watch"
-    seconds = f"{max(t, 0.0):.2f}"
-    argv = [part.replace("{t}", seconds) for part in shlex.split(template)]
+    argv = shlex.split(template)
+    for field, value in fill.items():
+        argv = [part.replace(field, value) for part in argv]
     if any("{path}" in part for part in argv):
         argv = [part.replace("{path}", path) for part in argv]
     else:
@@ -64,24 +81,8 @@ VIEWERS = (
 
 def viewer_command(path: str, env: dict[str, str] | None = None) -> Launch:
     """A photo in RIS_VIEWER, else the desktop's viewer (a player would not show it)."""
-    env = dict(os.environ) if env is None else env
-    template = env.get("RIS_VIEWER", "").strip()
-    found, why_not = bool(template), ""
-    if not template:
-        for exe, line in VIEWERS:
-            if shutil.which(exe, path=env.get("PATH")):
-                template, found = line, True
-                break
-        else:
-            template, why_not = VIEWERS[0][1], "no image viewer found (set RIS_VIEWER)"
-        if found and sys.platform.startswith("linux") and not _has_display(env):
-            found, why_not = False, "no display here (an SSH session?); run it where you watch"
-    argv = shlex.split(template)
-    if any("{path}" in part for part in argv):
-        argv = [part.replace("{path}", path) for part in argv]
-    else:
-        argv.append(path)
-    return Launch(argv, found, why_not)
+    missing = "no image viewer found (set RIS_VIEWER)"
+    return _launch("RIS_VIEWER", VIEWERS, missing, path, {}, env)
 
 
 def clipboard_problem(env: dict[str, str] | None = None) -> str | None:
