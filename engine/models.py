@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .settings import usable_cores
 from .stages import StageClock
 from .weights import Weights
 
@@ -134,7 +134,7 @@ class FaceModels:
             return self._threads
         if detector.device.type == "cuda":
             return 2
-        return 2 if (os.cpu_count() or 1) >= 8 else 1
+        return 2 if usable_cores() >= 8 else 1
 
     def _stream(self) -> AbstractContextManager[object]:
         """This thread's CUDA stream (created on first use), or nothing on the CPU."""

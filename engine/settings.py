@@ -43,6 +43,13 @@ _ENV = {
 _WORDS = {int: "whole number", float: "number"}
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -130,8 +137,7 @@ class Settings:
         the CPU, the models' threads need the cores: one worker per four."""
         if self.decode_workers > 0:
             return self.decode_workers
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        cores = cores or os.cpu_count() or 1
+        cores = usable_cores()
         if device.startswith("cuda"):
             return max(1, min(32, cores - 1))
         return max(1, min(8, cores // 4))
