@@ -57,10 +57,12 @@ bench-stores *args: setup
 bench-tui *args: setup
     "{{bin}}/python" -m ris_tui.bench {{args}}
 
-# accuracy benchmarks (LFW, a generated video benchmark, the real clips): table + data/eval.json
+# accuracy benchmarks (LFW, the easy and hard generated videos with face_recognition beside ris, the real clips): table + data/eval.json
 eval *args: setup
     test -f data/video_bench/truth.json || "{{bin}}/python" data/make_video_benchmark.py ../shared/data/dev/lfw data/video_bench
-    "{{bin}}/ris" eval --bench data/video_bench {{args}}
+    test -f data/video_bench_hard/truth.json || "{{bin}}/python" data/make_hard_video_benchmark.py ../shared/data/dev/lfw data/video_bench_hard
+    "{{bin}}/python" -W ignore -c "import face_recognition" 2>/dev/null || { "{{bin}}/pip" install -q dlib-bin face-recognition-models "setuptools<81" && "{{bin}}/pip" install -q --no-deps face_recognition; }
+    "{{bin}}/ris" eval --bench data/video_bench --hard data/video_bench_hard {{args}}
 
 # format check, lint, architecture contract, types
 lint: setup

@@ -161,6 +161,15 @@ def appearance(
     return Appearance(person, photo, start, end, xy0, xy1, size0, size1)
 
 
+def add_queries(truth: dict, person: str, photo: Path, clip: Path) -> None:
+    """The person's photo and clip queries; relevant: every video they are on screen in."""
+    relevant = sorted(v for v, info in truth["videos"].items() if person in info["people"])
+    for kind, path in (("photo", photo), ("clip", clip)):
+        truth["queries"].append(
+            {"person": person, "kind": kind, "path": path.name, "relevant": relevant}
+        )
+
+
 def build(lfw: Path, out: Path, seed: int = 0, targets: int = 12, videos: int = 24) -> dict:
     rng = np.random.default_rng(seed)
     people = people_by_count(lfw)
@@ -218,11 +227,7 @@ def build(lfw: Path, out: Path, seed: int = 0, targets: int = 12, videos: int = 
             260,
         )
         render(clip, CLIP_SECONDS, [a], rng)
-        relevant = sorted(v for v, info in truth["videos"].items() if person in info["people"])
-        for kind, path in (("photo", target), ("clip", clip)):
-            truth["queries"].append(
-                {"person": person, "kind": kind, "path": path.name, "relevant": relevant}
-            )
+        add_queries(truth, person, target, clip)
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return truth
 

@@ -229,12 +229,21 @@ class Engine:
         face: int | None = None,
         threshold: float | None = None,
         top: int | None = None,
+        possible_margin: float | None = None,
     ) -> SearchResult:
+        """Videos and photos showing the query's face (`face`, 1 = the main one), best first:
+        those at `threshold` or more, then possible matches down to `possible_margin` below it
+        (settings' defaults where None)."""
         with reported(self.settings.catalog_path):
-            return self._search(query, face, threshold, top)
+            return self._search(query, face, threshold, top, possible_margin)
 
     def _search(
-        self, query: Path | Query, face: int | None, threshold: float | None, top: int | None
+        self,
+        query: Path | Query,
+        face: int | None,
+        threshold: float | None,
+        top: int | None,
+        possible_margin: float | None,
     ) -> SearchResult:
         if not self.exists() or not self._get_catalog().face_count():
             raise UserError(
@@ -250,10 +259,12 @@ class Engine:
                 f"--face {chosen}: the query has {len(q.faces)} {what}", f"pick 1 to {len(q.faces)}"
             )
         self._catch_up()
+        floor = self.settings.possible_floor(thr, possible_margin)
         found = match_appearances(
-            q.templates[chosen - 1], self._get_catalog(), self._get_store(), thr
+            q.templates[chosen - 1], self._get_catalog(), self._get_store(), thr, floor
         )
-        return self._rank(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
+        result = self._rank(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
+        return replace(result, possible=floor)
 
     def _catch_up(self) -> None:
         """Level the store with the catalog before a search (after a crash, say): usearch in

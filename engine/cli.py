@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import EngineError, UserError
+from .evaluation import SECTIONS
 from .names import printable
-from .settings import DEFAULT_THRESHOLD, Settings
+from .settings import DEFAULT_POSSIBLE_MARGIN, DEFAULT_THRESHOLD, Settings
 from .timecodes import clock
 from .vocabulary import MediaKind
 
@@ -91,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         help=f"cosine similarity that counts as a match (default {DEFAULT_THRESHOLD})",
     )
     p.add_argument(
+        "--possible-margin",
+        type=float,
+        metavar="M",
+        help="also list possible matches down to M below the threshold, after the matches and "
+        f"marked as such (default {DEFAULT_POSSIBLE_MARGIN}; 0: matches only; "
+        "RIS_POSSIBLE_MARGIN)",
+    )
+    p.add_argument(
         "--face",
         type=int,
         help="which face of the photo (1 = the main face: largest in view, toward the centre) or "
@@ -150,6 +159,17 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("data/video_bench"),
         help="the generated video benchmark (data/make_video_benchmark.py writes it)",
+    )
+    p.add_argument(
+        "--hard",
+        type=Path,
+        default=Path("data/video_bench_hard"),
+        help="the hard video benchmark (data/make_hard_video_benchmark.py writes it)",
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"benchmarks to run, comma-separated, of {','.join(SECTIONS)} (default: all)",
     )
     p.add_argument(
         "--shared",
@@ -232,6 +252,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         frame_batch=getattr(args, "frame_batch", None),
         detect_threads=getattr(args, "detect_threads", None),
         threshold=getattr(args, "threshold", None),
+        possible_margin=getattr(args, "possible_margin", None),
         top=getattr(args, "top", None),
         backend=args.backend,
         milvus_uri=args.milvus_uri,
@@ -315,12 +336,20 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
     settings = engine.settings
     if args.data_dir is None:  # keep the benchmark indexes apart from the user's library
         settings = replace(settings, data_dir=Path("data/eval"))
-    if not (args.bench / "truth.json").exists():
-        raise UserError(
-            f"no video benchmark in {args.bench}",
-            "make it with: python data/make_video_benchmark.py ../shared/data/dev/lfw "
-            f"{args.bench}  (or run `just eval`)",
-        )
+    sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown or not sections:
+        raise UserError(f"--only {args.only}: unknown benchmark", f"pick from {','.join(SECTIONS)}")
+    for name, folder, maker in (
+        ("video", args.bench, "make_video_benchmark.py"),
+        ("hard", args.hard, "make_hard_video_benchmark.py"),
+    ):
+        if name in sections and not (folder / "truth.json").exists():
+            raise UserError(
+                f"no {name} video benchmark in {folder}",
+                f"make it with: python data/{maker} ../shared/data/dev/lfw {folder}  "
+                "(or run `just eval`)",
+            )
     from .events import IndexFinished, IndexPlanned, IndexProgressed
     from .progress import ProgressBar
 
@@ -336,7 +365,13 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
             bar.clear()
 
     report = run(
-        settings, args.shared, args.bench, lambda m: bar.message(f"ris eval: {m}"), on_event
+        settings,
+        args.shared,
+        args.bench,
+        lambda m: bar.message(f"ris eval: {m}"),
+        on_event,
+        hard=args.hard,
+        sections=sections,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -353,18 +388,25 @@ def format_result(r: SearchResult) -> str:
         f"query: {printable(q.path)} ({'clip' if clip else 'photo'}, {len(q.faces)} "
         f"{what}{'s' if len(q.faces) != 1 else ''}; searching {what} {q.chosen}"
         f"{' — pick another with --face N' if len(q.faces) > 1 else ''})",
-        f"threshold: {r.threshold:.2f} cosine similarity",
-        "",
-        f"videos ({len(r.videos)}):" if r.videos else "videos: no match",
+        f"threshold: {r.threshold:.2f} cosine similarity"
+        + (f"; possible matches down to {r.possible:.2f}" if r.possible is not None else ""),
     ]
+    sure = [v for v in r.videos if not v.possible]
+    lines += ["", f"videos ({len(sure)}):" if sure else "videos: no match"]
     for i, v in enumerate(r.videos, 1):
+        if v.possible and (i == 1 or not r.videos[i - 2].possible):
+            lines.append(f"  possible, below the threshold ({len(r.videos) - len(sure)}):")
         lines.append(
-            f"{i:3d}. {v.score:.3f}  {printable(v.path)}  ({v.duration:.1f} s, {len(v.matches)} matching samples)"
+            f"{i:3d}. {v.score:.3f}  {printable(v.path)}  ({v.duration:.1f} s, {len(v.matches)} "
+            f"{'possibly ' if v.possible else ''}matching samples)"
         )
         for s in v.segments:
             lines.append(f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}")
-    lines += ["", f"photos ({len(r.images)}):" if r.images else "photos: no match"]
+    sure_images = [im for im in r.images if not im.possible]
+    lines += ["", f"photos ({len(sure_images)}):" if sure_images else "photos: no match"]
     for i, im in enumerate(r.images, 1):
+        if im.possible and (i == 1 or not r.images[i - 2].possible):
+            lines.append(f"  possible, below the threshold ({len(r.images) - len(sure_images)}):")
         lines.append(f"{i:3d}. {im.score:.3f}  {printable(im.path)}")
     return "\n".join(lines)
 

@@ -217,7 +217,9 @@ class Indexer:
     def _commit(self, f: MediaFile, info: MediaInfo, faces: list[NewFace]) -> FileIndexed:
         if faces and info.step:
             times = np.asarray([x.t for x in faces])
-            tracks = assign_tracks(times, np.stack([x.vector for x in faces]), info.step)
+            vectors = np.stack([x.vector for x in faces])
+            boxes = np.asarray([x.box for x in faces], dtype=np.float64)
+            tracks = assign_tracks(times, vectors, info.step, boxes)
             faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
         else:  # a photo: each face is an appearance of its own (never averaged with the others)
             faces = [replace(x, track=k) for k, x in enumerate(faces)]

@@ -6,7 +6,7 @@ Pure functions over arrays: no models, no files, so the logic is tested fast and
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,8 @@ class Matches:
     boxes: np.ndarray  # (N, 4) in the file's own pixels
     similarities: np.ndarray  # of each face to the query, in [0, 1]
     quality: dict[int, float]  # per file: similarity of its best matching appearance
+    possible: frozenset[int] = frozenset()  # files that only possibly match (below threshold)
+    tracks: np.ndarray | None = None  # appearance of each face within its file, where known
 
     @classmethod
     def none(cls) -> Matches:
@@ -45,10 +47,12 @@ def rank(
     found: Matches, files: dict[int, FileInfo], top: int
 ) -> tuple[list[VideoHit], list[ImageHit]]:
     """Group matching faces by file; videos and photos, each best first, `top` of each.
+    Possible matches come after every match, best first among themselves.
 
     Faces of files missing from `files` (gone from disk) are left out.
     """
     times, boxes, sims, quality = found.times, found.boxes, found.similarities, found.quality
+    tracks = found.tracks if found.tracks is not None else np.full(len(times), -1)
     by_file: dict[int, list[int]] = defaultdict(list)
     for i, fid in enumerate(found.file_ids.tolist()):
         by_file[fid].append(i)
@@ -58,39 +62,55 @@ def rank(
         if info is None:
             continue
         r = np.asarray(rows)
+        possible = fid in found.possible
         if info.kind == MediaKind.VIDEO:
-            videos.append(video_hit(info, quality[fid], times[r], boxes[r], sims[r]))
+            hit = video_hit(info, quality[fid], times[r], boxes[r], sims[r], tracks[r])
+            # a possible match is ranked by its best appearance alone: never lifted by how
+            # long it lasts to a score that would read as a match
+            videos.append(
+                replace(hit, score=round(quality[fid], 4), possible=True) if possible else hit
+            )
         else:
             best = r[int(np.argmax(sims[r]))]
-            images.append(ImageHit(info.path, round(quality[fid], 4), as_box(boxes[best])))
-    videos.sort(key=lambda v: (-v.score, v.path))
-    images.sort(key=lambda i: (-i.score, i.path))
+            score = round(quality[fid], 4)
+            images.append(ImageHit(info.path, score, as_box(boxes[best]), possible))
+    videos.sort(key=lambda v: (v.possible, -v.score, v.path))
+    images.sort(key=lambda i: (i.possible, -i.score, i.path))
     return videos[:top], images[:top]
 
 
 def video_hit(
-    info: FileInfo, quality: float, times: np.ndarray, boxes: np.ndarray, sims: np.ndarray
+    info: FileInfo,
+    quality: float,
+    times: np.ndarray,
+    boxes: np.ndarray,
+    sims: np.ndarray,
+    tracks: np.ndarray | None = None,
 ) -> VideoHit:
-    moments = best_per_time(times, boxes, sims)
+    best = best_per_time(sims, times)
+    moments = [
+        Moment(round(float(times[i]), 3), as_box(boxes[i]), round(float(sims[i]), 4)) for i in best
+    ]
     step = info.step or 0.5
     duration = float(info.duration or (moments[-1].t + step))
     score = video_score(quality, len(moments), info.samples)
     segments = merge_segments(
-        [m.t for m in moments], [m.similarity for m in moments], step, duration
+        [m.t for m in moments],
+        [m.similarity for m in moments],
+        step,
+        duration,
+        None if tracks is None else [int(tracks[i]) for i in best],
     )
     return VideoHit(info.path, score, round(duration, 3), tuple(segments), tuple(moments))
 
 
-def best_per_time(times: np.ndarray, boxes: np.ndarray, sims: np.ndarray) -> list[Moment]:
-    """One moment per sampled time: the face that matches best there."""
+def best_per_time(sims: np.ndarray, times: np.ndarray) -> list[int]:
+    """One face per sampled time, in time order: the one that matches best there."""
     best: dict[float, int] = {}
     for i, t in enumerate(times.tolist()):
         if t not in best or sims[i] > sims[best[t]]:
             best[t] = i
-    return [
-        Moment(round(t, 3), as_box(boxes[i]), round(float(sims[i]), 4))
-        for t, i in sorted(best.items())
-    ]
+    return [i for _, i in sorted(best.items())]
 
 
 def video_score(quality: float, matched_samples: int, samples: int) -> float:
@@ -104,15 +124,24 @@ def video_score(quality: float, matched_samples: int, samples: int) -> float:
 
 
 def merge_segments(
-    times: list[float], sims: list[float], step: float, duration: float
+    times: list[float],
+    sims: list[float],
+    step: float,
+    duration: float,
+    tracks: list[int] | None = None,
 ) -> list[Segment]:
-    """Consecutive matching samples become one segment; each sample stands for step/2 either side."""
+    """Consecutive matching samples become one segment, and so do samples of one appearance
+    (the same track, >= 0) however long the detector lost it in between; each sample stands
+    for step/2 either side."""
     segments: list[Segment] = []
     run: list[int] = []
     for i, t in enumerate(times):
         if run and t - times[run[-1]] > MAX_GAP_STEPS * step:
-            segments.append(_segment(times, sims, run, step, duration))
-            run = []
+            last = run[-1]
+            same = tracks is not None and tracks[i] >= 0 and tracks[i] == tracks[last]
+            if not same:
+                segments.append(_segment(times, sims, run, step, duration))
+                run = []
         run.append(i)
     if run:
         segments.append(_segment(times, sims, run, step, duration))

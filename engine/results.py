@@ -36,6 +36,7 @@ class VideoHit:
     duration: float
     segments: tuple[Segment, ...]
     matches: tuple[Moment, ...]  # in time order, the best face per matching sample
+    possible: bool = False  # no appearance reaches the threshold; listed after the matches
 
     @property
     def best(self) -> Moment:
@@ -47,6 +48,7 @@ class ImageHit:
     path: str
     score: float
     bbox: Box
+    possible: bool = False  # below the threshold; listed after the matches
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class SearchResult:
     threshold: float
     videos: tuple[VideoHit, ...]
     images: tuple[ImageHit, ...]
+    possible: float | None = None  # similarity down to which possible matches are listed
 
     def to_json(self) -> dict:
         """The document `ris search --json` prints (a stable contract)."""
@@ -86,11 +89,13 @@ class SearchResult:
                 "chosen": q.chosen,
                 "candidates": [asdict(f) for f in q.faces],
                 "threshold": self.threshold,
+                "possible": self.possible,
             },
             "videos": [
                 {
                     "path": v.path,
                     "score": v.score,
+                    "possible": v.possible,
                     "duration": v.duration,
                     "segments": [asdict(s) for s in v.segments],
                     "matches": [
@@ -101,7 +106,8 @@ class SearchResult:
                 for v in self.videos
             ],
             "images": [
-                {"path": i.path, "score": i.score, "bbox": list(i.bbox)} for i in self.images
+                {"path": i.path, "score": i.score, "possible": i.possible, "bbox": list(i.bbox)}
+                for i in self.images
             ],
         }
 

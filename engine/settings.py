@@ -16,6 +16,7 @@ from .errors import UserError
 # 0.949, true-accept 0.902). A search compares the query with every sampled frame of the
 # library, so false accepts add up while true ones repeat across a person's frames: 0.45.
 DEFAULT_THRESHOLD = 0.45
+DEFAULT_POSSIBLE_MARGIN = 0.25  # see README, "Possible matches"
 
 _ENV = {
     "data_dir": ("RIS_DATA_DIR", Path),
@@ -25,6 +26,7 @@ _ENV = {
     "min_face_size": ("RIS_MIN_FACE_SIZE", int),
     "min_face_prob": ("RIS_MIN_FACE_PROB", float),
     "threshold": ("RIS_THRESHOLD", float),
+    "possible_margin": ("RIS_POSSIBLE_MARGIN", float),
     "decode_timeout": ("RIS_DECODE_TIMEOUT", float),
     "decode_workers": ("RIS_DECODE_WORKERS", int),
     "frame_batch": ("RIS_FRAME_BATCH", int),
@@ -65,6 +67,7 @@ class Settings:
     face_batch: int = 0  # faces per embedding batch; 0: 64 on the CPU, 512 on a GPU
     detect_threads: int = 0  # batches detected at once; 0: 2 on a GPU or 8+ cores, else 1
     threshold: float | None = None  # None: DEFAULT_THRESHOLD
+    possible_margin: float = DEFAULT_POSSIBLE_MARGIN  # possible matches this far below; 0: none
     top: int = 20
     decode_timeout: float = 120.0  # seconds without a decoded frame before a file is given up
     decode_workers: int = 0  # decoding processes, each on its own file; 0: see decoders()
@@ -108,6 +111,7 @@ class Settings:
             ("min_face_size", "--min-face-size", "RIS_MIN_FACE_SIZE", 1, math.inf, True),
             ("min_face_prob", "--min-face-prob", "RIS_MIN_FACE_PROB", 0.0, 1.0, True),
             ("threshold", "--threshold", "RIS_THRESHOLD", 0.0, 1.0, True),
+            ("possible_margin", "--possible-margin", "RIS_POSSIBLE_MARGIN", 0.0, 1.0, True),
             ("top", "--top", "", 1, math.inf, True),
             ("decode_timeout", "", "RIS_DECODE_TIMEOUT", 0.0, math.inf, False),
             ("decode_workers", "--decoders", "RIS_DECODE_WORKERS", 0, 256, True),
@@ -130,6 +134,12 @@ class Settings:
     @property
     def match_threshold(self) -> float:
         return DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+
+    def possible_floor(self, threshold: float, margin: float | None = None) -> float | None:
+        """The similarity down to which possible matches are listed below `threshold`; None
+        when the margin is 0 (only matches)."""
+        m = self.possible_margin if margin is None else margin
+        return max(0.0, threshold - m) if m > 0 else None
 
     def decoders(self, device: str = "cpu") -> int:
         """How many decoding workers an index run starts. With a GPU to detect and embed,

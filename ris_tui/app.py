@@ -45,7 +45,7 @@ from .videos import VideosPane
 
 if TYPE_CHECKING:
     from engine.query import Query
-    from engine.results import SearchResult
+    from engine.results import ImageHit, SearchResult, VideoHit
 
 
 class RisApp(App[None]):
@@ -260,13 +260,21 @@ class RisApp(App[None]):
         self.query_one(VideosPane).show(result.videos)
         self.query_one(PhotosPane).show(result.images)
         tabs = self.query_one(TabbedContent)
-        tabs.get_tab("videos").label = f"Videos ({len(result.videos)}) [1]"  # type: ignore[assignment]
-        tabs.get_tab("photos").label = f"Photos ({len(result.images)}) [2]"  # type: ignore[assignment]
+        videos = _sure_and_possible(result.videos)
+        photos = _sure_and_possible(result.images)
+        tabs.get_tab("videos").label = f"Videos ({_counts(videos)}) [1]"  # type: ignore[assignment]
+        tabs.get_tab("photos").label = f"Photos ({_counts(photos)}) [2]"  # type: ignore[assignment]
         what = "person" if q.kind == "video" else "face"
         several = f" · {what} {q.chosen} of {len(q.faces)} (f: another)" if len(q.faces) > 1 else ""
+        maybe = videos[1] + photos[1]
+        possible = (
+            f" (+{maybe} possible, marked ?, down to {result.possible:.2f})"
+            if maybe and result.possible is not None
+            else ""
+        )
         self.set_status(
-            f"{printable(Path(q.path).name)}{several} · {_count(len(result.videos), 'video')}, "
-            f"{_count(len(result.images), 'photo')} at similarity ≥ {result.threshold:.2f} · "
+            f"{printable(Path(q.path).name)}{several} · {_count(videos[0], 'video')}, "
+            f"{_count(photos[0], 'photo')} at similarity ≥ {result.threshold:.2f}{possible} · "
             f"{seconds:.1f} s"
         )
         if not result.videos and result.images:
@@ -653,3 +661,13 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _sure_and_possible(hits: tuple[VideoHit, ...] | tuple[ImageHit, ...]) -> tuple[int, int]:
+    """How many hits match, and how many only possibly do."""
+    maybe = sum(1 for h in hits if h.possible)
+    return len(hits) - maybe, maybe
+
+
+def _counts(counts: tuple[int, int]) -> str:
+    return f"{counts[0]}+{counts[1]}?" if counts[1] else str(counts[0])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
+from rich.text import Text
+
 from .backend import clock, printable  # the engine's one clock format and name escaping
 
-__all__ = ["clock", "printable", "short_path"]
+__all__ = ["clock", "printable", "score_cell", "short_path"]
 
 
 def short_path(path: str, width: int) -> str:
@@ -22,3 +24,9 @@ def short_path(path: str, width: int) -> str:
     path = printable(path)
     width = max(width, min(len(os.path.basename(path)) + 2, 40))
     return path if len(path) <= width else "…" + path[-(width - 1) :]
+
+
+def score_cell(score: float, possible: bool) -> Text:
+    """A result's score; a possible match (below the threshold) dim, with a question mark, so
+    it reads as one without colour too."""
+    return Text(f"{score:.3f}?", style="dim") if possible else Text(f"{score:.3f}")

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from .formatting import short_path
+from .formatting import score_cell, short_path
 from .images import Picture
 from .tables import KeyTable
 
@@ -47,7 +47,7 @@ class PhotosPane(Horizontal):
         table.clear()
         width = max(20, self.app.size.width // 2 - 16)  # the pane may be hidden: no size yet
         for i, p in enumerate(photos, 1):
-            table.add_row(str(i), f"{p.score:.3f}", short_path(p.path, width))
+            table.add_row(str(i), score_cell(p.score, p.possible), short_path(p.path, width))
         if photos:
             table.move_cursor(row=0)
         note = "" if photos else f"[dim]{self.empty_note}[/dim]"

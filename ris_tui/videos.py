@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from .formatting import clock, short_path
+from .formatting import clock, score_cell, short_path
 from .images import Picture
 from .tables import KeyTable
 from .timeline import Timeline
@@ -57,7 +57,7 @@ class VideosPane(Horizontal):
         for i, v in enumerate(videos, 1):
             table.add_row(
                 str(i),
-                f"{v.score:.3f}",
+                score_cell(v.score, v.possible),
                 short_path(v.path, width),
                 clock(v.duration),
                 str(len(v.segments)),

@@ -54,7 +54,8 @@ def test_search_json_is_one_document_on_stdout(small_index, ris_env):
     assert set(doc) == {"query", "videos", "images"}
     assert doc["videos"][0]["path"].endswith("short_hamilton_clip.mp4")
     video = doc["videos"][0]
-    assert set(video) == {"path", "score", "duration", "segments", "matches"}
+    assert set(video) == {"path", "score", "possible", "duration", "segments", "matches"}
+    assert video["possible"] is False and doc["query"]["possible"] == pytest.approx(0.2)
     assert set(video["segments"][0]) == {"start", "end", "score"}
     assert (
         set(video["matches"][0]) == {"t", "bbox", "similarity"}
@@ -68,6 +69,26 @@ def test_human_output_lists_videos_with_segments(small_index, ris_env):
     run = ris("search", LMM_PHOTO, "--top", "1", "--data-dir", root / "data", env=ris_env)
     assert run.returncode == 0 and "short_hamilton_clip.mp4" in run.stdout
     assert "0:02" in run.stdout  # a segment starting near 0:02.7
+
+
+def test_possible_matches_are_listed_apart_below_the_threshold(small_index, ris_env):
+    """At a threshold only the query photo itself reaches, Miranda's video is a possible match:
+    listed under its own heading, never counted as a match; margin 0 lists none."""
+    root, _ = small_index
+    args = ("search", LMM_PHOTO, "--threshold", "0.99", "--data-dir", root / "data")
+    run = ris(*args, "--possible-margin", "0.9", env=ris_env)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "possible matches down to 0.09" in out
+    assert "videos: no match" in out
+    videos = out.split("videos: no match")[1].split("photos:")[0]
+    assert "possible, below the threshold (1):" in videos and "short_hamilton_clip.mp4" in videos
+    assert "possibly matching samples" in videos
+    doc = json.loads(ris(*args, "--possible-margin", "0.9", "--json", env=ris_env).stdout)
+    assert [v["possible"] for v in doc["videos"]] == [True]
+    assert [i["possible"] for i in doc["images"]] == [False, True]  # itself, then the others
+    none = json.loads(ris(*args, "--possible-margin", "0", "--json", env=ris_env).stdout)
+    assert none["videos"] == [] and len(none["images"]) == 1 and none["query"]["possible"] is None
 
 
 def test_user_errors_exit_2_with_one_line_and_no_traceback(small_index, ris_env, tmp_path):
@@ -140,6 +161,8 @@ def test_a_closed_pipe_ends_quietly(small_index, ris_env):
         (["--threshold", "inf"], {}, "--threshold / RIS_THRESHOLD must be a number from 0.0"),
         (["--threshold", "2"], {}, "--threshold / RIS_THRESHOLD must be a number from 0.0 to 1.0"),
         (["--threshold", "-1"], {}, "not -1.0"),
+        (["--possible-margin", "-0.1"], {}, "--possible-margin / RIS_POSSIBLE_MARGIN must be a"),
+        ([], {"RIS_POSSIBLE_MARGIN": "2"}, "RIS_POSSIBLE_MARGIN must be a number from 0.0 to 1.0"),
         ([], {"RIS_SAMPLE_RATE": "fast"}, "RIS_SAMPLE_RATE='fast' is not a number"),
         ([], {"RIS_DECODE_WORKERS": "-2"}, "RIS_DECODE_WORKERS must be a number from 0 to 256"),
     ],

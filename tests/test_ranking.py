@@ -85,3 +85,29 @@ def test_hits_of_unknown_files_are_dropped():
     files = {1: FileInfo("/v.mp4", "video", 5, 10, 0.5)}
     videos, _ = rank(hits([(1, 0.0, 0.8), (99, 0.0, 0.9)]), files, top=5)
     assert [v.path for v in videos] == ["/v.mp4"]
+
+
+def test_an_appearance_lost_for_a_while_stays_one_segment():
+    """Samples of one track (the detector lost the face for 2 s) make one segment; the same
+    gap between two different appearances splits them."""
+    times = [0.0, 0.5, 1.0, 3.0, 3.5]
+    one = merge_segments(times, [0.6] * 5, step=0.5, duration=10.0, tracks=[4, 4, 4, 4, 4])
+    assert [(s.start, s.end) for s in one] == [(0.0, 3.75)]
+    two = merge_segments(times, [0.6] * 5, step=0.5, duration=10.0, tracks=[4, 4, 4, 5, 5])
+    assert [(s.start, s.end) for s in two] == [(0.0, 1.25), (2.75, 3.75)]
+
+
+def test_possible_matches_come_after_every_match_and_say_so():
+    files = {i: FileInfo(f"/v{i}.mp4", "video", 10, 20, 0.5) for i in (1, 2, 3)}
+    files[4] = FileInfo("/p4.jpg", "image", None, 1, None)
+    files[5] = FileInfo("/p5.jpg", "image", None, 1, None)
+    rows = [(1, 0.0, 0.5), (2, 0.0, 0.42), (2, 0.5, 0.42), (3, 0.0, 0.7), (4, 0, 0.4), (5, 0, 0.6)]
+    found = hits(rows)
+    found = Matches(*[getattr(found, f) for f in ("file_ids", "times", "boxes", "similarities", "quality")], frozenset({2, 4}))  # fmt: skip
+    videos, images = rank(found, files, top=10)
+    assert [(v.path, v.possible) for v in videos] == [
+        ("/v3.mp4", False),
+        ("/v1.mp4", False),
+        ("/v2.mp4", True),
+    ]
+    assert [(i.path, i.possible) for i in images] == [("/p5.jpg", False), ("/p4.jpg", True)]

@@ -35,7 +35,10 @@ def test_aoc_photo_finds_her_three_clips_first_and_no_stranger(library):
     top3 = [Path(v["path"]) for v in doc["videos"][:3]]
     assert sorted(top3) == sorted(AOC_CLIPS)
     strangers = [v for v in doc["videos"] if Path(v["path"]) not in AOC_CLIPS]
-    assert all(v["score"] < doc["query"]["threshold"] for v in strangers), strangers
+    # anyone else is at most a possible match: below the threshold, marked, after hers
+    assert all(v["possible"] and v["score"] < doc["query"]["threshold"] for v in strangers)
+    assert not any(v["possible"] for v in doc["videos"][:3])
+    assert doc["query"]["possible"] == pytest.approx(doc["query"]["threshold"] - 0.25)
     for v in doc["videos"][:3]:
         # she is on screen the whole clip: the segments cover nearly all of it
         covered = sum(s["end"] - s["start"] for s in v["segments"])
@@ -65,7 +68,10 @@ def test_a_clip_query_ranks_her_other_clips_first(library):
     assert result.query.kind == "video" and result.query.faces[0].samples >= 5
     ranked = [Path(v.path) for v in result.videos if Path(v.path) != query]
     assert sorted(ranked[:2]) == sorted(AOC_CLIPS[:2])
-    assert all(Path(v.path) in AOC_CLIPS for v in result.videos)
+    assert all(Path(v.path) in AOC_CLIPS for v in result.videos if not v.possible)
+    unsure = [v for v in result.videos if v.possible]  # below the threshold, after the matches
+    assert all(v.score < result.threshold for v in unsure)
+    assert result.videos[len(result.videos) - len(unsure) :] == tuple(unsure)
 
 
 def test_a_group_photo_lists_its_faces_and_searches_the_chosen_one(library):

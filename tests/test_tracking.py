@@ -25,6 +25,48 @@ def test_two_people_in_the_same_frames_get_two_tracks():
     assert len(set(tracks[0::2])) == 1 and len(set(tracks[1::2])) == 1 and tracks[0] != tracks[1]
 
 
+def boxes_at(*centres, h=30.0):
+    return np.array([[x - h / 2, y - h / 2, x + h / 2, y + h / 2] for x, y in centres])
+
+
+def test_a_face_where_the_last_one_was_joins_its_track_though_less_alike():
+    """Degraded faces of one person can resemble each other less than LINK_SIMILARITY; where
+    they stand ties them together. The same faces elsewhere in the frame do not join."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=512)
+    vectors = np.stack([person(rng, a, 1.2) for _ in range(4)])  # each about 0.4 alike
+    sims = vectors @ vectors.T
+    assert sims[np.triu_indices(4, 1)].max() < 0.5
+    times = np.array([0.0, 0.5, 1.0, 1.5])
+    still = assign_tracks(
+        times, vectors, 0.5, boxes_at((100, 100), (104, 101), (108, 99), (110, 100))
+    )
+    assert len(set(still.tolist())) == 1
+    jumping = boxes_at((100, 100), (400, 100), (100, 300), (500, 300))
+    assert len(set(assign_tracks(times, vectors, 0.5, jumping).tolist())) == 4
+    assert len(set(assign_tracks(times, vectors, 0.5).tolist())) == 4  # no boxes: likeness only
+
+
+def test_a_face_lost_for_two_seconds_in_place_continues_its_track():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=512)
+    times = np.array([0.0, 0.5, 2.5, 3.0])
+    vectors = np.stack([person(rng, a, 0.02) for _ in times])
+    here = boxes_at((100, 100), (102, 100), (104, 100), (106, 100))
+    assert assign_tracks(times, vectors, 0.5, here).tolist() == [0, 0, 0, 0]
+    assert assign_tracks(times, vectors, 0.5).tolist() == [0, 0, 1, 1]  # too long by likeness
+
+
+def test_two_people_side_by_side_keep_their_tracks():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=512), rng.normal(size=512)
+    times = np.repeat(np.arange(6) * 0.5, 2)
+    vectors = np.stack([person(rng, a if i % 2 == 0 else b, 0.3) for i in range(12)])
+    boxes = boxes_at(*[(100 + 5 * (i // 2), 100) if i % 2 == 0 else (135, 100) for i in range(12)])
+    tracks = assign_tracks(times, vectors, 0.5, boxes)
+    assert len(set(tracks[0::2])) == 1 and len(set(tracks[1::2])) == 1 and tracks[0] != tracks[1]
+
+
 def test_a_long_absence_starts_a_new_track():
     rng = np.random.default_rng(1)
     a = rng.normal(size=512)
@@ -71,3 +113,42 @@ def test_a_lone_lookalike_frame_does_not_make_a_stranger_match(tmp_path):
     paths = {cat.files_by_id([f])[f].path for f in found.quality}
     assert paths == {"/real.mp4"}
     assert len(found.times) == 10  # every frame of the real appearance
+
+
+def test_possible_appearances_are_listed_only_where_nothing_matches(tmp_path):
+    """At threshold 0.45 with possible matches down to 0.3: a file with a matching appearance
+    lists only that one; a file whose best appearance is 0.38 is a possible match; 0.2 is out."""
+    rng = np.random.default_rng(6)
+    query = person(rng, noise=0)
+
+    def appearance(similarity, n=6):
+        other = rng.normal(size=512)
+        other -= (other @ query) * query
+        other /= np.linalg.norm(other)
+        v = similarity * query + np.sqrt(1 - similarity**2) * other
+        return [v.astype(np.float32)] * n
+
+    cat = Catalog(tmp_path / "c.sqlite")
+    files = {
+        "/sure.mp4": [(0, appearance(0.6)), (1, appearance(0.38))],
+        "/maybe.mp4": [(0, appearance(0.38))],
+        "/no.mp4": [(0, appearance(0.2))],
+    }
+    for path, tracks in files.items():
+        faces = [
+            NewFace(i * 0.5, (0, 0, 50, 50), 1.0, v, track)
+            for track, vs in tracks
+            for i, v in enumerate(vs)
+        ]
+        cat.save_indexed(path, 1, 1, media_info("video", 6, step=0.5), faces)
+    index = UsearchStore(tmp_path / "f.usearch")
+    reconcile(index, cat)
+    found = match_appearances(query, cat, index, threshold=0.45, possible=0.3)
+    by_path = {cat.files_by_id([f])[f].path: f for f in found.quality}
+    assert set(by_path) == {"/sure.mp4", "/maybe.mp4"}
+    assert found.possible == {by_path["/maybe.mp4"]}
+    sure = found.file_ids == by_path["/sure.mp4"]
+    assert np.allclose(found.similarities[sure], 0.6, atol=1e-4)  # the 0.38 appearance left out
+    only = match_appearances(query, cat, index, threshold=0.45)
+    assert {cat.files_by_id([f])[f].path for f in only.quality} == {"/sure.mp4"}
+    assert not only.possible

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from textual.widgets import TabbedContent
 from tui_support import FakeBackend, canned_result, drawn_face
 
 from ris_tui.app import RisApp
@@ -79,6 +80,23 @@ async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
         assert app.focused is app.query_one("#video-list")
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_possible_matches_are_listed_last_and_marked():
+    """Matches below the threshold come after the matches, with a question mark (readable
+    without colour), and the status line and tab counts tell them apart."""
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot, "/q/maybe.jpg")
+        videos = rows(app, "#video-list")
+        assert [r[1] for r in videos] == ["0.812", "0.774", "0.702", "0.312?"]
+        status = str(app.query_one("#status").render())
+        assert "3 videos, 2 photos at similarity ≥ 0.45 (+2 possible" in status
+        tabs = app.query_one(TabbedContent)
+        assert str(tabs.get_tab("videos").label).startswith("Videos (3+1?)")
+        await pilot.press("2")
+        await settle(pilot)
+        assert [r[1] for r in rows(app, "#photo-list")] == ["0.791", "0.655", "0.301?"]
 
 
 async def test_photo_matches_and_the_library_tab():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,12 @@ def canned_result(path: str, faces: int = 1, chosen: int = 1) -> SearchResult:
         QueryFace(n, (0.0, 0.0, 100.0 - 10 * n, 100.0 - 10 * n), 0.0, 0.99, 1)
         for n in range(1, faces + 1)
     )
+    if "maybe" in path:  # with possible matches below the threshold, as the engine gives them
+        blurry = video("archive/blurry.mp4", 0.312, 20.0, [(3.0, 6.0)])
+        videos = (*videos, replace(blurry, possible=True))
+        photos = (*photos, ImageHit("/archive/photos/far.jpg", 0.301, (1.0, 1.0, 9.0, 9.0), True))
+        info = QueryInfo(path, "image", candidates, chosen)
+        return SearchResult(info, 0.45, videos, photos, possible=0.2)
     return SearchResult(QueryInfo(path, "image", candidates, chosen), 0.45, videos, photos)
 
 

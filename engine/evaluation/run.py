@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from ..api import Engine, build_engine
-from ..errors import EngineError
+from ..errors import EngineError, NoFaceError
 from ..events import IndexEvent, IndexFinished
+from ..media import media_kind
 from ..query import Query
-from ..results import QueryFace
+from ..results import QueryFace, QueryInfo, SearchResult
 from ..settings import Settings
 from ..vocabulary import EMBEDDING_DIM, MediaKind
+from . import SECTIONS
 from . import lfw as lfw_bench
 from .ablations import search_per_frame
 from .videos import Judged, score
@@ -154,36 +156,96 @@ def _engine_ranker(engine: Engine, paths: list[str], names: list[str], vectors: 
     return rank
 
 
+def _truth_of(truth: dict, q: dict) -> tuple[frozenset[str], dict[str, list[tuple[float, float]]]]:
+    segs = {
+        v: [(float(s[0]), float(s[1])) for s in info["people"][q["person"]]["segments"]]
+        for v, info in truth["videos"].items()
+        if q["person"] in info["people"]
+    }
+    return frozenset(q["relevant"]), segs
+
+
+def _nothing(path: Path, threshold: float) -> SearchResult:
+    kind = media_kind(path) or MediaKind.IMAGE
+    return SearchResult(QueryInfo(str(path), kind, (), 1), threshold, (), ())
+
+
 def video_section(
     settings: Settings, bench: Path, say: Say, on_event: OnEvent | None = None
 ) -> dict:
     truth = json.loads((bench / "truth.json").read_text())
-    engine = build_engine(replace(settings, data_dir=settings.data_dir / "video_bench"))
+    engine = build_engine(replace(settings, data_dir=settings.data_dir / bench.name))
     say(f"Video benchmark: indexing {bench / 'videos'}")
     speed = _index(engine, [bench / "videos"], say, on_event)
     out: dict = {"index": speed}
+    variants: dict[str, Callable[[Query], SearchResult]] = {
+        "": lambda q: engine.search(q, top=100),
+        ", before: matches only (no possible matches)": lambda q: engine.search(
+            q, top=100, possible_margin=0.0
+        ),
+        ", possible matches only 0.15 below": lambda q: engine.search(
+            q, top=100, possible_margin=0.15
+        ),
+        ", before: per-frame decisions": lambda q: search_per_frame(engine, q, top=100),
+    }
     for kind in ("photo", "clip"):
-        judged, before = [], []
+        judged: dict[str, list[Judged]] = {name: [] for name in variants}
         for q in (q for q in truth["queries"] if q["kind"] == kind):
-            segs = {
-                v: [tuple(s) for s in info["people"][q["person"]]["segments"]]
-                for v, info in truth["videos"].items()
-                if q["person"] in info["people"]
-            }
-            relevant = frozenset(q["relevant"])
+            relevant, segs = _truth_of(truth, q)
+            path = bench / "queries" / q["path"]
             t0 = time.perf_counter()
-            query = engine.read_query(bench / "queries" / q["path"])
+            try:
+                query = engine.read_query(path)
+            except NoFaceError:  # scored as a search that found nothing
+                empty = _nothing(path, settings.match_threshold)
+                for rows in judged.values():
+                    rows.append(Judged(empty, relevant, segs, time.perf_counter() - t0))
+                continue
             reading = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            result = engine.search(query, top=100)
-            judged.append(Judged(result, relevant, segs, reading + time.perf_counter() - t0))
-            t0 = time.perf_counter()
-            old = search_per_frame(engine, query, top=100)
-            before.append(Judged(old, relevant, segs, reading + time.perf_counter() - t0))
-        out[kind] = score(judged)
-        out[f"{kind}, before: per-frame decisions"] = score(before)
+            for name, search in variants.items():
+                t0 = time.perf_counter()
+                result = search(query)
+                seconds = reading + time.perf_counter() - t0
+                judged[name].append(Judged(result, relevant, segs, seconds))
+        for name, rows in judged.items():
+            out[kind + name] = score(rows)
         say(f"  {kind} queries: mAP {out[kind]['mAP']}")
     engine.close()
+    return out
+
+
+def peer_section(settings: Settings, bench: Path, say: Say) -> dict:
+    """face_recognition through the same benchmark (see `peer`), or why it was not run."""
+    from . import peer
+
+    why = peer.missing()
+    if why is not None:
+        return {"not measured": why}
+    truth = json.loads((bench / "truth.json").read_text())
+    opts = build_engine(settings).sample_options
+    videos = sorted((bench / "videos").glob("*.mp4"))
+    say(
+        f"face_recognition on {bench.name}: reading {len(videos)} videos (once; later runs reuse it)"
+    )
+    library = peer.Library(videos, opts, settings.data_dir / bench.name / "face_recognition")
+    out: dict = {}
+    if library.read_frames:
+        out["index"] = {
+            "frames": library.read_frames,
+            "seconds": round(library.read_seconds, 1),
+            "ms_per_frame": round(1000 * library.read_seconds / library.read_frames, 1),
+        }
+    for kind, media in (("photo", MediaKind.IMAGE), ("clip", MediaKind.VIDEO)):
+        judged = []
+        for q in (q for q in truth["queries"] if q["kind"] == kind):
+            relevant, segs = _truth_of(truth, q)
+            t0 = time.perf_counter()
+            path = bench / "queries" / q["path"]
+            known = peer.query_encodings(path, media, opts)
+            result = library.search(known, path, media, top=100)
+            judged.append(Judged(result, relevant, segs, time.perf_counter() - t0))
+        out[kind] = score(judged)
+        say(f"  face_recognition {kind} queries: mAP {out[kind]['mAP']}")
     return out
 
 
@@ -221,30 +283,75 @@ def dev_section(settings: Settings, dev: Path, say: Say, on_event: OnEvent | Non
 
 
 def run(
-    settings: Settings, shared: Path, bench: Path, say: Say, on_event: OnEvent | None = None
+    settings: Settings,
+    shared: Path,
+    bench: Path,
+    say: Say,
+    on_event: OnEvent | None = None,
+    hard: Path | None = None,
+    sections: tuple[str, ...] = SECTIONS,
 ) -> dict:
     dev = shared / "data" / "dev"
     lfw = dev / "lfw"
     t0 = time.monotonic()
     report: dict = {"weights": str(settings.weights), "device": settings.device}
-    report["lfw"] = lfw_section(settings, lfw, lfw / "pairsDevTest.txt", say, on_event)
-    full = lfw / "pairs.txt"
-    report["lfw"]["full_view2"] = (
-        "pairs.txt present but not run" if full.exists() else "not here: only the dev split"
-    )
-    report["video"] = video_section(settings, bench, say, on_event)
-    report["dev"] = dev_section(settings, dev, say, on_event)
+    if "lfw" in sections:
+        report["lfw"] = lfw_section(settings, lfw, lfw / "pairsDevTest.txt", say, on_event)
+        full = lfw / "pairs.txt"
+        report["lfw"]["full_view2"] = (
+            "pairs.txt present but not run" if full.exists() else "not here: only the dev split"
+        )
+    if "video" in sections:
+        report["video"] = video_section(settings, bench, say, on_event)
+        report["video"]["face_recognition"] = peer_section(settings, bench, say)
+    if "hard" in sections and hard is not None:
+        report["hard"] = video_section(settings, hard, say, on_event)
+        report["hard"]["face_recognition"] = peer_section(settings, hard, say)
+    if "dev" in sections:
+        report["dev"] = dev_section(settings, dev, say, on_event)
     report["seconds"] = round(time.monotonic() - t0, 1)
     return report
 
 
 def table(r: dict) -> str:
-    v = r["lfw"]["verification"]
+    lines: list[str] = []
+    if "lfw" in r:
+        lines += _lfw_table(r["lfw"])
+    titles = {
+        "video": "Video retrieval, generated benchmark",
+        "hard": "Video retrieval, hard benchmark (small, degraded faces)",
+    }
+    for key, title in titles.items():
+        if key in r:
+            lines += _video_table(title, r[key])
+    if "dev" in r:
+        d = r["dev"]["queries"]
+        lines.append(
+            f"Real dev clips (Ocasio-Cortez photo and clip, Miranda photo): mAP {d['mAP']:.4f}, "
+            f"P@1 {d['precision_at_1']:.4f}"
+        )
+    speeds = [
+        f"{k} {r[k]['index']['ms_per_frame']} ms/frame" for k in ("video", "hard", "dev") if k in r
+    ]
+    for k in ("video", "hard"):
+        peer = r.get(k, {}).get("face_recognition", {})
+        if "index" in peer:
+            speeds.append(f"face_recognition on {k} {peer['index']['ms_per_frame']} ms/frame")
+    if "lfw" in r:
+        speeds.append(
+            f"LFW {r['lfw']['index']['ms_per_frame']} ms/image; plain facenet-pytorch "
+            f"{r['lfw']['verification']['facenet-pytorch']['ms_per_image']} ms/image"
+        )
+    lines.append("Indexing: " + ", ".join(speeds))
+    return "\n".join(lines)
+
+
+def _lfw_table(lfw: dict) -> list[str]:
     lines = [
         "Face verification, LFW dev pairs (10-fold)        accuracy         TAR@FAR=1e-3"
         "  TAR/FAR at 0.45",
     ]
-    for name, row in v.items():
+    for name, row in lfw["verification"].items():
         lines.append(
             f"  {name:46s}  {row['accuracy']:.4f} ± {row['accuracy_std']:.4f}  {row['tar_at_far_1e-3']:.4f}"
             f"        {row.get('tar_at_default', 0):.3f}/{row.get('far_at_default', 0):.3f}"
@@ -257,35 +364,33 @@ def table(r: dict) -> str:
     lines.append(
         "Image retrieval, LFW dev (query: each image of a person with ≥2)  mAP@20  P@1     R@20    ms/query  bytes/vector"
     )
-    for name, row in r["lfw"]["retrieval"].items():
+    for name, row in lfw["retrieval"].items():
         lines.append(
             f"  {name:62s}  {row['mAP_at_20']:.4f}  {row['precision_at_1']:.4f}  {row['recall_at_20']:.4f}  "
             f"{row['query_ms_median']:8.2f}  {row.get('bytes_per_vector', 2048)}"
         )
-    lines.append(f"  resnet50 whole-image kNN: {r['lfw']['resnet50']}")
-    lines.append(
-        "Video retrieval, generated benchmark    mAP     P@1     seg-recall  seg-precision  first-match err (median s)  s/query"
-    )
-    for kind in (
-        "photo",
-        "clip",
-        "photo, before: per-frame decisions",
-        "clip, before: per-frame decisions",
-    ):
-        row = r["video"][kind]
+    lines.append(f"  resnet50 whole-image kNN: {lfw['resnet50']}")
+    return lines
+
+
+def _num(x: float | None, width: int = 6) -> str:
+    return f"{x:.4f}".ljust(width) if x is not None else "-".ljust(width)
+
+
+def _video_table(title: str, section: dict) -> list[str]:
+    lines = [
+        f"{title}\n  {'':40s}  mAP     P@1     seg-recall  seg-precision  first-match err (median s)  s/query"
+    ]
+    rows = [(k, v) for k, v in section.items() if k not in ("index", "face_recognition")]
+    peer = section.get("face_recognition", {})
+    rows += [(f"face_recognition, {k}", v) for k, v in peer.items() if k in ("photo", "clip")]
+    for name, row in rows:
+        err = row["first_match_error_s_median"]
         lines.append(
-            f"  {kind:36s}  {row['mAP']:.4f}  {row['precision_at_1']:.4f}  "
-            f"{row['segment_recall_iou_0.5']:.4f}      {row['segment_precision_iou_0.5']:.4f}         "
-            f"{row['first_match_error_s_median']:.3f}                     {row['query_s_median']:.2f}"
+            f"  {name:40s}  {_num(row['mAP'])}  {_num(row['precision_at_1'])}  "
+            f"{_num(row['segment_recall_iou_0.5'])}      {_num(row['segment_precision_iou_0.5'])}         "
+            f"{'-' if err is None else f'{err:.3f}':28s}{row['query_s_median']:.2f}"
         )
-    d = r["dev"]["queries"]
-    lines.append(
-        f"Real dev clips (Ocasio-Cortez photo and clip, Miranda photo): mAP {d['mAP']:.4f}, P@1 {d['precision_at_1']:.4f}"
-    )
-    lines.append(
-        "Indexing: "
-        + ", ".join(f"{k} {r[k]['index']['ms_per_frame']} ms/frame" for k in ("video", "dev"))
-        + f", LFW {r['lfw']['index']['ms_per_frame']} ms/image; plain facenet-pytorch "
-        f"{r['lfw']['verification']['facenet-pytorch']['ms_per_image']} ms/image"
-    )
-    return "\n".join(lines)
+    if "not measured" in peer:
+        lines.append(f"  face_recognition: {peer['not measured']}")
+    return lines

@@ -134,12 +134,17 @@ class VectorStore(Protocol):
         ...
 
     def search(
-        self, queries: np.ndarray, min_similarity: float, one_per_track: bool = False
+        self,
+        queries: np.ndarray,
+        min_similarity: float,
+        one_per_track: bool = False,
+        limit: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Keys within `min_similarity` (cosine) of any query, with their best similarity.
 
-        All of them; with `one_per_track` a store may return only the best face of each track
-        (what matching needs to nominate appearances), which Milvus does on the server.
+        All of them, or with `limit` about that many of the most similar per query; with
+        `one_per_track` a store may return only the best face of each track (what matching
+        needs to nominate appearances), which Milvus does on the server.
         """
         ...
 

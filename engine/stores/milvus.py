@@ -315,7 +315,11 @@ class MilvusStore(VersionMark):
         return np.stack([found[k] for k in ids]) if ids else np.zeros((0, self.ndim), np.float32)
 
     def search(
-        self, queries: np.ndarray, min_similarity: float, one_per_track: bool = False
+        self,
+        queries: np.ndarray,
+        min_similarity: float,
+        one_per_track: bool = False,
+        limit: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """A range search on the server; with `one_per_track`, grouped by appearance there.
 
@@ -330,7 +334,7 @@ class MilvusStore(VersionMark):
         for q in np.atleast_2d(np.asarray(queries, np.float32)):
             request = {
                 "data": [q.tolist()],
-                "limit": MAX_HITS,
+                "limit": min(MAX_HITS, limit or MAX_HITS),
                 "search_params": params,
                 "output_fields": [],
             }

@@ -114,7 +114,11 @@ class UsearchStore(VersionMark):
         pass
 
     def search(
-        self, queries: np.ndarray, min_similarity: float, one_per_track: bool = False
+        self,
+        queries: np.ndarray,
+        min_similarity: float,
+        one_per_track: bool = False,
+        limit: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every key within `min_similarity` (cosine) of any query: keys and their best similarity.
 
@@ -126,7 +130,7 @@ class UsearchStore(VersionMark):
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         best: dict[int, float] = {}
         for q in queries:
-            keys, sims = self._above(q, min_similarity, size)
+            keys, sims = self._above(q, min_similarity, size, min(size, limit or size))
             for k, s in zip(keys.tolist(), sims.tolist(), strict=True):
                 if s > best.get(k, -1.0):
                     best[k] = s
@@ -134,14 +138,15 @@ class UsearchStore(VersionMark):
         return keys, np.fromiter(best.values(), dtype=np.float32, count=len(best))
 
     def _above(
-        self, query: np.ndarray, min_similarity: float, size: int
+        self, query: np.ndarray, min_similarity: float, size: int, most: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        count = min(size, 256)
+        """Keys at `min_similarity` or more, nearest first, `most` of them at most."""
+        count = min(most, 256)
         while True:
             found = self.index.search(query, count, exact=size < EXACT_BELOW)
             keys = np.asarray(found.keys, dtype=np.int64)
             sims = 1.0 - np.asarray(found.distances, dtype=np.float32)
-            if len(keys) < count or count >= size or sims[-1] < min_similarity:
+            if len(keys) < count or count >= most or sims[-1] < min_similarity:
                 keep = sims >= min_similarity
                 return keys[keep], sims[keep]
-            count = min(size, count * 4)
+            count = min(most, count * 4)
