@@ -139,7 +139,7 @@ class Settings:
         """The similarity down to which possible matches are listed below `threshold`; None
         when the margin is 0 (only matches)."""
         m = self.possible_margin if margin is None else margin
-        return max(0.0, threshold - m) if m > 0 else None
+        return round(max(0.0, threshold - m), 4) if m > 0 else None
 
     def decoders(self, device: str = "cpu") -> int:
         """How many decoding workers an index run starts. With a GPU to detect and embed,

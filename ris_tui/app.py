@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -73,6 +74,10 @@ class RisApp(App[None]):
         Binding("Y", "copy('time')", "copy time", show=False),
         Binding("e", "export", "export"),
         Binding("f", "pick_face", "face", show=False),
+        Binding("plus,equals_sign", "threshold(0.05)", "stricter", show=False),
+        Binding("minus", "threshold(-0.05)", "looser", show=False),
+        Binding("right_square_bracket", "top(2)", "more", show=False),
+        Binding("left_square_bracket", "top(0.5)", "fewer", show=False),
         Binding("i", "index_folder", "index", show=False),
         Binding("r", "refresh_library", "refresh", show=False),
         Binding("escape", "cancel", "cancel", show=False),
@@ -92,6 +97,8 @@ class RisApp(App[None]):
         self.initial_query = query
         self.result: SearchResult | None = None
         self.query_read: Query | None = None
+        self.threshold: float | None = None  # None: the library's (RIS_THRESHOLD or 0.45)
+        self.top: int | None = None  # None: the engine's (20)
         self._thumbs: dict[tuple, Any] = {}
         self._index_cancel: threading.Event | None = None
         self._search_stop = threading.Event()  # set: the running search's engine work stops
@@ -134,7 +141,8 @@ class RisApp(App[None]):
         self._keys_pressed = True
 
     def set_status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        """One line of plain text (never markup: file names may hold brackets)."""
+        self.query_one("#status", Static).update(Text(text))
 
     # searching -------------------------------------------------------------------------------
     @on(Input.Submitted, "#query")
@@ -211,7 +219,7 @@ class RisApp(App[None]):
                     return
             name = printable(Path(query.path).name)
             self.call_from_thread(self.set_status, f"Searching for the person in {name}…")
-            result = self.backend.search(query, face or 1)
+            result = self.backend.search(query, face or 1, self.threshold, self.top)
         except Exception as err:  # shown, never raised into the UI
             if not worker.is_cancelled:
                 self.call_from_thread(self.show_error, err)
@@ -275,7 +283,7 @@ class RisApp(App[None]):
         self.set_status(
             f"{printable(Path(q.path).name)}{several} · {_count(videos[0], 'video')}, "
             f"{_count(photos[0], 'photo')} at similarity ≥ {result.threshold:.2f}{possible} · "
-            f"{seconds:.1f} s"
+            f"{seconds:.1f} s · top {self.top or TOP} (+ - ] [ change)"
         )
         if not result.videos and result.images:
             tabs.active = "photos"
@@ -545,6 +553,39 @@ class RisApp(App[None]):
             return
         self._ask_face(q, self._query_faces(q))
 
+    def action_threshold(self, delta: float) -> None:
+        """Search the same face again at a stricter (+) or looser (-) threshold."""
+        if self.result is None or self.query_read is None:
+            self.notify("Search first: + and - then change the threshold.", severity="information")
+            return
+        now = self.result.threshold
+        self.threshold = round(min(MAX_THRESHOLD, max(MIN_THRESHOLD, now + delta)), 2)
+        if self.threshold == now:
+            self.notify(f"The threshold stays at {now:.2f}.", severity="information")
+            return
+        self._search_again()
+
+    def action_top(self, factor: float) -> None:
+        """Search again listing twice (]) or half ([) as many videos and photos."""
+        if self.result is None or self.query_read is None:
+            self.notify("Search first: ] and [ then list more or fewer.", severity="information")
+            return
+        now = self.top or TOP
+        self.top = int(min(MAX_TOP, max(MIN_TOP, round(now * factor))))
+        if self.top == now:
+            self.notify(f"Already listing {now} at most.", severity="information")
+            return
+        self._search_again()
+
+    def _search_again(self) -> None:
+        """The query read last, searched again for the same face with the current settings."""
+        assert self.result is not None
+        chosen = self.result.query.chosen
+        self.clear_results()
+        self._search_stop.set()
+        self._search_stop = threading.Event()
+        self.search_worker(self.query_read, chosen, stop=self._search_stop)
+
     def action_index_folder(self) -> None:
         self.query_one(TabbedContent).active = "library"
         self.screen.set_focus(self.query_one("#index-path"))  # now: the path typed next lands
@@ -588,6 +629,16 @@ class RisApp(App[None]):
         yield SystemCommand(
             "Refresh the library", "what is indexed, what failed", self.action_refresh_library
         )
+        yield SystemCommand(
+            "Stricter threshold (+)",
+            "search again, 0.05 higher",
+            lambda: self.action_threshold(0.05),
+        )
+        yield SystemCommand(
+            "Looser threshold (-)", "search again, 0.05 lower", lambda: self.action_threshold(-0.05)
+        )
+        yield SystemCommand("More results (])", "twice as many", lambda: self.action_top(2))
+        yield SystemCommand("Fewer results ([)", "half as many", lambda: self.action_top(0.5))
         yield SystemCommand("Keys", "every key of ris-tui", self.action_help)
         yield from super().get_system_commands(screen)
 
@@ -611,6 +662,11 @@ class RisApp(App[None]):
             self.query_one("#video-list").focus()
         else:
             self.exit()
+
+
+TOP = 20  # the engine's default number of videos and photos listed
+MIN_TOP, MAX_TOP = 5, 640
+MIN_THRESHOLD, MAX_THRESHOLD = 0.05, 0.95
 
 
 def _count(n: int, noun: str) -> str:

@@ -88,9 +88,12 @@ class Backend:
         with self._lock:
             return self._get_engine().read_query(path, stop, progress)
 
-    def search(self, query: Query, face: int) -> SearchResult:
+    def search(
+        self, query: Query, face: int, threshold: float | None = None, top: int | None = None
+    ) -> SearchResult:
+        """The query's face `face` searched for; None: the library's threshold and top."""
         with self._lock:
-            return self._get_engine().search(query, face=face)
+            return self._get_engine().search(query, face=face, threshold=threshold, top=top)
 
     def status(self) -> LibraryStatus:
         with self._lock:

@@ -35,6 +35,8 @@ KEYS = [
     ("y  Y", "copy the path (for a shell) / the time, by OSC 52"),
     ("e", "export the results as JSON"),
     ("f", "search for another face or person of the query"),
+    ("+  -", "stricter / looser threshold (0.05 a step), searched again"),
+    ("]  [", "list twice / half as many videos and photos"),
     ("i  r", "index a folder / refresh the library"),
     ("esc", "cancel a search or index run; leave a box"),
     ("?  F1", "this help (F1 also while typing)"),

@@ -99,6 +99,28 @@ async def test_possible_matches_are_listed_last_and_marked():
         assert [r[1] for r in rows(app, "#photo-list")] == ["0.791", "0.655", "0.301?"]
 
 
+async def test_threshold_and_top_change_from_the_keyboard_and_search_again():
+    """+ and - search the same face again 0.05 stricter or looser, ] and [ list more or fewer;
+    the query is not read again, and the status line says what is in force."""
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("minus")  # nothing searched yet: says so, searches nothing
+        await settle(pilot)
+        assert backend.searches == []
+        await search(pilot)
+        await pilot.press("minus")
+        await settle(pilot)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        await pilot.press("plus", "plus")
+        await settle(pilot)
+        assert backend.settings == [(None, None), (0.4, None), (0.4, 40), (0.45, 40), (0.5, 40)]
+        assert [face for _, face in backend.searches] == [1] * 5
+        status = str(app.query_one("#status").render())
+        assert "at similarity ≥ 0.50" in status and "top 40" in status
+
+
 async def test_photo_matches_and_the_library_tab():
     app = RisApp(FakeBackend())
     async with app.run_test(size=(120, 40)) as pilot:
@@ -377,10 +399,10 @@ def test_faces_in_true_colour_keep_their_colours():
 class LongPaths(FakeBackend):
     """Results deep in an archive: paths far longer than the screen is wide."""
 
-    def search(self, query, face):  # type: ignore[no-untyped-def]
+    def search(self, query, face, threshold=None, top=None):  # type: ignore[no-untyped-def]
         from dataclasses import replace
 
-        result = super().search(query, face)
+        result = super().search(query, face, threshold, top)
         deep = "/archive/2019/interviews/raw footage/camera A/day 3"
         videos = tuple(replace(v, path=f"{deep}/{Path(v.path).name}") for v in result.videos)
         return replace(result, videos=videos)
@@ -472,7 +494,8 @@ async def test_an_empty_library_opens_where_to_index_it(tmp_path: Path):
 
 
 SHOWN = {"slash": "/", "question_mark": "?", "escape": "esc", "f1": "F1", "up": "↑", "down": "↓"}
-SHOWN |= {"right": "→"}
+SHOWN |= {"right": "→", "plus": "+", "equals_sign": "+", "minus": "-"}
+SHOWN |= {"right_square_bracket": "]", "left_square_bracket": "["}
 
 
 def test_every_binding_is_in_the_one_key_list_and_the_readme_table_is_that_list():

@@ -79,6 +79,7 @@ class FakeBackend:
         self.faces = faces
         self.delay = delay
         self.searches: list[tuple[str, int]] = []
+        self.settings: list[tuple[float | None, int | None]] = []  # threshold, top asked for
         self.models_loaded = True
         self.indexed: list[str] = []
 
@@ -92,9 +93,13 @@ class FakeBackend:
         faces = canned_result(str(path), self.faces).query.faces
         return Query(str(path), "image", faces, np.zeros((len(faces), 512), np.float32))
 
-    def search(self, query: Query, face: int) -> SearchResult:
+    def search(
+        self, query: Query, face: int, threshold: float | None = None, top: int | None = None
+    ) -> SearchResult:
         self.searches.append((query.path, face))
-        return canned_result(query.path, len(query.faces), face)
+        self.settings.append((threshold, top))
+        result = canned_result(query.path, len(query.faces), face)
+        return result if threshold is None else replace(result, threshold=threshold)
 
     def status(self) -> LibraryStatus:
         return LibraryStatus(
