@@ -260,9 +260,9 @@ class Engine:
             )
         self._catch_up()
         floor = self.settings.possible_floor(thr, possible_margin)
-        found = match_appearances(
-            q.templates[chosen - 1], self._get_catalog(), self._get_store(), thr, floor
-        )
+        store, catalog = self._get_store(), self._get_catalog()
+        top = top or self.settings.top
+        found = match_appearances(q.templates[chosen - 1], catalog, store, thr, floor, top)
         result = self._rank(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
         return replace(result, possible=floor)
 

@@ -20,11 +20,11 @@ import numpy as np
 
 from .catalog import Catalog
 from .ranking import Matches
-from .similarity import unit_mean
 from .stores.base import VectorStore
 
 CANDIDATE_MARGIN = 0.10
-POSSIBLE_CANDIDATES = 2048  # faces nearest the query that may nominate possible appearances
+POSSIBLE_CANDIDATES = 32  # faces nearest the query, per result asked for, that may nominate
+# possible appearances (at least 256): enough to fill the page, and a search stays fast
 
 
 def match_appearances(
@@ -33,6 +33,7 @@ def match_appearances(
     vectors: VectorStore,
     threshold: float,
     possible: float | None = None,
+    top: int = 20,
 ) -> Matches:
     """The appearances whose tracks match `query` at `threshold`. With `possible` (a lower
     similarity), a file with no such appearance is still given with its tracks at or above
@@ -42,69 +43,77 @@ def match_appearances(
     keys, _ = vectors.search(query, threshold - CANDIDATE_MARGIN, one_per_track=True)
     if floor < threshold:  # the nearest faces below: enough to fill a page, bounded in time
         more, _ = vectors.search(
-            query, floor - CANDIDATE_MARGIN, one_per_track=True, limit=POSSIBLE_CANDIDATES
+            query,
+            floor - CANDIDATE_MARGIN,
+            one_per_track=True,
+            limit=max(256, POSSIBLE_CANDIDATES * top),
         )
         keys = np.union1d(keys, more)
     nominated = catalog.faces(keys)
     tracks_by_file: dict[int, set[int]] = defaultdict(set)
     for fid, track in zip(nominated.file_ids.tolist(), nominated.tracks.tolist(), strict=True):
         tracks_by_file[fid].add(track)
-    parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    quality: dict[int, float] = {}
-    maybe: set[int] = set()
     records = catalog.files_by_id(tracks_by_file)
-    for fid, tracks in tracks_by_file.items():
-        faces = catalog.track_faces(fid, tracks)
-        assert faces.vectors is not None
-        sims = faces.vectors @ query
-        record = records.get(fid)
-        size = (record.width, record.height) if record is not None else (None, None)
-        weights = visible_share(faces.boxes, *size) ** 2
-        members = {track: faces.tracks == track for track in tracks}
-        scores = {
-            track: track_similarity(faces.vectors[m], query, weights[m])
-            for track, m in members.items()
-        }
-        best = max(scores.values())
-        if best < floor:
-            continue
-        cut = threshold if best >= threshold else floor
-        if best < threshold:
-            maybe.add(fid)
-        quality[fid] = best
-        for track, score in scores.items():
-            if score >= cut:
-                m = members[track]
-                parts.append((fid, faces.times[m], faces.boxes[m], sims[m], faces.tracks[m]))
-    if not parts:
+    faces = catalog.tracks_faces((f, t) for f, tracks in tracks_by_file.items() for t in tracks)
+    assert faces.vectors is not None
+    if not len(faces.ids):
         return Matches.none()
+    # every appearance scored at once: the weighted mean of its faces against the query
+    size = np.asarray(
+        [(records[f].width or 0, records[f].height or 0) if f in records else (0, 0)
+         for f in faces.file_ids.tolist()], dtype=np.float64,
+    ).reshape(-1, 2)  # fmt: skip
+    weights = visible_share(faces.boxes, size[:, 0], size[:, 1]) ** 2
+    keys = (faces.file_ids.astype(np.int64) << 32) | faces.tracks.astype(np.int64)
+    appearances, which = np.unique(keys, return_inverse=True)
+    scores = appearance_similarities(faces.vectors, weights, which, len(appearances), query)
+    files, file_of = np.unique(appearances >> 32, return_inverse=True)
+    best = np.full(len(files), -np.inf)
+    np.maximum.at(best, file_of, scores)
+    cut = np.where(best >= threshold, threshold, floor)  # a file with a match: matches only
+    keep = (scores[which] >= cut[file_of[which]]) & (best[file_of[which]] >= floor)
+    if not keep.any():
+        return Matches.none()
+    listed = best >= floor
     return Matches(
-        np.concatenate([np.full(len(p[1]), p[0]) for p in parts]),
-        np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts]),
-        np.clip(np.concatenate([p[3] for p in parts]), 0.0, 1.0),
-        quality,
-        frozenset(maybe),
-        np.concatenate([p[4] for p in parts]),
+        faces.file_ids[keep],
+        faces.times[keep],
+        faces.boxes[keep],
+        np.clip(faces.vectors[keep] @ query, 0.0, 1.0),
+        {int(f): float(b) for f, b in zip(files[listed], best[listed], strict=True)},
+        frozenset(int(f) for f in files[listed & (best < threshold)]),
+        faces.tracks[keep],
     )
 
 
-def track_similarity(
-    track_vectors: np.ndarray, query: np.ndarray, weights: np.ndarray | None = None
-) -> float:
-    """Cosine similarity of the query to the normalised (weighted) mean of a track's faces."""
-    if weights is not None and float(weights.sum()) > 0:
-        track_vectors = track_vectors * (weights / weights.mean())[:, None]
-    return float(unit_mean(track_vectors) @ query)
+def appearance_similarities(
+    vectors: np.ndarray, weights: np.ndarray, which: np.ndarray, count: int, query: np.ndarray
+) -> np.ndarray:
+    """Per appearance (`which` numbers each face's, 0 to count - 1, each used), the similarity
+    of the query to the normalised weighted mean of its faces (their plain mean where every
+    weight is 0)."""
+    order = np.argsort(which, kind="stable")
+    starts = np.flatnonzero(np.r_[True, which[order][1:] != which[order][:-1]])
+    w = weights[order]
+    totals = np.add.reduceat(w, starts)
+    plain = np.repeat(totals <= 0, np.diff(np.r_[starts, len(order)]))
+    w = np.where(plain, 1.0, w)
+    sums = np.add.reduceat(vectors[order] * w[:, None], starts, axis=0)
+    norms = np.maximum(np.linalg.norm(sums, axis=1), 1e-12)
+    return (sums @ query) / norms
 
 
-def visible_share(boxes: np.ndarray, width: int | None, height: int | None) -> np.ndarray:
-    """How much of each face box lies inside the frame (1: all of it). A face cut by the edge
-    of the frame embeds unlike the same face whole, so it counts less in its track's mean."""
+def visible_share(
+    boxes: np.ndarray, width: float | np.ndarray | None, height: float | np.ndarray | None
+) -> np.ndarray:
+    """How much of each face box lies inside the frame (1: all of it; a size of 0 or None:
+    unknown, taken as all). A face cut by the edge of the frame embeds unlike the same face
+    whole, so it counts less in its track's mean."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if not width or not height:
-        return np.ones(len(boxes))
+    w = np.broadcast_to(np.asarray(0 if width is None else width, np.float64), len(boxes))
+    h = np.broadcast_to(np.asarray(0 if height is None else height, np.float64), len(boxes))
+    known = (w > 0) & (h > 0)
     area = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-9) * np.maximum(boxes[:, 3] - boxes[:, 1], 1e-9)
-    inside_w = np.clip(np.minimum(boxes[:, 2], width) - np.maximum(boxes[:, 0], 0), 0, None)
-    inside_h = np.clip(np.minimum(boxes[:, 3], height) - np.maximum(boxes[:, 1], 0), 0, None)
-    return np.clip(inside_w * inside_h / area, 0.0, 1.0)
+    inside_w = np.clip(np.minimum(boxes[:, 2], w) - np.maximum(boxes[:, 0], 0), 0, None)
+    inside_h = np.clip(np.minimum(boxes[:, 3], h) - np.maximum(boxes[:, 1], 0), 0, None)
+    return np.where(known, np.clip(inside_w * inside_h / area, 0.0, 1.0), 1.0)

@@ -98,6 +98,7 @@ class RisApp(App[None]):
         self.result: SearchResult | None = None
         self.query_read: Query | None = None
         self.threshold: float | None = None  # None: the library's (RIS_THRESHOLD or 0.45)
+        self.chosen = 1  # the face or person of the query searched for
         self.top: int | None = None  # None: the engine's (20)
         self._thumbs: dict[tuple, Any] = {}
         self._index_cancel: threading.Event | None = None
@@ -180,6 +181,7 @@ class RisApp(App[None]):
             pass
 
     def start_search(self, path: Path) -> None:
+        self.query_read = None  # + - ] [ wait for this query, never search the last one again
         self.clear_results()
         self.query_one(TabbedContent).active = "videos"
         self.query_one("#video-list").focus()
@@ -261,6 +263,8 @@ class RisApp(App[None]):
 
     def show_result(self, result: SearchResult, seconds: float) -> None:
         self.result = result
+        self.threshold = result.threshold  # what + and - step from
+        self.chosen = result.query.chosen
         q = result.query
         where = f"at similarity {result.threshold:.2f} or more"
         self.query_one(VideosPane).empty_note = f"No video shows this person {where}."
@@ -554,11 +558,12 @@ class RisApp(App[None]):
         self._ask_face(q, self._query_faces(q))
 
     def action_threshold(self, delta: float) -> None:
-        """Search the same face again at a stricter (+) or looser (-) threshold."""
-        if self.result is None or self.query_read is None:
+        """Search the same face again at a stricter (+) or looser (-) threshold; presses
+        while that search runs add up."""
+        if self.query_read is None or self.threshold is None:
             self.notify("Search first: + and - then change the threshold.", severity="information")
             return
-        now = self.result.threshold
+        now = self.threshold
         self.threshold = round(min(MAX_THRESHOLD, max(MIN_THRESHOLD, now + delta)), 2)
         if self.threshold == now:
             self.notify(f"The threshold stays at {now:.2f}.", severity="information")
@@ -567,7 +572,7 @@ class RisApp(App[None]):
 
     def action_top(self, factor: float) -> None:
         """Search again listing twice (]) or half ([) as many videos and photos."""
-        if self.result is None or self.query_read is None:
+        if self.query_read is None or self.threshold is None:
             self.notify("Search first: ] and [ then list more or fewer.", severity="information")
             return
         now = self.top or TOP
@@ -579,12 +584,10 @@ class RisApp(App[None]):
 
     def _search_again(self) -> None:
         """The query read last, searched again for the same face with the current settings."""
-        assert self.result is not None
-        chosen = self.result.query.chosen
         self.clear_results()
         self._search_stop.set()
         self._search_stop = threading.Event()
-        self.search_worker(self.query_read, chosen, stop=self._search_stop)
+        self.search_worker(self.query_read, self.chosen, stop=self._search_stop)
 
     def action_index_folder(self) -> None:
         self.query_one(TabbedContent).active = "library"

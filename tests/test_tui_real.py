@@ -43,7 +43,8 @@ async def test_search_her_photo_or_clip_browse_and_quit(dev_index, query: Path):
         await settle(pilot)
         videos = app.query_one("VideosPane").videos
         assert {Path(v.path) for v in videos[:3]} == set(AOC_CLIPS)
-        assert len(listed(app, "#video-list", 0)) == len(videos) == 3
+        assert len(listed(app, "#video-list", 0)) == len(videos)
+        assert not any(v.possible for v in videos[:3]) and all(v.possible for v in videos[3:])
         assert listed(app, "#segments", 1)[0] == "0:00.0"  # she is on from the start
         pictures = list(app.query_one("#thumbs").query(HalfBlocks))
         assert len(pictures) == 3 and all(p._image is not None for p in pictures)
@@ -54,8 +55,13 @@ async def test_search_her_photo_or_clip_browse_and_quit(dev_index, query: Path):
         photos = app.query_one("PhotosPane").photos
         if query == AOC_PHOTO:
             assert Path(photos[0].path) == AOC_PHOTO and photos[0].score > 0.99
-        assert all("Ocasio-Cortez" in p.path for p in photos)
+        assert all("Ocasio-Cortez" in p.path for p in photos if not p.possible)
         assert len(list(app.query_one("#photo-thumbs").query(HalfBlocks))) == 2
+        await pilot.press("minus", "minus", "minus", "minus", "minus")  # to 0.2: more possible
+        await settle(pilot)
+        looser = app.query_one("VideosPane").videos
+        assert app.result.threshold == pytest.approx(0.2) and len(looser) >= len(videos)
+        assert {Path(v.path) for v in looser[:3]} == set(AOC_CLIPS)
         await pilot.press("q", "q")
     assert app.return_code == 0
 
