@@ -53,6 +53,10 @@ bench *args: setup
 bench-stores *args: setup
     "{{bin}}/python" -m engine.bench_stores {{args}}
 
+# what a user waits for from the shell: cold `ris search` of a photo, and 100 photos in one call against 100 calls (DATA: an indexed library)
+bench-latency data="data/eval/lfw" photos="../shared/data/dev/lfw" *args: setup
+    "{{bin}}/python" -m engine.bench_latency --data-dir {{data}} --photos {{photos}} {{args}}
+
 # time to the first screen of ris-tui in tmux, against a minimal Textual app
 bench-tui *args: setup
     "{{bin}}/python" -m ris_tui.bench {{args}}

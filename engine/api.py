@@ -23,6 +23,7 @@ from .errors import (
     CatalogError,
     EngineError,
     IndexBusyError,
+    QueryError,
     StoreError,
     UserError,
     WeightsMismatchError,
@@ -255,7 +256,7 @@ class Engine:
         chosen = face or 1
         if not 1 <= chosen <= len(q.faces):
             what = "people" if q.kind == MediaKind.VIDEO else "faces"
-            raise UserError(
+            raise QueryError(
                 f"--face {chosen}: the query has {len(q.faces)} {what}", f"pick 1 to {len(q.faces)}"
             )
         self._catch_up()

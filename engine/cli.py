@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import EngineError, UserError
+from .errors import EngineError, QueryError, UserError
 from .evaluation import SECTIONS
 from .names import printable
 from .settings import DEFAULT_POSSIBLE_MARGIN, DEFAULT_THRESHOLD, Settings
@@ -84,7 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "search", parents=[common], help="find the videos and photos showing a person"
     )
-    p.add_argument("query", type=Path, help="a photo or a video clip of the person")
+    p.add_argument(
+        "query",
+        type=Path,
+        nargs="+",
+        help="a photo or a video clip of the person; several are searched one after the other "
+        "with the models loaded once (--json: one line each, JSON Lines)",
+    )
     p.add_argument("--top", type=int, help="videos and photos to list (default 20)")
     p.add_argument(
         "--threshold",
@@ -305,13 +311,30 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _search(engine: Engine, args: argparse.Namespace) -> int:
-    result = engine.search(args.query, face=args.face)
-    if args.json:
-        json.dump(result.to_json(), sys.stdout, indent=2)
-        print()
-    else:
-        print(format_result(result))
-    return 0
+    if len(args.query) == 1:  # one document, as it always was
+        result = engine.search(args.query[0], face=args.face)
+        if args.json:
+            json.dump(result.to_json(), sys.stdout, indent=2)
+            print()
+        else:
+            print(format_result(result))
+        return 0
+    failed = 0
+    for i, query in enumerate(args.query):
+        try:
+            result = engine.search(query, face=args.face)
+        except QueryError as err:  # this query cannot be searched: say so, go on with the rest
+            failed += 1
+            _report(err)
+            if args.json:
+                doc = {"query": {"path": str(query)}, "error": err.title, "hint": err.hint}
+                print(json.dumps(doc), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(result.to_json()), flush=True)
+        else:
+            print(("\n" if i else "") + format_result(result), flush=True)
+    return UserError.exit_code if failed else 0
 
 
 def _migrate(engine: Engine, args: argparse.Namespace) -> int:

@@ -23,11 +23,15 @@ class UserError(EngineError):
     exit_code = 2
 
 
-class NoFaceError(UserError):
+class QueryError(UserError):
+    """This query cannot be searched (the library may well be searched with another)."""
+
+
+class NoFaceError(QueryError):
     """The query has no usable face."""
 
 
-class UnreadableMediaError(UserError):
+class UnreadableMediaError(QueryError):
     """The query (or a path given on the command line) cannot be read as a photo or a video."""
 
 

@@ -6,6 +6,7 @@ ris-tui [--data-dir DIR] [--query PATH] [--images MODE]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -137,6 +138,13 @@ class RisApp(App[None]):
             query.focus()
             self.set_status("Type the path of a photo or clip of the person and press enter.")
         self.load_library()
+
+    def _preload(self) -> None:
+        """Load the face models behind the first screen, once it shows a library with faces
+        to search, while the user types the first query. A daemon thread: quitting never waits
+        for it. A failure is left for the first search to report, with its hint."""
+        with contextlib.suppress(Exception):
+            self.backend.load_models()
 
     def on_key(self) -> None:
         self._keys_pressed = True
@@ -381,6 +389,8 @@ class RisApp(App[None]):
         """The first screen says what the library holds; an empty one opens where to index."""
         searching = any(w.group == "search" and w.is_running for w in self.workers)
         first, self._first_screen = self._first_screen, False
+        if first and st.faces and not self.backend.models_loaded:
+            threading.Thread(target=self._preload, name="ris-preload", daemon=True).start()
         if not first or self.result is not None or searching or self._index_cancel is not None:
             return  # not the first screen any more
         if not st.files:

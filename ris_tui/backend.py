@@ -77,6 +77,12 @@ class Backend:
     def models_loaded(self) -> bool:
         return self._engine is not None and self._engine.models_loaded
 
+    def load_models(self) -> None:
+        """Load the face models now (ris-tui does it behind its first screen), so the first
+        search does not wait for them; a search started meanwhile waits for this load."""
+        with self._lock:
+            self._get_engine().load_models()
+
     def read_query(
         self,
         path: Path,

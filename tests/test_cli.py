@@ -91,6 +91,23 @@ def test_possible_matches_are_listed_apart_below_the_threshold(small_index, ris_
     assert none["videos"] == [] and len(none["images"]) == 1 and none["query"]["possible"] is None
 
 
+def test_several_queries_give_json_lines_and_a_bad_one_does_not_stop_the_rest(small_index, ris_env):
+    """One line per query, in order, each what `ris search` of that query alone prints; a
+    query without a face is one error line (and exit 2), the next query is still searched."""
+    root, _ = small_index
+    data = ("--data-dir", root / "data")
+    run = ris("search", LMM_PHOTO, NO_FACE_VIDEO, AOC_PHOTO, "--json", *data, env=ris_env)
+    assert run.returncode == 2, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(lines) == 3
+    assert lines[1]["error"].startswith("no face found") and "Traceback" not in run.stderr
+    for doc, query in ((lines[0], LMM_PHOTO), (lines[2], AOC_PHOTO)):
+        alone = json.loads(ris("search", query, "--json", *data, env=ris_env).stdout)
+        assert doc == alone
+    text = ris("search", LMM_PHOTO, AOC_PHOTO, *data, env=ris_env)
+    assert text.returncode == 0 and text.stdout.count("query: ") == 2
+
+
 def test_user_errors_exit_2_with_one_line_and_no_traceback(small_index, ris_env, tmp_path):
     root, _ = small_index
     text = tmp_path / "notes.txt"

@@ -459,6 +459,20 @@ async def test_up_in_the_query_box_brings_back_earlier_queries_across_runs(tmp_p
     assert (tmp_path / "tui-query-history").stat().st_mode & 0o777 == 0o600
 
 
+async def test_the_models_load_behind_the_first_screen():
+    """While the user types the first query, the face models load, so that search does not
+    wait for them; a backend with them loaded is left alone."""
+    backend = FakeBackend()
+    backend.models_loaded = False
+    app = RisApp(backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(50):
+            if backend.models_loaded:
+                break
+            await pilot.pause(0.02)
+        assert backend.models_loaded and backend.searches == []
+
+
 async def test_empty_tabs_say_why():
     backend = FakeBackend()
     app = RisApp(backend)

@@ -93,6 +93,9 @@ class FakeBackend:
         faces = canned_result(str(path), self.faces).query.faces
         return Query(str(path), "image", faces, np.zeros((len(faces), 512), np.float32))
 
+    def load_models(self) -> None:
+        self.models_loaded = True
+
     def search(
         self, query: Query, face: int, threshold: float | None = None, top: int | None = None
     ) -> SearchResult:

@@ -379,7 +379,7 @@ def _num(x: float | None, width: int = 6) -> str:
 
 def _video_table(title: str, section: dict) -> list[str]:
     lines = [
-        f"{title}\n  {'':40s}  mAP     P@1     seg-recall  seg-precision  first-match err (median s)  s/query"
+        f"{title}\n  {'':50s}  mAP     P@1     seg-recall  seg-precision  first-match err (median s)  s/query"
     ]
     rows = [(k, v) for k, v in section.items() if k not in ("index", "face_recognition")]
     peer = section.get("face_recognition", {})
@@ -387,7 +387,7 @@ def _video_table(title: str, section: dict) -> list[str]:
     for name, row in rows:
         err = row["first_match_error_s_median"]
         lines.append(
-            f"  {name:40s}  {_num(row['mAP'])}  {_num(row['precision_at_1'])}  "
+            f"  {name:50s}  {_num(row['mAP'])}  {_num(row['precision_at_1'])}  "
             f"{_num(row['segment_recall_iou_0.5'])}      {_num(row['segment_precision_iou_0.5'])}         "
             f"{'-' if err is None else f'{err:.3f}':28s}{row['query_s_median']:.2f}"
         )
