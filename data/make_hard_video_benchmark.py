@@ -306,7 +306,13 @@ def schedule(
 
 
 def build(
-    lfw: Path, out: Path, seed: int = 0, targets: int = 12, videos: int = 16, crowd: int = 8
+    lfw: Path,
+    out: Path,
+    seed: int = 0,
+    targets: int = 12,
+    videos: int = 16,
+    crowd: int = 8,
+    seconds: tuple[float, float] = VIDEO_SECONDS,
 ) -> dict:
     rng = np.random.default_rng(seed)
     people = people_by_count(lfw)
@@ -329,7 +335,7 @@ def build(
     used = {p: 0 for p in people}
     truth: dict = {"seed": seed, "fps": FPS, "profile": "hard", "videos": {}, "queries": []}
     for v, names in enumerate(cast):
-        seconds = float(round(rng.uniform(*VIDEO_SECONDS)))
+        length = float(round(rng.uniform(*seconds)))
         wanted = []
         for person, times in names:
             photos = people[person]
@@ -338,17 +344,15 @@ def build(
                 wanted.append((person, photos[first + used[person] % (len(photos) - first)]))
                 used[person] += 1
         order = rng.permutation(len(wanted))
-        apps = schedule([wanted[i] for i in order], seconds, rng)
+        apps = schedule([wanted[i] for i in order], length, rng)
         name = f"h{v:02d}.mp4"
-        on = render(
-            out / "videos" / name, seconds, apps, rng, int(rng.integers(CRF[0], CRF[1] + 1))
-        )
+        on = render(out / "videos" / name, length, apps, rng, int(rng.integers(CRF[0], CRF[1] + 1)))
         people_here: dict = {}
         for a in apps:
             entry = people_here.setdefault(a.person, {"photos": [], "segments": on[a.person]})
             entry["photos"].append(str(a.photo.relative_to(lfw)))
         truth["videos"][name] = {
-            "duration": seconds,
+            "duration": length,
             "people": {p: e for p, e in people_here.items() if e["segments"]},
             "appearances": [  # where each face is: for diagnosing, not for scoring
                 {"person": a.person, "start": round(a.start, 3), "end": round(a.end, 3),
@@ -357,7 +361,7 @@ def build(
                 for a in apps
             ],
         }  # fmt: skip
-        print(f"  {name}: {seconds:.0f} s, {len(apps)} appearances", file=sys.stderr)
+        print(f"  {name}: {length:.0f} s, {len(apps)} appearances", file=sys.stderr)
     for person in chosen:
         photo, clip_photo = people[person][0], people[person][1]
         target = out / "queries" / f"{person}.jpg"

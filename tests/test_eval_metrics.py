@@ -104,3 +104,50 @@ def test_resnet50_baseline_plumbing_and_the_plain_refusal(monkeypatch: pytest.Mo
     feats = resnet50_features(None, images)
     assert feats.shape == (3, 2048)
     assert np.allclose(np.linalg.norm(feats, axis=1), 1.0, atol=1e-4)
+
+
+def test_hard_video_benchmark_generator(tmp_path: Path):
+    """The hard benchmark's files and truth agree: small faces, long enough videos made short
+    here, every queried person's relevant videos really show them, distractors never queried."""
+    data = Path(__file__).parents[1] / "data"
+    sys.path.insert(0, str(data))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "make_hard_video_benchmark", data / "make_hard_video_benchmark.py"
+        )
+        gen = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules["make_hard_video_benchmark"] = gen
+        spec.loader.exec_module(gen)  # type: ignore[union-attr]
+    finally:
+        sys.path.remove(str(data))
+    out = tmp_path / "hard"
+    truth = gen.build(DEV / "lfw", out, seed=5, targets=2, videos=3, crowd=3, seconds=(8, 8))
+    assert truth == json.loads((out / "truth.json").read_text())
+    import decord
+
+    queried = {q["person"] for q in truth["queries"]}
+    for name, info in truth["videos"].items():
+        vr = decord.VideoReader(str(out / "videos" / name))
+        assert len(vr) == 80 and vr[0].shape == (360, 640, 3)
+        for a in info["appearances"]:  # faces 24 to 48 px as MTCNN boxes them
+            for side in (a["side0"], a["side1"]):
+                assert 24 <= side * gen.BOX_PER_SIDE <= 48
+        for person, seen in info["people"].items():
+            spans: list[list[float]] = []  # the person's appearances, overlapping ones joined
+            for a in sorted(
+                (a for a in info["appearances"] if a["person"] == person), key=lambda a: a["start"]
+            ):
+                if spans and a["start"] <= spans[-1][1] + 0.1:
+                    spans[-1][1] = max(spans[-1][1], a["end"])
+                else:
+                    spans.append([a["start"], a["end"]])
+            for start, end in seen["segments"]:  # on screen only while they appear
+                assert any(lo - 0.1 <= start < end <= hi + 0.1 for lo, hi in spans)
+    assert len(truth["queries"]) == 4 and len(queried) == 2
+    for q in truth["queries"]:
+        assert (out / "queries" / q["path"]).exists()
+        assert q["relevant"] == sorted(
+            v for v, info in truth["videos"].items() if q["person"] in info["people"]
+        )
+    crowd = {p for info in truth["videos"].values() for p in info["people"]} - queried
+    assert len(crowd) >= 3 * 3 - 1  # distractors: new identities, never queried
