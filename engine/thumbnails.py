@@ -33,6 +33,18 @@ def frames_at(path: Path, times: Sequence[float]) -> list[np.ndarray]:
     return [by_index[i] for i in idx.tolist()]
 
 
+def boxed(frame: np.ndarray, box: Box, colour: tuple[int, int, int] = (255, 214, 0)) -> Image.Image:
+    """The whole frame with the face's box drawn on it, thick enough to survive being shown a
+    few dozen terminal cells wide (which face of a group photo matched)."""
+    from PIL import ImageDraw
+
+    im = Image.fromarray(frame)
+    width = max(2, round(max(im.size) / 80))
+    x1, y1, x2, y2 = (float(v) for v in box)
+    ImageDraw.Draw(im).rectangle((x1, y1, x2, y2), outline=colour, width=width)
+    return im
+
+
 def crop_face(frame: np.ndarray, box: Box, side: int = 128, context: float = 0.3) -> Image.Image:
     """A square crop centred on the face, `context` of its size added around, `side` px across."""
     x1, y1, x2, y2 = box

@@ -37,7 +37,7 @@ from .backend import (
     is_photo,
     settings_from,
 )
-from .dialogs import KEYS, PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen
+from .dialogs import KEYS, PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen, PhotoView
 from .formatting import clock, printable
 from .library import LibraryPane
 from .pathinput import PathInput
@@ -336,6 +336,17 @@ class RisApp(App[None]):
     @on(DataTable.RowHighlighted, "#photo-list")
     def _photo_highlighted(self) -> None:
         self.load_photo_pictures()
+
+    @on(DataTable.RowSelected, "#photo-list")
+    def _photo_selected(self) -> None:
+        """enter on a photo: the photo as large as the screen allows, its matched face boxed."""
+        pane = self.query_one(PhotosPane)
+        if pane.whole is None or pane.whole[0] is not pane.current:
+            self.notify("The photo is still loading.", severity="information")
+            return
+        hit, whole = pane.whole
+        caption = f"{printable(Path(hit.path).name)} · {whole.width}×{whole.height}"
+        self.push_screen(PhotoView(whole, caption))
 
     @work(thread=True, exclusive=True, group="thumbs")
     def load_video_thumbs(self) -> None:

@@ -112,13 +112,12 @@ class Backend:
         return face_thumbnails(Path(path), moments)
 
     def photo(self, path: str, box: Box) -> tuple[Image.Image, Image.Image]:
-        """A matched photo's face crop and the whole photo, upright, from one decode."""
-        from PIL import Image
-
-        from engine.thumbnails import crop_face, frames_at
+        """A matched photo's face crop and the whole photo with that face boxed, upright, from
+        one decode."""
+        from engine.thumbnails import boxed, crop_face, frames_at
 
         frame = frames_at(Path(path), [0.0])[0]
-        return crop_face(frame, box), Image.fromarray(frame)
+        return crop_face(frame, box), boxed(frame, box)
 
     def index(self, paths: Sequence[Path], cancel: threading.Event) -> Iterator[IndexEvent]:
         """Index `paths`, yielding progress, until done or `cancel` is set.

@@ -27,7 +27,7 @@ KEYS = [
     ("↑  ↓", "in the query box: earlier / later queries"),
     ("↑  ↓  j  k", "in a list: move"),
     ("g  G", "in a list: first / last"),
-    ("enter", "open a video's segments; play a segment"),
+    ("enter", "open a video's segments; play a segment; show a photo large"),
     ("tab  shift+tab", "next / previous pane"),
     ("1  2  3", "videos / photos / library"),
     ("n  p", "next / previous segment"),
@@ -69,6 +69,26 @@ class HelpScreen(ModalScreen[None]):
 
 
 PICTURED = 9  # faces drawn in the picker: as many as there are number keys
+
+
+class PhotoView(ModalScreen[None]):
+    """A matched photo as large as the screen allows, the matched face boxed."""
+
+    BINDINGS = [Binding("escape,q,enter", "dismiss(None)", "close")]
+    DEFAULT_CSS = """
+    PhotoView { align: center middle; }
+    PhotoView > Vertical {
+        width: 100%; height: 100%; border: round $accent; padding: 0 1; background: $surface;
+    }
+    """
+
+    def __init__(self, image: Image.Image, caption: str) -> None:
+        super().__init__()
+        self.image, self.caption = image, caption
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Picture(self.image, f"{self.caption} · esc closes")
 
 
 class FacePicker(ModalScreen[int | None]):

@@ -29,6 +29,7 @@ class PhotosPane(Horizontal):
     def __init__(self) -> None:
         super().__init__()
         self.photos: tuple[ImageHit, ...] = ()
+        self.whole: tuple[ImageHit, Image.Image] | None = None  # the picture shown, if any
         self.empty_note = "Search for a person: / then the path of a photo or a clip."
 
     def compose(self) -> ComposeResult:
@@ -60,6 +61,7 @@ class PhotosPane(Horizontal):
         return self.photos[row] if row is not None and row < len(self.photos) else None
 
     def show_pictures(self, hit: ImageHit, face: Image.Image, whole: Image.Image) -> None:
+        self.whole = (hit, whole)  # what enter shows large
         title = self.query_one("#photo-title", Static)
         title.update(short_path(hit.path, max(20, title.size.width or 60)))
         box = self.query_one("#photo-thumbs", Horizontal)

@@ -19,6 +19,7 @@ from ris_tui.app import RisApp
 from ris_tui.dialogs import FacePicker, HelpScreen
 from ris_tui.images import HalfBlocks
 from ris_tui.pathinput import complete, completions
+from ris_tui.photos import PhotosPane
 from ris_tui.player import player_command
 from ris_tui.timeline import Timeline
 from ris_tui.videos import VideosPane
@@ -119,6 +120,33 @@ async def test_threshold_and_top_change_from_the_keyboard_and_search_again():
         assert [face for _, face in backend.searches] == [1] * 5
         status = str(app.query_one("#status").render())
         assert "at similarity ≥ 0.50" in status and "top 40" in status
+
+
+async def test_enter_on_a_photo_shows_it_large_and_esc_closes_it():
+    from ris_tui.dialogs import PhotoView
+
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PhotoView)
+        assert app.screen.image is app.query_one(PhotosPane).whole[1]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, PhotoView)
+
+
+def test_the_matched_face_is_boxed_on_the_whole_photo():
+    from engine.thumbnails import boxed
+
+    frame = np.full((200, 300, 3), 40, np.uint8)
+    im = np.asarray(boxed(frame, (100.0, 50.0, 180.0, 150.0)))
+    assert tuple(im[100, 100]) == (255, 214, 0) and tuple(im[50, 140]) == (255, 214, 0)
+    assert tuple(im[100, 140]) == (40, 40, 40)  # inside the box: the face itself
+    assert tuple(im[10, 10]) == (40, 40, 40)
 
 
 async def test_photo_matches_and_the_library_tab():
