@@ -27,7 +27,7 @@ KEYS = [
     ("↑  ↓", "in the query box: earlier / later queries"),
     ("↑  ↓  j  k", "in a list: move"),
     ("g  G", "in a list: first / last"),
-    ("enter", "open a video's segments; play a segment; show a photo large"),
+    ("enter", "open a video's segments, play one, enlarge a photo"),
     ("tab  shift+tab", "next / previous pane"),
     ("1  2  3", "videos / photos / library"),
     ("n  p", "next / previous segment"),
