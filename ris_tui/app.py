@@ -100,6 +100,7 @@ class RisApp(App[None]):
         self.query_read: Query | None = None
         self.threshold: float | None = None  # None: the library's (RIS_THRESHOLD or 0.45)
         self.chosen = 1  # the face or person of the query searched for
+        self.query_face: Any = None  # its picture, shown first among the results' faces
         self.top: int | None = None  # None: the engine's (20)
         self._thumbs: dict[tuple, Any] = {}
         self._index_cancel: threading.Event | None = None
@@ -230,6 +231,14 @@ class RisApp(App[None]):
             name = printable(Path(query.path).name)
             self.call_from_thread(self.set_status, f"Searching for the person in {name}…")
             result = self.backend.search(query, face or 1, self.threshold, self.top)
+            searched = query.faces[(face or 1) - 1]
+            key = (query.path, searched.t, searched.bbox)
+            if key not in self._thumbs:  # the face searched for, shown beside what it found
+                with contextlib.suppress(Exception):  # a picture is not worth failing for
+                    self._thumbs[key] = self.backend.thumbnails(
+                        query.path, [(searched.t, searched.bbox)]
+                    )[0]
+            self.query_face = self._thumbs.get(key)
         except Exception as err:  # shown, never raised into the UI
             if not worker.is_cancelled:
                 self.call_from_thread(self.show_error, err)
@@ -369,7 +378,7 @@ class RisApp(App[None]):
             return
         if not get_current_worker().is_cancelled and pane.current is video:
             pics = [self._thumbs[video.path, m.t, m.bbox] for m in moments]
-            self.call_from_thread(pane.show_thumbs, moments, pics)
+            self.call_from_thread(pane.show_thumbs, moments, pics, self.query_face)
 
     @work(thread=True, exclusive=True, group="photo")
     def load_photo_pictures(self) -> None:
@@ -383,7 +392,7 @@ class RisApp(App[None]):
             self.call_from_thread(self.set_status, f"Cannot show {printable(hit.path)}: {err}")
             return
         if not get_current_worker().is_cancelled and pane.current is hit:
-            self.call_from_thread(pane.show_pictures, hit, face, whole)
+            self.call_from_thread(pane.show_pictures, hit, face, whole, self.query_face)
 
     # the library -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="status")

@@ -60,14 +60,18 @@ class PhotosPane(Horizontal):
         row = self.query_one("#photo-list", KeyTable).row
         return self.photos[row] if row is not None and row < len(self.photos) else None
 
-    def show_pictures(self, hit: ImageHit, face: Image.Image, whole: Image.Image) -> None:
+    def show_pictures(
+        self, hit: ImageHit, face: Image.Image, whole: Image.Image, query: Image.Image | None = None
+    ) -> None:
         self.whole = (hit, whole)  # what enter shows large
         title = self.query_one("#photo-title", Static)
         title.update(short_path(hit.path, max(20, title.size.width or 60)))
         box = self.query_one("#photo-thumbs", Horizontal)
         box.remove_children()
+        searched = [Picture(query, "searched for", classes="query")] if query else []
         box.mount_all(
             [
+                *searched,
                 Picture(face, f"face {hit.score:.2f}"),
                 Picture(whole, f"{whole.width}×{whole.height}"),
             ]

@@ -138,10 +138,14 @@ class VideosPane(Horizontal):
         rest = [m for m in ranked if m not in inside]
         return (inside + rest)[:THUMBS]
 
-    def show_thumbs(self, moments: list[Moment], images: list[Image.Image]) -> None:
+    def show_thumbs(
+        self, moments: list[Moment], images: list[Image.Image], query: Image.Image | None = None
+    ) -> None:
+        """The faces found, best first, after the face searched for (when it has a picture)."""
         box = self.query_one("#thumbs", Horizontal)
         box.remove_children()
-        box.mount_all(
+        found = [
             Picture(im, f"{clock(m.t)} {m.similarity:.2f}")
             for m, im in zip(moments, images, strict=True)
-        )
+        ]
+        box.mount_all(([Picture(query, "searched for", classes="query")] if query else []) + found)

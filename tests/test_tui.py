@@ -54,7 +54,10 @@ async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
         assert videos[1][3:] == ["0:33.5", "3"]  # length, segments
         assert app.focused is app.query_one("#video-list")
         pictures = list(app.query_one("#thumbs").query(HalfBlocks))
-        assert len(pictures) == 3 and all(p._image is not None for p in pictures)
+        assert len(pictures) == 4 and all(p._image is not None for p in pictures)
+        # first the face searched for, then the three best faces found
+        captions = [str(s.render()) for s in app.query_one("#thumbs").query(".caption")]
+        assert captions[0] == "searched for" and len(captions) == 4
         assert "3 videos, 2 photos" in str(app.query_one("#status").render())
         # the second video has three segments: n/p step through them and the timeline follows
         await pilot.press("j")
@@ -71,9 +74,9 @@ async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
         await pilot.press("p")
         assert timeline.selected == 1
         await settle(pilot)
-        # thumbnails of the selected segment come first: its faces are at 14-20 s
+        # after the face searched for, the selected segment's faces: they are at 14-20 s
         captions = [str(c.render()) for c in app.query_one("#thumbs").query(".caption")]
-        assert captions[0].startswith("0:14.0")
+        assert captions[0] == "searched for" and captions[1].startswith("0:14.0")
         # enter on the list moves into the segments; q comes back, q again quits
         await pilot.press("enter")
         assert app.focused is app.query_one("#segments")
@@ -156,7 +159,9 @@ async def test_photo_matches_and_the_library_tab():
         await pilot.press("2")
         await settle(pilot)
         assert [r[:2] for r in rows(app, "#photo-list")] == [["1", "0.791"], ["2", "0.655"]]
-        assert len(list(app.query_one("#photo-thumbs").query(HalfBlocks))) == 2
+        assert (
+            len(list(app.query_one("#photo-thumbs").query(HalfBlocks))) == 3
+        )  # query, face, photo
         await pilot.press("3")
         assert "3 videos, 2 photos, 41 faces, 1 failed" in str(
             app.query_one("#library-summary").render()

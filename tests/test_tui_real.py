@@ -47,7 +47,10 @@ async def test_search_her_photo_or_clip_browse_and_quit(dev_index, query: Path):
         assert not any(v.possible for v in videos[:3]) and all(v.possible for v in videos[3:])
         assert listed(app, "#segments", 1)[0] == "0:00.0"  # she is on from the start
         pictures = list(app.query_one("#thumbs").query(HalfBlocks))
-        assert len(pictures) == 3 and all(p._image is not None for p in pictures)
+        assert len(pictures) == 4 and all(p._image is not None for p in pictures)
+        # first the face searched for, then the three best faces found
+        captions = [str(s.render()) for s in app.query_one("#thumbs").query(".caption")]
+        assert captions[0] == "searched for" and len(captions) == 4
         await pilot.press("n", "j", "p", "k")  # segment steps and list moves, no errors
         await settle(pilot)
         await pilot.press("2")
@@ -56,7 +59,9 @@ async def test_search_her_photo_or_clip_browse_and_quit(dev_index, query: Path):
         if query == AOC_PHOTO:
             assert Path(photos[0].path) == AOC_PHOTO and photos[0].score > 0.99
         assert all("Ocasio-Cortez" in p.path for p in photos if not p.possible)
-        assert len(list(app.query_one("#photo-thumbs").query(HalfBlocks))) == 2
+        assert (
+            len(list(app.query_one("#photo-thumbs").query(HalfBlocks))) == 3
+        )  # query, face, photo
         await pilot.press("minus", "minus", "minus", "minus", "minus")  # to 0.2: more possible
         await settle(pilot)
         looser = app.query_one("VideosPane").videos
