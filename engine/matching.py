@@ -42,10 +42,10 @@ def match_appearances(
     floor = threshold if possible is None else min(possible, threshold)
     keys, _ = vectors.search(query, threshold - CANDIDATE_MARGIN, one_per_track=True)
     if floor < threshold:  # the nearest faces below: enough to fill a page, bounded in time
-        more, _ = vectors.search(
+        more, _ = vectors.search(  # faces, not tracks: every store nominates the same ones
             query,
             floor - CANDIDATE_MARGIN,
-            one_per_track=True,
+            one_per_track=False,
             limit=max(256, POSSIBLE_CANDIDATES * top),
         )
         keys = np.union1d(keys, more)
