@@ -706,6 +706,16 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _sure_and_possible(hits: tuple[VideoHit, ...] | tuple[ImageHit, ...]) -> tuple[int, int]:
+    """How many hits match, and how many only possibly do."""
+    maybe = sum(1 for h in hits if h.possible)
+    return len(hits) - maybe, maybe
+
+
+def _counts(counts: tuple[int, int]) -> str:
+    return f"{counts[0]}+{counts[1]}?" if counts[1] else str(counts[0])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ris-tui",
@@ -750,13 +760,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def _sure_and_possible(hits: tuple[VideoHit, ...] | tuple[ImageHit, ...]) -> tuple[int, int]:
-    """How many hits match, and how many only possibly do."""
-    maybe = sum(1 for h in hits if h.possible)
-    return len(hits) - maybe, maybe
-
-
-def _counts(counts: tuple[int, int]) -> str:
-    return f"{counts[0]}+{counts[1]}?" if counts[1] else str(counts[0])

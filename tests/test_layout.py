@@ -100,3 +100,18 @@ def test_every_test_the_readme_names_exists():
     for file, name in named:
         source = (ROOT / "tests" / file).read_text()
         assert re.search(rf"^(async )?def {name}\(", source, re.M), f"README names {file}::{name}"
+
+
+def test_a_main_guard_is_the_last_statement_of_its_module():
+    """`python -m ris_tui.app` runs the module as a script: anything defined after its
+    `if __name__ == "__main__":` does not exist yet when main() runs (a helper placed there
+    crashed ris-tui on its first result while the pilot tests, importing it, passed)."""
+    guarded = 0
+    for path in sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("ris_tui/**/*.py")]):
+        body = ast.parse(path.read_text()).body
+        for i, node in enumerate(body):
+            test = node.test if isinstance(node, ast.If) else None
+            if isinstance(test, ast.Compare) and getattr(test.left, "id", None) == "__name__":
+                guarded += 1
+                assert i == len(body) - 1, f"{path.relative_to(ROOT)}: code after the main guard"
+    assert guarded >= 3

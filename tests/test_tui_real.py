@@ -166,7 +166,7 @@ def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env, no_color: bo
         wait_for("Type the path of a photo or clip")
         keys(str(AOC_PHOTO), "Enter")
         shown = wait_for("at similarity")
-        assert "Videos (3)" in shown
+        assert re.search(r"Videos \(3(\+\d+\?)?\)", shown), shown  # and any possible ones
         for clip in AOC_CLIPS:
             assert clip.name[-12:] in shown
         wait_for("▀")  # the face thumbnails, in half-blocks
@@ -329,7 +329,7 @@ def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
         term.wait_for("Type the path of a photo or clip")
         term.keys(str(AOC_PHOTO), "Enter")
         shown = term.wait_for("at similarity")
-        assert "Videos (3)" in shown
+        assert re.search(r"Videos \(3(\+\d+\?)?\)", shown), shown  # and any possible ones
         term.wait_for("▀")
         coloured = subprocess.run(
             [*term.tmux, "capture-pane", "-p", "-e", "-t", "t"], capture_output=True, text=True
