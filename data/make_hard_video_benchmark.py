@@ -48,11 +48,13 @@ from make_video_benchmark import (  # noqa: E402
     HEIGHT,
     VISIBLE,
     WIDTH,
+    Encoder,
     add_queries,
     background,
     people_by_count,
     runs,
     soft_mask,
+    state,
     visible_fraction,
 )
 
@@ -216,31 +218,17 @@ def composite(frame: np.ndarray, patch: np.ndarray, cx: float, cy: float) -> Non
     frame[fy0:fy1, fx0:fx1] = frame[fy0:fy1, fx0:fx1] * (1 - m) + part[..., :3] * m
 
 
-def state(a: Appearance, t: float) -> tuple[float, float, float]:
-    u = (t - a.start) / max(a.end - a.start, 1e-6)
-    return (
-        a.xy0[0] + u * (a.xy1[0] - a.xy0[0]),
-        a.xy0[1] + u * (a.xy1[1] - a.xy0[1]),
-        a.size0 + u * (a.size1 - a.size0),
-    )
-
-
 def render(
     path: Path, seconds: float, appearances: list[Appearance], rng: np.random.Generator, crf: int
 ) -> dict[str, list[list[float]]]:
     """Write the video; return per person the [start, end) seconds they are on screen."""
-    import av
-
     bg = background(rng)
     pan = rng.uniform(-1, 1, size=2) * np.array([WIDTH, HEIGHT]) * 0.5 / (seconds * FPS)
     flicker_period = float(rng.uniform(5, 15))
     photos = {a.photo: Image.open(a.photo).convert("RGB") for a in appearances}
     frames = int(round(seconds * FPS))
     on: dict[str, list[bool]] = {a.person: [False] * frames for a in appearances}
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=FPS)
-    stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    stream.options = {"crf": str(crf), "preset": "veryfast"}
+    video = Encoder(path, crf)
     for i in range(frames):
         t = i / FPS
         shake = rng.normal(0, 1.5, size=2) if rng.uniform() < 0.15 else np.zeros(2)
@@ -259,12 +247,8 @@ def render(
         if shake.any():
             frame = motion_blur(frame, 3.0, float(rng.uniform(0, math.pi)))
         frame += rng.normal(0, NOISE, size=frame.shape)
-        out = av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8), format="rgb24")
-        for packet in stream.encode(out):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+        video.add(frame)
+    video.close()
     return {person: runs(flags) for person, flags in on.items()}
 
 

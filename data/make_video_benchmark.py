@@ -95,21 +95,41 @@ def state(a: Appearance, t: float) -> tuple[float, float, float]:
     )
 
 
+class Encoder:
+    """WIDTH x HEIGHT RGB frames at FPS into an H.264 file at a given CRF."""
+
+    def __init__(self, path: Path, crf: int) -> None:
+        import av
+
+        self.av = av
+        self.container = av.open(str(path), "w")
+        self.stream = self.container.add_stream("libx264", rate=FPS)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        self.stream.options = {"crf": str(crf), "preset": "veryfast"}
+
+    def add(self, frame: np.ndarray) -> None:
+        """One float frame, clipped to 8 bits."""
+        pixels = np.clip(frame, 0, 255).astype(np.uint8)
+        out = self.av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        for packet in self.stream.encode(out):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
 def render(
     path: Path, seconds: float, appearances: list[Appearance], rng: np.random.Generator
 ) -> dict[str, list[list[float]]]:
     """Write the video; return per person the [start, end) seconds they are on screen."""
-    import av
-
     bg = background(rng)
     pan = rng.uniform(-1, 1, size=2) * np.array([WIDTH, HEIGHT]) * 0.5 / (seconds * FPS)
     photos = {a.photo: Image.open(a.photo).convert("RGB") for a in appearances}
     frames = int(round(seconds * FPS))
     on: dict[str, list[bool]] = {a.person: [False] * frames for a in appearances}
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=FPS)
-    stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    stream.options = {"crf": "30", "preset": "veryfast"}
+    video = Encoder(path, 30)
     for i in range(frames):
         t = i / FPS
         ox = int(np.clip(WIDTH * 0.25 + pan[0] * i, 0, bg.shape[1] - WIDTH))
@@ -122,12 +142,8 @@ def render(
                 if visible_fraction(cx, cy, side) >= VISIBLE:
                     on[a.person][i] = True
         frame += rng.normal(0, 3, size=frame.shape)  # sensor noise
-        out = av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8), format="rgb24")
-        for packet in stream.encode(out):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+        video.add(frame)
+    video.close()
     return {person: runs(flags) for person, flags in on.items()}
 
 
