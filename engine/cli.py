@@ -414,22 +414,22 @@ def format_result(r: SearchResult) -> str:
         f"threshold: {r.threshold:.2f} cosine similarity"
         + (f"; possible matches down to {r.possible:.2f}" if r.possible is not None else ""),
     ]
-    sure = [v for v in r.videos if not v.possible]
-    lines += ["", f"videos ({len(sure)}):" if sure else "videos: no match"]
+    sure = sum(not v.possible for v in r.videos)
+    lines += ["", f"videos ({sure}):" if sure else "videos: no match"]
     for i, v in enumerate(r.videos, 1):
-        if v.possible and (i == 1 or not r.videos[i - 2].possible):
-            lines.append(f"  possible, below the threshold ({len(r.videos) - len(sure)}):")
+        if i == sure + 1:  # possible matches come after every match
+            lines.append(f"  possible, below the threshold ({len(r.videos) - sure}):")
         lines.append(
             f"{i:3d}. {v.score:.3f}  {printable(v.path)}  ({v.duration:.1f} s, {len(v.matches)} "
             f"{'possibly ' if v.possible else ''}matching samples)"
         )
         for s in v.segments:
             lines.append(f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}")
-    sure_images = [im for im in r.images if not im.possible]
-    lines += ["", f"photos ({len(sure_images)}):" if sure_images else "photos: no match"]
+    sure = sum(not im.possible for im in r.images)
+    lines += ["", f"photos ({sure}):" if sure else "photos: no match"]
     for i, im in enumerate(r.images, 1):
-        if im.possible and (i == 1 or not r.images[i - 2].possible):
-            lines.append(f"  possible, below the threshold ({len(r.images) - len(sure_images)}):")
+        if i == sure + 1:
+            lines.append(f"  possible, below the threshold ({len(r.images) - sure}):")
         lines.append(f"{i:3d}. {im.score:.3f}  {printable(im.path)}")
     return "\n".join(lines)
 

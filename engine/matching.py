@@ -103,15 +103,11 @@ def appearance_similarities(
     return (sums @ query) / norms
 
 
-def visible_share(
-    boxes: np.ndarray, width: float | np.ndarray | None, height: float | np.ndarray | None
-) -> np.ndarray:
-    """How much of each face box lies inside the frame (1: all of it; a size of 0 or None:
-    unknown, taken as all). A face cut by the edge of the frame embeds unlike the same face
-    whole, so it counts less in its track's mean."""
+def visible_share(boxes: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """How much of each face box lies inside its frame of `w` x `h` pixels (1: all of it; a
+    size of 0: unknown, taken as all). A face cut by the edge of the frame embeds unlike the
+    same face whole, so it counts less in its track's mean."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    w = np.broadcast_to(np.asarray(0 if width is None else width, np.float64), len(boxes))
-    h = np.broadcast_to(np.asarray(0 if height is None else height, np.float64), len(boxes))
     known = (w > 0) & (h > 0)
     area = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-9) * np.maximum(boxes[:, 3] - boxes[:, 1], 1e-9)
     inside_w = np.clip(np.minimum(boxes[:, 2], w) - np.maximum(boxes[:, 0], 0), 0, None)

@@ -32,14 +32,20 @@ TOLERANCE = 0.6
 UPSAMPLE = 1
 
 
+def _face_recognition():  # type: ignore[no-untyped-def]
+    """The module, imported without the deprecation warnings its models' lookup prints."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition
+    return face_recognition
+
+
 def missing() -> str | None:
     """Why face_recognition cannot run here, or None when it can."""
     try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import face_recognition  # noqa: F401
+        _face_recognition()
     except Exception as e:  # ImportError, or its models' pkg_resources lookup failing
         return (
             f"face_recognition is not installed ({type(e).__name__}: {e}); `just eval` installs "
@@ -51,15 +57,9 @@ def missing() -> str | None:
 def read_faces(path: Path, kind: MediaKind, opts: SampleOptions) -> dict:
     """Every face face_recognition finds in the sampled frames: times, boxes (x1, y1, x2, y2 in
     the file's pixels) and 128-d encodings, and the file's MediaInfo."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import face_recognition
-
+    face_recognition = _face_recognition()
     info: MediaInfo | None = None
     times, boxes, vectors = [], [], []
-    t0 = time.perf_counter()
     frames = 0
     for item in read_media(path, kind, opts):
         if isinstance(item, MediaInfo):
@@ -83,7 +83,6 @@ def read_faces(path: Path, kind: MediaKind, opts: SampleOptions) -> dict:
         "boxes": np.asarray(boxes, float).reshape(-1, 4),
         "vectors": np.asarray(vectors, float).reshape(-1, 128),
         "frames": frames,
-        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -97,7 +96,6 @@ class Library:
     under `work` (keyed by the file's size and time), so later runs reuse them."""
 
     def __init__(self, videos: list[Path], opts: SampleOptions, work: Path) -> None:
-        self.opts = opts
         self.files: dict[str, dict] = {}
         work.mkdir(parents=True, exist_ok=True)
         todo = []
