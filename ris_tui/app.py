@@ -100,7 +100,6 @@ class RisApp(App[None]):
         self.query_read: Query | None = None
         self.threshold: float | None = None  # None: the library's (RIS_THRESHOLD or 0.45)
         self.chosen = 1  # the face or person of the query searched for
-        self.query_face: Any = None  # its picture, shown first among the results' faces
         self.top: int | None = None  # None: the engine's (20)
         self._thumbs: dict[tuple, Any] = {}
         self._index_cancel: threading.Event | None = None
@@ -194,9 +193,13 @@ class RisApp(App[None]):
         self.clear_results()
         self.query_one(TabbedContent).active = "videos"
         self.query_one("#video-list").focus()
-        self._search_stop.set()  # a newer search wins: the older one's reading stops
+        self._run_search(path)
+
+    def _run_search(self, query: Path | Query, face: int | None = None) -> None:
+        """Search in a worker; a newer search wins: the older one's reading stops."""
+        self._search_stop.set()
         self._search_stop = threading.Event()
-        self.search_worker(path, stop=self._search_stop)
+        self.search_worker(query, face, stop=self._search_stop)
 
     @work(thread=True, exclusive=True, group="search")
     def search_worker(
@@ -231,14 +234,6 @@ class RisApp(App[None]):
             name = printable(Path(query.path).name)
             self.call_from_thread(self.set_status, f"Searching for the person in {name}…")
             result = self.backend.search(query, face or 1, self.threshold, self.top)
-            searched = query.faces[(face or 1) - 1]
-            key = (query.path, searched.t, searched.bbox)
-            if key not in self._thumbs:  # the face searched for, shown beside what it found
-                with contextlib.suppress(Exception):  # a picture is not worth failing for
-                    self._thumbs[key] = self.backend.thumbnails(
-                        query.path, [(searched.t, searched.bbox)]
-                    )[0]
-            self.query_face = self._thumbs.get(key)
         except Exception as err:  # shown, never raised into the UI
             if not worker.is_cancelled:
                 self.call_from_thread(self.show_error, err)
@@ -261,7 +256,7 @@ class RisApp(App[None]):
                 self.set_status("Search cancelled.")
             else:
                 self.clear_results()
-                self.search_worker(query, number)
+                self._run_search(query, number)
 
         self.push_screen(FacePicker(query.kind, query.faces, pics), picked)
 
@@ -378,7 +373,20 @@ class RisApp(App[None]):
             return
         if not get_current_worker().is_cancelled and pane.current is video:
             pics = [self._thumbs[video.path, m.t, m.bbox] for m in moments]
-            self.call_from_thread(pane.show_thumbs, moments, pics, self.query_face)
+            self.call_from_thread(pane.show_thumbs, moments, pics, self._searched_face())
+
+    def _searched_face(self) -> Any:
+        """The picture of the face searched for, shown beside what it found (decoded once,
+        by the thumbnail workers); None when it cannot be had: not worth failing for."""
+        q = self.query_read
+        if q is None or not 1 <= self.chosen <= len(q.faces):
+            return None
+        face = q.faces[self.chosen - 1]
+        key = (q.path, face.t, face.bbox)
+        if key not in self._thumbs:
+            with contextlib.suppress(Exception):
+                self._thumbs[key] = self.backend.thumbnails(q.path, [(face.t, face.bbox)])[0]
+        return self._thumbs.get(key)
 
     @work(thread=True, exclusive=True, group="photo")
     def load_photo_pictures(self) -> None:
@@ -392,7 +400,7 @@ class RisApp(App[None]):
             self.call_from_thread(self.set_status, f"Cannot show {printable(hit.path)}: {err}")
             return
         if not get_current_worker().is_cancelled and pane.current is hit:
-            self.call_from_thread(pane.show_pictures, hit, face, whole, self.query_face)
+            self.call_from_thread(pane.show_pictures, hit, face, whole, self._searched_face())
 
     # the library -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="status")
@@ -614,10 +622,9 @@ class RisApp(App[None]):
 
     def _search_again(self) -> None:
         """The query read last, searched again for the same face with the current settings."""
+        assert self.query_read is not None
         self.clear_results()
-        self._search_stop.set()
-        self._search_stop = threading.Event()
-        self.search_worker(self.query_read, self.chosen, stop=self._search_stop)
+        self._run_search(self.query_read, self.chosen)
 
     def action_index_folder(self) -> None:
         self.query_one(TabbedContent).active = "library"
