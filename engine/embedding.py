@@ -19,25 +19,27 @@ def load_network(
 ) -> torch.nn.Module:
     """The network in eval mode on `device`; vggface2 is downloaded by facenet-pytorch once
     (`notify` is told before, as that can take a while)."""
-    from facenet_pytorch import InceptionResnetV1
+    from .facenet import model_classes
 
+    network = model_classes()[0]
     if weights.path is None:
         notify(
             "loading FaceNet vggface2 weights (facenet-pytorch downloads them once, about 110 MB)"
         )
         try:
-            net = InceptionResnetV1(pretrained="vggface2", classify=False)
+            net = network(pretrained="vggface2", classify=False)
         except Exception as err:
             raise MissingWeightsError(
                 f"cannot download the vggface2 weights ({type(err).__name__})",
                 "offline? set --weights or RIS_FACENET_WEIGHTS to a local state_dict file",
             ) from err
     else:
-        net = InceptionResnetV1(pretrained=None, classify=False)
         state = torch.load(weights.path, map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("logits.")}
+        with torch.device("meta"):  # no random initialisation of weights about to be replaced
+            net = network(pretrained=None, classify=False)
         try:
-            net.load_state_dict(state)
+            net.load_state_dict(state, assign=True)
         except RuntimeError as err:
             raise MissingWeightsError(
                 f"{weights.path} is not an InceptionResnetV1 state_dict",

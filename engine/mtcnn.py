@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.ops import nms
+
+from .facenet import model_classes, nms
 
 THRESHOLDS = (0.6, 0.7, 0.7)  # P-, R- and O-Net, as facenet-pytorch's MTCNN
 FACTOR = 0.709  # pyramid step
@@ -129,8 +130,7 @@ class BatchedMTCNN:
     """facenet-pytorch's MTCNN networks and weights, run a batch of frames at a time."""
 
     def __init__(self, device: torch.device, min_face_size: int = 20) -> None:
-        from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
-
+        _, PNet, RNet, ONet = model_classes()
         self.device = device
         self.min_face_size = min_face_size
         self.pnet = PNet().eval().to(device)
