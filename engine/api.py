@@ -126,6 +126,30 @@ class Engine:
         """Load the face models now rather than at the first search; the device they run on."""
         return self._get_models().device
 
+    @property
+    def models(self) -> FaceModels | None:
+        """The face models, once loaded (None before)."""
+        return self._models if self.models_loaded else None
+
+    def share_models(self, models: FaceModels) -> bool:
+        """Use `models`, loaded by another engine, if they embed with the weights this library
+        needs (else this engine loads its own on first use); True if they are used."""
+        if self._models is None:
+            try:
+                wanted = self._weights()
+            except EngineError:  # the search says why, as it would have
+                return False
+            if models.weights == wanted:
+                self._models = models
+        return self._models is models
+
+    def open_library(self) -> None:
+        """Open the catalog and the vector store now, caught up, rather than at the first
+        search (a resident engine does this before it answers)."""
+        if self.exists():
+            with reported(self.settings.catalog_path):
+                self._catch_up()
+
     def exists(self) -> bool:
         return self.settings.catalog_path.exists()
 

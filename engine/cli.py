@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from contextlib import suppress
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING
 from .errors import EngineError, QueryError, UserError
 from .evaluation import SECTIONS
 from .names import printable
+from .resident import DEFAULT_IDLE, SERVED, Bypass
 from .settings import DEFAULT_POSSIBLE_MARGIN, DEFAULT_THRESHOLD, Settings
 from .timecodes import clock
 from .vocabulary import MediaKind
 
 if TYPE_CHECKING:
     from .api import Engine
+    from .resident import Server
     from .results import SearchResult
 
 
@@ -130,6 +133,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON Lines: one document per file")
 
     p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="keep the models and the library loaded and answer search, status and faces "
+        "of other `ris` processes at once",
+        description="Keep the face models and the library loaded, and answer the `ris search`, "
+        "`ris status` and `ris faces` commands of this user for this data directory over a "
+        "private local socket, with the same output as they print themselves (a photo search "
+        "in a fraction of a second). The commands use it by themselves while it runs; "
+        "RIS_SERVE=auto makes them start it, RIS_SERVE=off keeps them from it (README, "
+        "The resident engine).",
+    )
+    p.add_argument(
+        "--idle",
+        type=float,
+        metavar="SECONDS",
+        help=f"exit after this long without a request (RIS_SERVE_IDLE; default {DEFAULT_IDLE:.0f})",
+    )
+    p.add_argument("--stop", action="store_true", help="stop the server of this data directory")
+
+    p = sub.add_parser(
         "check",
         parents=[common],
         help="check the catalog and the vectors for damage (exit 1 if any), and say what to do",
@@ -199,6 +222,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -206,11 +230,36 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "face", None) is not None and args.face < 1:
             raise UserError(f"--face must be 1 or more, not {args.face}", "1 is the first face")
         settings = _settings(args)
+        if args.command == "serve":
+            return _serve(settings, args)
     except EngineError as err:
         return _report(err)
+    if args.command in SERVED:
+        from . import resident
+
+        try:
+            answered = resident.ask(settings.data_dir, argv, sys.stdout, sys.stderr)
+        except KeyboardInterrupt:
+            print("\nris: interrupted", file=sys.stderr)
+            return 130
+        if answered is not None:
+            return answered
     from .api import build_engine
 
-    engine = build_engine(settings, notify=lambda text: print(f"ris: {text}", file=sys.stderr))
+    engine = build_engine(settings, notify=_notify)
+    try:
+        return run(engine, args)
+    finally:
+        engine.close()
+
+
+def _notify(text: str) -> None:
+    """The engine's word on slow first-time work, on the command's stderr."""
+    print(f"ris: {text}", file=sys.stderr)
+
+
+def run(engine: Engine, args: argparse.Namespace) -> int:
+    """One command on an engine, its errors reported as `ris` reports them; its exit code."""
     try:
         commands = {
             "index": _index,
@@ -226,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     except EngineError as err:
         return _report(err)
     except BrokenPipeError:  # the reader went away (`ris status | head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with suppress(OSError):  # (a resident engine's output has no file to quiet)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt as stop:
         what = "terminated" if isinstance(stop, Terminated) else "interrupted"
@@ -235,8 +285,54 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 143 if isinstance(stop, Terminated) else 130
-    finally:
-        engine.close()
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from . import resident
+
+    if args.stop:
+        stopped = resident.stop(settings.data_dir)
+        print(
+            f"ris: {'stopped' if stopped else 'no server runs for'} {settings.data_dir}",
+            file=sys.stderr,
+        )
+        return 0
+    place = resident.Place.of(settings.data_dir, create=True)
+    if place is None:
+        raise UserError(
+            f"{resident.runtime_dir()} is not a private folder of this user",
+            "remove it (or set XDG_RUNTIME_DIR) and start again",
+        )
+    idle = (
+        args.idle
+        if args.idle is not None
+        else float(os.environ.get("RIS_SERVE_IDLE") or DEFAULT_IDLE)
+    )
+    log = sys.stderr  # the server's own; a request's output goes to the command that asked
+
+    def say(text: str) -> None:
+        print(f"ris serve: {text}", file=log, flush=True)
+
+    server = resident.Server(settings, _answer, idle, say, _notify)
+    if resident.running(settings.data_dir):
+        say(f"a server already serves {settings.data_dir.resolve()}")
+        return 0
+    device = server.warm()
+    say(
+        f"serving {server.data_dir} on {place.socket} (models on {device}; exits after {idle:.0f} s idle)"
+    )
+    try:
+        server.serve(place)
+    except Bypass as why:
+        say(str(why))
+    return 0
+
+
+def _answer(server: Server, argv: list[str], env: dict[str, str]) -> int:
+    """A request to a resident engine: the command run as in-process, on its engine."""
+    args = _parser().parse_args(argv)
+    engine = server.engine_for(_settings(args, env))
+    return run(engine, args)
 
 
 def _report(err: EngineError) -> int:
@@ -246,8 +342,9 @@ def _report(err: EngineError) -> int:
     return err.exit_code
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
     return Settings.from_env(
+        env,
         data_dir=args.data_dir,
         device=args.device,
         weights=args.weights,
