@@ -17,7 +17,6 @@ import pytest
 
 from engine import resident
 from tests.conftest import (
-    run_ris,
     AOC_CLIPS,
     AOC_PHOTO,
     IMAGES,
@@ -25,6 +24,7 @@ from tests.conftest import (
     WEIGHTS,
     copy_media,
     make_settings,
+    run_ris,
 )
 
 pytestmark = pytest.mark.slow
