@@ -53,19 +53,23 @@ bench *args: setup
 bench-stores *args: setup
     "{{bin}}/python" -m engine.bench_stores {{args}}
 
-# what a user waits for from the shell: cold `ris search` of a photo, and 100 photos in one call against 100 calls (DATA: an indexed library)
-bench-latency data="data/eval/lfw" photos="../shared/data/dev/lfw" *args: setup
+# what a user waits for: `ris search` cold and with `ris serve`, face_recognition alike, 100 photos in one call, ris-tui's first search (DATA: a library)
+bench-latency data="data/eval/lfw" photos="../shared/data/dev/lfw" *args: setup peer
     "{{bin}}/python" -m engine.bench_latency --data-dir {{data}} --photos {{photos}} {{args}}
+    "{{bin}}/python" -m ris_tui.bench --data-dir {{data}} --runs 3 --first-search "$(find {{photos}} -type f -name '*.jpg' | sort | head -1)"
+
+# face_recognition (dlib), the peer that `just eval` and `just bench-latency` measure beside ris (offline)
+peer: setup
+    "{{bin}}/python" -W ignore -c "import face_recognition" 2>/dev/null || { "{{bin}}/pip" install -q dlib-bin face-recognition-models "setuptools<81" && "{{bin}}/pip" install -q --no-deps face_recognition; }
 
 # time to the first screen of ris-tui in tmux, against a minimal Textual app
 bench-tui *args: setup
     "{{bin}}/python" -m ris_tui.bench {{args}}
 
 # accuracy benchmarks (LFW, the easy and hard generated videos with face_recognition beside ris, the real clips): table + data/eval.json
-eval *args: setup
+eval *args: setup peer
     test -f data/video_bench/truth.json || "{{bin}}/python" data/make_video_benchmark.py ../shared/data/dev/lfw data/video_bench
     test -f data/video_bench_hard/truth.json || "{{bin}}/python" data/make_hard_video_benchmark.py ../shared/data/dev/lfw data/video_bench_hard
-    "{{bin}}/python" -W ignore -c "import face_recognition" 2>/dev/null || { "{{bin}}/pip" install -q dlib-bin face-recognition-models "setuptools<81" && "{{bin}}/pip" install -q --no-deps face_recognition; }
     "{{bin}}/ris" eval --bench data/video_bench --hard data/video_bench_hard {{args}}
 
 # format check, lint, architecture contract, types

@@ -3,7 +3,7 @@
 `import facenet_pytorch` runs its package `__init__`, which imports its MTCNN helpers, and
 they import torchvision; `import torchvision.ops` imports torch's compiler (torch._dynamo).
 On a 2-core machine that is 1.8 s of a cold `ris search`, for two model classes and one
-C++ operator (README, "Start-up"). Here the model files are imported on their own, and the NMS
+C++ operator (README, "From the shell"). Here the model files are imported on their own, and the NMS
 operator is loaded from torchvision's compiled library; both fall back to the plain imports
 if anything about the installed packages is unexpected, so results never depend on the path.
 """
