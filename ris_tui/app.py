@@ -6,6 +6,7 @@ ris-tui [--data-dir DIR] [--query PATH] [--images MODE]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -57,6 +58,8 @@ class RisApp(App[None]):
     #search-row Label { width: auto; padding: 0 1; text-style: bold; }
     #query { width: 1fr; }
     #status { height: 1; padding: 0 1; background: $panel; color: $text; }
+    #list-filter { display: none; }
+    #list-filter.shown { display: block; }
     TabbedContent { height: 1fr; }
     TabPane { padding: 0; }
     .heading { text-style: bold; height: 1; }
@@ -75,6 +78,8 @@ class RisApp(App[None]):
         Binding("Y", "copy('time')", "copy time", show=False),
         Binding("e", "export", "export"),
         Binding("f", "pick_face", "face", show=False),
+        Binding("ctrl+f", "filter", "filter", show=False),
+        Binding("s", "sort", "sort", show=False),
         Binding("plus,equals_sign", "threshold(0.05)", "stricter", show=False),
         Binding("minus", "threshold(-0.05)", "looser", show=False),
         Binding("right_square_bracket", "top(2)", "more", show=False),
@@ -103,6 +108,8 @@ class RisApp(App[None]):
         self.top: int | None = None  # None: the engine's (20)
         self._thumbs: dict[tuple, Any] = {}
         self._index_cancel: threading.Event | None = None
+        self.index_over = threading.Event()  # clear while an index run works
+        self.index_over.set()
         self._search_stop = threading.Event()  # set: the running search's engine work stops
         self._first_screen = True  # until the library's state has been shown once
         self._keys_pressed = False
@@ -125,6 +132,11 @@ class RisApp(App[None]):
                 yield PhotosPane()
             with TabPane("Library [3]", id="library"):
                 yield LibraryPane()
+        yield Input(
+            id="list-filter",
+            placeholder="words of the path, any order (enter keeps the filter, esc clears it)",
+            compact=True,
+        )
         yield Static("", id="status")
         yield Footer()
 
@@ -447,6 +459,7 @@ class RisApp(App[None]):
             self.notify(f"No such file or folder: {event.value}", severity="error")
             return
         self._index_cancel = threading.Event()
+        self.index_over.clear()
         self.query_one(LibraryPane).index_started(str(folder))
         self.index_worker(folder, self._index_cancel)
 
@@ -479,7 +492,9 @@ class RisApp(App[None]):
             ended = f"Index run stopped: {err}"
             self.call_from_thread(self.show_error, err)
         finally:
-            self.call_from_thread(self._index_done, ended)
+            self.index_over.set()
+            with contextlib.suppress(RuntimeError):  # the app has ended meanwhile
+                self.call_from_thread(self._index_done, ended)
 
     def _index_done(self, message: str) -> None:
         self._index_cancel = None
@@ -505,6 +520,63 @@ class RisApp(App[None]):
         self.query_one(TabbedContent).active = name
         focus = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
         self.query_one(focus[name]).focus()
+
+    def _ordered_pane(self) -> tuple[str, VideosPane | PhotosPane] | None:
+        """The list in view that can be filtered and sorted (videos or photos)."""
+        tab = self.query_one(TabbedContent).active
+        if tab == "videos":
+            return "videos", self.query_one(VideosPane)
+        if tab == "photos":
+            return "photos", self.query_one(PhotosPane)
+        return None
+
+    def action_filter(self) -> None:
+        if self._ordered_pane() is None:
+            self.bell()
+            self.set_status("Filter the videos or the photos: 1 or 2 first, then ctrl+f.")
+            return
+        box = self.query_one("#list-filter", Input)
+        box.add_class("shown")
+        self.screen.set_focus(box)
+
+    @on(Input.Changed, "#list-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        target = self._ordered_pane()
+        if target is None:
+            return
+        kind, pane = target
+        pane.order(pane.ordering.filtered(event.value))
+        self._say_ordering(kind, pane)
+
+    @on(Input.Submitted, "#list-filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        self._leave_filter()
+
+    def _leave_filter(self, clear: bool = False) -> None:
+        box = self.query_one("#list-filter", Input)
+        if clear:
+            box.value = ""  # (Changed shows every row again)
+        box.remove_class("shown")
+        target = self._ordered_pane()
+        lists = {"videos": "#video-list", "photos": "#photo-list"}
+        self.screen.set_focus(self.query_one(lists[target[0]] if target else "#video-list"))
+
+    def action_sort(self) -> None:
+        target = self._ordered_pane()
+        if target is None:
+            self.bell()
+            return
+        kind, pane = target
+        pane.order(pane.ordering.next_sort(kind))
+        self._say_ordering(kind, pane)
+
+    def _say_ordering(self, kind: str, pane: VideosPane | PhotosPane) -> None:
+        o = pane.ordering
+        shown = len(pane.videos) if isinstance(pane, VideosPane) else len(pane.photos)
+        noun = "video" if kind == "videos" else "photo"
+        what = f"{shown} of {_count(len(pane.ranked), noun)}" if o.text else _count(shown, noun)
+        found = f" with {o.text!r} in the path" if o.text else ""
+        self.set_status(f"{what}{found}, by {o.sort} (s: another order; ctrl+f: filter)")
 
     def action_segment(self, delta: int) -> None:
         pane = self.query_one(VideosPane)
@@ -634,6 +706,9 @@ class RisApp(App[None]):
         self.load_library()
 
     def action_cancel(self) -> None:
+        if self.focused is self.query_one("#list-filter", Input):
+            self._leave_filter(clear=True)
+            return
         if self._index_cancel is not None:
             self._index_cancel.set()
             self.set_status("Cancelling the index run after the current chunk…")
@@ -679,6 +754,8 @@ class RisApp(App[None]):
         )
         yield SystemCommand("More results (])", "twice as many", lambda: self.action_top(2))
         yield SystemCommand("Fewer results ([)", "half as many", lambda: self.action_top(0.5))
+        yield SystemCommand("Filter the list", "by words of the path (ctrl+f)", self.action_filter)
+        yield SystemCommand("Sort the list", "by score, name or length (s)", self.action_sort)
         yield SystemCommand("Keys", "every key of ris-tui", self.action_help)
         yield from super().get_system_commands(screen)
 
@@ -758,11 +835,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ris-tui: error: {err}", file=sys.stderr)
         return err.exit_code
     app = RisApp(Backend(settings), args.query)
+    loop = asyncio.new_event_loop()  # (not asyncio.run: it would wait for the workers' threads)
     try:
-        app.run()
+        app.run(loop=loop)
     finally:
         app.stop_work()  # however the app ended, its workers' engine work stops
-    return app.return_code or 0  # 1 after a crash, so scripts and shells see it
+    code = app.return_code or 0  # 1 after a crash, so scripts and shells see it
+    leave(code, app.index_over)
+    return code
+
+
+INDEX_STOP_WAIT = 60.0  # seconds an index run gets to save its work once the app has ended
+
+
+def leave(code: int, index_over: threading.Event) -> None:
+    """End the process now that the screen is restored. A search in flight only reads, so it is
+    not waited for (its batch could take seconds on a busy machine, and the decoding processes
+    die with this one); an index run is, as it saves what it has done once told to stop."""
+    if not index_over.is_set():
+        print("ris-tui: saving the index run's work…", file=sys.stderr, flush=True)
+        index_over.wait(INDEX_STOP_WAIT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

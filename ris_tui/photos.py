@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from .formatting import score_cell, short_path
 from .images import Picture
+from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from engine.results import ImageHit
 
 
-class PhotosPane(Horizontal):
+class PhotosPane(OrderedPane, Horizontal):
     DEFAULT_CSS = """
     PhotosPane #photo-list { width: 1fr; min-width: 30; }
     PhotosPane #photo-detail { width: 1fr; padding: 0 0 0 1; }
@@ -28,7 +29,9 @@ class PhotosPane(Horizontal):
 
     def __init__(self) -> None:
         super().__init__()
-        self.photos: tuple[ImageHit, ...] = ()
+        self.ranked: tuple[ImageHit, ...] = ()  # the engine's answer (show() sets it)
+        self.photos: tuple[ImageHit, ...] = ()  # those shown, in the order shown
+        self.ordering = Ordering()
         self.whole: tuple[ImageHit, Image.Image] | None = None  # the picture shown, if any
         self.empty_note = "Search for a person: / then the path of a photo or a clip."
 
@@ -42,17 +45,20 @@ class PhotosPane(Horizontal):
         self.query_one("#photo-list", KeyTable).add_columns("#", "score", "photo")
         self.show(())  # the empty state says what to do
 
-    def show(self, photos: tuple[ImageHit, ...]) -> None:
-        self.photos = photos
+    def _fill(self) -> None:
+        rows = self.ordering.apply(self.ranked)
+        self.photos = tuple(p for _, p in rows)
         table = self.query_one("#photo-list", KeyTable)
         table.clear()
         width = max(20, self.app.size.width // 2 - 16)  # the pane may be hidden: no size yet
-        for i, p in enumerate(photos, 1):
-            table.add_row(str(i), score_cell(p.score, p.possible), short_path(p.path, width))
-        if photos:
+        for rank, p in rows:
+            table.add_row(str(rank), score_cell(p.score, p.possible), short_path(p.path, width))
+        if rows:
             table.move_cursor(row=0)
-        note = "" if photos else f"[dim]{self.empty_note}[/dim]"
-        self.query_one("#photo-title", Static).update(note)
+        note = self.empty_note
+        if self.ranked and not rows:
+            note = f"No photo path has {self.ordering.text!r}: ctrl+f changes the filter."
+        self.query_one("#photo-title", Static).update("" if rows else f"[dim]{note}[/dim]")
         self.query_one("#photo-thumbs", Horizontal).remove_children()
 
     @property

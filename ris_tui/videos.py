@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from .formatting import clock, score_cell, short_path
 from .images import Picture
+from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 from .timeline import Timeline
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 THUMBS = 3
 
 
-class VideosPane(Horizontal):
+class VideosPane(OrderedPane, Horizontal):
     DEFAULT_CSS = """
     VideosPane #video-list { width: 1fr; min-width: 36; }
     VideosPane #detail { width: 1fr; padding: 0 0 0 1; }
@@ -32,7 +33,9 @@ class VideosPane(Horizontal):
 
     def __init__(self) -> None:
         super().__init__()
-        self.videos: tuple[VideoHit, ...] = ()
+        self.ranked: tuple[VideoHit, ...] = ()  # the engine's answer (show() sets it)
+        self.videos: tuple[VideoHit, ...] = ()  # those shown, in the order shown
+        self.ordering = Ordering()
         self.empty_note = "Search for a person: / then the path of a photo or a clip."
 
     def compose(self) -> ComposeResult:
@@ -49,23 +52,24 @@ class VideosPane(Horizontal):
         self.query_one("#segments", KeyTable).add_columns("#", "start", "end", "score")
         self.select(None)  # the empty state says what to do
 
-    def show(self, videos: tuple[VideoHit, ...]) -> None:
-        self.videos = videos
+    def _fill(self) -> None:
+        rows = self.ordering.apply(self.ranked)
+        self.videos = tuple(v for _, v in rows)
         table = self.query_one("#video-list", KeyTable)
         table.clear()
         width = self._path_width()
-        for i, v in enumerate(videos, 1):
+        for i, (rank, v) in enumerate(rows):
             table.add_row(
-                str(i),
+                str(rank),
                 score_cell(v.score, v.possible),
                 short_path(v.path, width),
                 clock(v.duration),
                 str(len(v.segments)),
-                key=str(i - 1),
+                key=str(i),
             )
-        if videos:
+        if rows:
             table.move_cursor(row=0)
-        self.select(0 if videos else None)
+        self.select(0 if rows else None)
 
     def _path_width(self) -> int:
         """Room for a path in the list: half the screen (the pane may be hidden: no size yet)
@@ -104,7 +108,10 @@ class VideosPane(Horizontal):
         timeline = self.query_one("#timeline", Timeline)
         segments.clear()
         if video is None:
-            title.update(f"[dim]{self.empty_note}[/dim]" if not self.videos else "")
+            note = self.empty_note
+            if self.ranked and not self.videos:
+                note = f"No video path has {self.ordering.text!r}: ctrl+f changes the filter."
+            title.update(f"[dim]{note}[/dim]" if not self.videos else "")
             timeline.show(0.0, [])
             self.query_one("#thumbs", Horizontal).remove_children()  # no faces of another query
             return

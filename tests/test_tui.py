@@ -125,6 +125,47 @@ async def test_threshold_and_top_change_from_the_keyboard_and_search_again():
         assert "at similarity ≥ 0.50" in status and "top 40" in status
 
 
+async def test_lists_filter_by_path_words_and_sort_keeping_each_rank():
+    """ctrl+f filters the list in view by words of the path as they are typed (enter keeps the
+    filter, esc clears it); s sorts by score, name, length; each row keeps its rank, and the
+    video selected is the one shown (its segments, not another's)."""
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        await pilot.press("ctrl+f", *"INTER 2")
+        await settle(pilot)
+        assert [r[0] for r in rows(app, "#video-list")] == ["2"]  # interview_2: any case, any order
+        assert "1 of 3 videos with 'INTER 2' in the path" in str(app.query_one("#status").render())
+        assert len(rows(app, "#segments")) == 3  # interview_2's three segments
+        await pilot.press("enter")  # keeps the filter, back to the list
+        assert app.focused is app.query_one("#video-list")
+        assert not app.query_one("#list-filter").has_class("shown")
+        await pilot.press("ctrl+f", *"zzz")  # the box comes back with its words selected
+        await settle(pilot)
+        assert rows(app, "#video-list") == []
+        assert "No video path has 'zzz'" in str(app.query_one("#video-title").render())
+        await pilot.press("escape")  # clears the filter: every video again
+        await settle(pilot)
+        assert [r[0] for r in rows(app, "#video-list")] == ["1", "2", "3"]
+        assert app.focused is app.query_one("#video-list")
+        await pilot.press("s")  # by name: interview_1, interview_2, town_hall (ranks kept)
+        assert [r[0] for r in rows(app, "#video-list")] == ["1", "2", "3"]
+        await pilot.press("s")  # by length, longest first
+        await settle(pilot)
+        assert [r[0] for r in rows(app, "#video-list")] == ["3", "2", "1"]
+        assert [r[3] for r in rows(app, "#segments")] == ["0.702"]  # town_hall's segment
+        assert "by length" in str(app.query_one("#status").render())
+        await pilot.press("s")
+        assert [r[0] for r in rows(app, "#video-list")] == ["1", "2", "3"]  # by score again
+        await pilot.press("2", "s")  # photos: by name puts aoc_portrait before rally
+        await settle(pilot)
+        assert [r[0] for r in rows(app, "#photo-list")] == ["1", "2"]
+        await pilot.press("ctrl+f", *"rally", "enter")
+        await settle(pilot)
+        assert [r[2].endswith("rally.png") for r in rows(app, "#photo-list")] == [True]
+        assert "1 of 2 photos" in str(app.query_one("#status").render())
+
+
 async def test_enter_on_a_photo_shows_it_large_and_esc_closes_it():
     from ris_tui.dialogs import PhotoView
 
