@@ -12,9 +12,10 @@ __all__ = ["clock", "printable", "score_cell", "short_path"]
 
 
 def short_path(path: str, width: int) -> str:
-    """The path relative to the working directory where shorter, trimmed from the left to fit,
-    with undecodable bytes and control characters escaped. The file name is never cut (up to
-    40 characters of it): a narrow column shows "…/name.mp4" rather than "…me.mp4"."""
+    """The path relative to the working directory where shorter, fitted to `width`: trimmed
+    from the left ("…/name.mp4"), and when the file name alone is too long, cut in its middle
+    so that its start and its end (a number, the extension) stay ("WDA_Alex…_000.mp4").
+    Undecodable bytes and control characters are escaped."""
     try:
         rel = os.path.relpath(path)
         if len(rel) < len(path) and not rel.startswith("../.."):
@@ -22,8 +23,14 @@ def short_path(path: str, width: int) -> str:
     except ValueError:
         pass
     path = printable(path)
-    width = max(width, min(len(os.path.basename(path)) + 2, 40))
-    return path if len(path) <= width else "…" + path[-(width - 1) :]
+    width = max(width, 8)
+    if len(path) <= width:
+        return path
+    name = os.path.basename(path)
+    if len(name) + 2 <= width:
+        return "…" + path[-(width - 1) :]
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[-(width - 1 - head) :]
 
 
 def score_cell(score: float, possible: bool) -> Text:

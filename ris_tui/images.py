@@ -8,7 +8,8 @@ Half-blocks are drawn for the colours the terminal has (what Rich reads from `CO
 `TERM`): true colour as is; in a 256-colour terminal (tmux's default, most SSH sessions) in the
 palette's 24-step grey ramp, since colours mapped to the nearest of the palette's 216 come out
 speckled; in a 16-colour terminal (`TERM=linux`, `screen`) in its four greys, ordered-dithered.
-A face stays recognisable in each.
+In both, a picture's greys are first stretched over the palette's (2nd to 98th percentile), so
+that each level is used. A face stays recognisable in each.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from PIL import Image
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Grid, Vertical
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -110,6 +111,9 @@ def cell_colours(px: np.ndarray, system: str | None) -> list[list[str]]:
     if system in ("truecolor", None):  # None: no colour at all; Textual's filter greys it
         return [[f"rgb({r},{g},{b})" for r, g, b in row] for row in px]
     grey = px.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lo, hi = np.percentile(grey, [2, 98]) if grey.size else (0.0, 255.0)
+    if hi - lo > 16:  # stretched over the palette's greys: a few levels, each one used
+        grey = np.clip((grey - lo) * (255.0 / (hi - lo)), 0, 255)
     if system == "256":  # black, the ramp 232-255 (8 to 238), white: 26 even steps
         levels = np.array([0, *range(8, 239, 10), 255], np.float32)
         codes = np.array([16, *range(232, 256), 231])
@@ -130,7 +134,7 @@ class Picture(Vertical):
     """A picture with a caption below it, drawn the way choose_mode() decided."""
 
     DEFAULT_CSS = """
-    Picture { width: 1fr; height: 1fr; }
+    Picture { width: 1fr; height: 1fr; margin: 0 1 0 0; }
     Picture > .picture { height: 1fr; }
     Picture > .caption { height: 1; width: 1fr; content-align: center middle; color: $text-muted; }
     """
@@ -143,6 +147,41 @@ class Picture(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._caption, classes="caption")
         yield _picture_widget(self._image)
+
+
+def grid_columns(count: int, width: int, height: int) -> int:
+    """How many columns lay out `count` square pictures largest in a width x height cell
+    area (each with a caption row and a column of margin; a cell is two pixels tall)."""
+    best, best_side = 1, -1.0
+    for columns in range(1, count + 1):
+        rows = -(-count // columns)
+        side = min(width / columns - 1, 2 * (height / rows - 1))
+        if side > best_side + 0.5:  # fewer columns only when clearly larger
+            best, best_side = columns, side
+    return best
+
+
+class Gallery(Grid):
+    """Pictures laid out in as many columns as makes them largest in the room there is: a row
+    when wide, two by two or a column when tall."""
+
+    DEFAULT_CSS = """
+    Gallery { grid-size: 1; grid-gutter: 0; }
+    """
+
+    def show(self, pictures: list[Picture]) -> None:
+        self.remove_children()
+        self._fit(len(pictures))
+        if pictures:
+            self.mount_all(pictures)
+
+    def on_resize(self) -> None:
+        self._fit(len(self.children))
+
+    def _fit(self, count: int) -> None:
+        columns = grid_columns(count, self.size.width or 80, self.size.height or 12)
+        self.styles.grid_size_columns = columns
+        self.styles.grid_size_rows = max(1, -(-count // columns))
 
 
 def _picture_widget(image: Image.Image | None) -> Widget:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from .formatting import score_cell, short_path
-from .images import Picture
+from .images import Gallery, Picture
 from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 
@@ -39,7 +39,7 @@ class PhotosPane(OrderedPane, Horizontal):
         yield KeyTable(id="photo-list")
         with Vertical(id="photo-detail"):
             yield Static("", id="photo-title")
-            yield Horizontal(id="photo-thumbs")
+            yield Gallery(id="photo-thumbs")
 
     def on_mount(self) -> None:
         self.query_one("#photo-list", KeyTable).add_columns("#", "score", "photo")
@@ -59,7 +59,7 @@ class PhotosPane(OrderedPane, Horizontal):
         if self.ranked and not rows:
             note = f"No photo path has {self.ordering.text!r}: ctrl+f changes the filter."
         self.query_one("#photo-title", Static).update("" if rows else f"[dim]{note}[/dim]")
-        self.query_one("#photo-thumbs", Horizontal).remove_children()
+        self.query_one("#photo-thumbs", Gallery).show([])
 
     @property
     def current(self) -> ImageHit | None:
@@ -72,10 +72,9 @@ class PhotosPane(OrderedPane, Horizontal):
         self.whole = (hit, whole)  # what enter shows large
         title = self.query_one("#photo-title", Static)
         title.update(short_path(hit.path, max(20, title.size.width or 60)))
-        box = self.query_one("#photo-thumbs", Horizontal)
-        box.remove_children()
+        box = self.query_one("#photo-thumbs", Gallery)
         searched = [Picture(query, "searched for", classes="query")] if query else []
-        box.mount_all(
+        box.show(
             [
                 *searched,
                 Picture(face, f"face {hit.score:.2f}"),

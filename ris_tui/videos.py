@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from .formatting import clock, score_cell, short_path
-from .images import Picture
+from .images import Gallery, Picture
 from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 from .timeline import Timeline
@@ -44,7 +44,7 @@ class VideosPane(OrderedPane, Horizontal):
             yield Static("", id="video-title")
             yield Timeline(id="timeline")
             yield KeyTable(id="segments")
-            yield Horizontal(id="thumbs")
+            yield Gallery(id="thumbs")
 
     def on_mount(self) -> None:
         table = self.query_one("#video-list", KeyTable)
@@ -73,8 +73,8 @@ class VideosPane(OrderedPane, Horizontal):
 
     def _path_width(self) -> int:
         """Room for a path in the list: half the screen (the pane may be hidden: no size yet)
-        less the other columns."""
-        return max(12, self.app.size.width // 2 - 28)
+        less the other columns and their padding, so that they all stay in view."""
+        return max(8, self.app.size.width // 2 - 33)
 
     def on_resize(self) -> None:
         """Paths and the title fitted again to the new width (they kept their first)."""
@@ -113,7 +113,7 @@ class VideosPane(OrderedPane, Horizontal):
                 note = f"No video path has {self.ordering.text!r}: ctrl+f changes the filter."
             title.update(f"[dim]{note}[/dim]" if not self.videos else "")
             timeline.show(0.0, [])
-            self.query_one("#thumbs", Horizontal).remove_children()  # no faces of another query
+            self.query_one("#thumbs", Gallery).show([])  # no faces of another query
             return
         title.update(short_path(video.path, max(20, title.size.width or 60)))
         timeline.show(video.duration, [(s.start, s.end) for s in video.segments])
@@ -149,10 +149,9 @@ class VideosPane(OrderedPane, Horizontal):
         self, moments: list[Moment], images: list[Image.Image], query: Image.Image | None = None
     ) -> None:
         """The faces found, best first, after the face searched for (when it has a picture)."""
-        box = self.query_one("#thumbs", Horizontal)
-        box.remove_children()
+        box = self.query_one("#thumbs", Gallery)
         found = [
             Picture(im, f"{clock(m.t)} {m.similarity:.2f}")
             for m, im in zip(moments, images, strict=True)
         ]
-        box.mount_all(([Picture(query, "searched for", classes="query")] if query else []) + found)
+        box.show(([Picture(query, "searched for", classes="query")] if query else []) + found)
