@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Label, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from . import images
@@ -41,6 +41,25 @@ from .backend import (
 from .dialogs import KEYS, PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen, PhotoView
 from .formatting import clock, printable
 from .library import LibraryPane
+from .messages import (
+    FacesToPick,
+    IndexAdvanced,
+    IndexEnded,
+    IndexPlannedNews,
+    IndexSkipped,
+    LibraryFailed,
+    LibraryLoaded,
+    PhotoChosen,
+    PhotoOpened,
+    PhotoReady,
+    PicturesFailed,
+    SearchFailed,
+    SearchFinished,
+    SearchProgressed,
+    SegmentPlayed,
+    ThumbsReady,
+    VideoChosen,
+)
 from .pathinput import PathInput
 from .photos import PhotosPane
 from .player import clipboard_problem, launch, player_command, viewer_command
@@ -221,37 +240,58 @@ class RisApp(App[None]):
         stop: threading.Event | None = None,
     ) -> None:
         """Read the query (the first time: load the models), then search; a newer search wins,
-        and `stop` ends the engine's work on a clip (esc, a new search, quitting)."""
+        and `stop` ends the engine's work on a clip (esc, a new search, quitting). What it finds
+        is posted as messages of this search (`stop`): those of an older one are dropped."""
         worker = get_current_worker()
+        search = stop or threading.Event()
         t0 = self._now()
         try:
             if isinstance(query, Path):
                 loading = "" if self.backend.models_loaded else " (loading the face models first)"
-                self.call_from_thread(self.set_status, f"Reading {query.name}{loading}…")
+                self.post_message(SearchProgressed(search, f"Reading {query.name}{loading}…"))
                 name = printable(query.name)
 
                 def reading(done: int, total: int) -> None:
                     bar = "█" * (10 * done // max(total, 1))
                     text = f"Reading {name}: {bar:░<10} {done}/{total} frames (esc cancels)"
-                    self.call_from_thread(self.set_status, text)
+                    self.post_message(SearchProgressed(search, text))
 
                 query = self.backend.read_query(query, stop, reading)
                 if worker.is_cancelled:
                     return
                 self.query_read = query
                 if face is None and len(query.faces) > 1:
-                    pics = self._query_faces(query)
-                    self.call_from_thread(self._ask_face, query, pics)
+                    self.post_message(FacesToPick(search, query, self._query_faces(query)))
                     return
             name = printable(Path(query.path).name)
-            self.call_from_thread(self.set_status, f"Searching for the person in {name}…")
+            self.post_message(SearchProgressed(search, f"Searching for the person in {name}…"))
             result = self.backend.search(query, face or 1, self.threshold, self.top)
         except Exception as err:  # shown, never raised into the UI
             if not worker.is_cancelled:
-                self.call_from_thread(self.show_error, err)
+                self.post_message(SearchFailed(search, err))
             return
         if not worker.is_cancelled:
-            self.call_from_thread(self.show_result, result, self._now() - t0)
+            self.post_message(SearchFinished(search, result, self._now() - t0))
+
+    def _current(self, search: threading.Event) -> bool:
+        """Whether a search's message is news: from the latest search, not cancelled."""
+        return search is self._search_stop and not search.is_set()
+
+    def on_search_progressed(self, message: SearchProgressed) -> None:
+        if self._current(message.search):
+            self.set_status(message.text)
+
+    def on_search_finished(self, message: SearchFinished) -> None:
+        if self._current(message.search):
+            self.show_result(message.result, message.seconds)
+
+    def on_search_failed(self, message: SearchFailed) -> None:
+        if self._current(message.search):
+            self.show_error(message.error)
+
+    def on_faces_to_pick(self, message: FacesToPick) -> None:
+        if self._current(message.search):
+            self._ask_face(message.query, message.pictures)
 
     def _query_faces(self, query: Query) -> list[Any]:
         try:
@@ -331,30 +371,16 @@ class RisApp(App[None]):
             self.clear_results(f"No results: {message}")
 
     # the detail panes ------------------------------------------------------------------------
-    @on(DataTable.RowHighlighted, "#video-list")
-    def _video_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.query_one(VideosPane).select(event.cursor_row)
+    def on_video_chosen(self, message: VideoChosen) -> None:
         self.load_video_thumbs()
 
-    @on(DataTable.RowSelected, "#video-list")
-    def _video_selected(self) -> None:
-        self.query_one("#segments").focus()
-
-    @on(DataTable.RowHighlighted, "#segments")
-    def _segment_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.query_one(VideosPane).on_segment_highlighted(event.cursor_row)
-        self.load_video_thumbs()
-
-    @on(DataTable.RowSelected, "#segments")
-    def _segment_selected(self) -> None:
+    def on_segment_played(self, message: SegmentPlayed) -> None:
         self.action_open()
 
-    @on(DataTable.RowHighlighted, "#photo-list")
-    def _photo_highlighted(self) -> None:
+    def on_photo_chosen(self, message: PhotoChosen) -> None:
         self.load_photo_pictures()
 
-    @on(DataTable.RowSelected, "#photo-list")
-    def _photo_selected(self) -> None:
+    def on_photo_opened(self, message: PhotoOpened) -> None:
         """enter on a photo: the photo as large as the screen allows, its matched face boxed."""
         pane = self.query_one(PhotosPane)
         if pane.whole is None or pane.whole[0] is not pane.current:
@@ -379,13 +405,26 @@ class RisApp(App[None]):
             ):
                 self._thumbs[video.path, m.t, m.bbox] = im
         except Exception as err:
-            self.call_from_thread(
-                self.set_status, f"Cannot show faces of {printable(video.path)}: {err}"
+            self.post_message(
+                PicturesFailed(f"Cannot show faces of {printable(video.path)}: {err}")
             )
             return
         if not get_current_worker().is_cancelled and pane.current is video:
             pics = [self._thumbs[video.path, m.t, m.bbox] for m in moments]
-            self.call_from_thread(pane.show_thumbs, moments, pics, self._searched_face())
+            self.post_message(ThumbsReady(video, moments, pics, self._searched_face()))
+
+    def on_thumbs_ready(self, message: ThumbsReady) -> None:
+        pane = self.query_one(VideosPane)
+        if pane.current is message.video:  # still the one selected
+            pane.show_thumbs(message.moments, message.pictures, message.searched)
+
+    def on_photo_ready(self, message: PhotoReady) -> None:
+        pane = self.query_one(PhotosPane)
+        if pane.current is message.hit:
+            pane.show_pictures(message.hit, message.face, message.whole, message.searched)
+
+    def on_pictures_failed(self, message: PicturesFailed) -> None:
+        self.set_status(message.text)
 
     def _searched_face(self) -> Any:
         """The picture of the face searched for, shown beside what it found (decoded once,
@@ -409,24 +448,26 @@ class RisApp(App[None]):
         try:
             face, whole = self.backend.photo(hit.path, hit.bbox)
         except Exception as err:
-            self.call_from_thread(self.set_status, f"Cannot show {printable(hit.path)}: {err}")
+            self.post_message(PicturesFailed(f"Cannot show {printable(hit.path)}: {err}"))
             return
         if not get_current_worker().is_cancelled and pane.current is hit:
-            self.call_from_thread(pane.show_pictures, hit, face, whole, self._searched_face())
+            self.post_message(PhotoReady(hit, face, whole, self._searched_face()))
 
     # the library -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="status")
     def load_library(self) -> None:
         try:
-            st = self.backend.status()
+            self.post_message(LibraryLoaded(self.backend.status()))
         except Exception as err:
-            self.call_from_thread(self.show_error, err)
-            return
-        self.call_from_thread(self.query_one(LibraryPane).show_status, st)
-        self.call_from_thread(self._library_loaded, st)
+            self.post_message(LibraryFailed(err))
 
-    def _library_loaded(self, st: Any) -> None:
+    def on_library_failed(self, message: LibraryFailed) -> None:
+        self.show_error(message.error)
+
+    def on_library_loaded(self, message: LibraryLoaded) -> None:
         """The first screen says what the library holds; an empty one opens where to index."""
+        st = message.status
+        self.query_one(LibraryPane).show_status(st)
         searching = any(w.group == "search" and w.is_running for w in self.workers)
         first, self._first_screen = self._first_screen, False
         if first and st.faces and not self.backend.models_loaded:
@@ -465,41 +506,45 @@ class RisApp(App[None]):
 
     @work(thread=True, exclusive=True, group="index")
     def index_worker(self, folder: Path, cancel: threading.Event) -> None:
-        pane = self.query_one(LibraryPane)
         ended = "Index run cancelled: what was indexed so far is kept; run it again to go on."
+        failure: BaseException | None = None
         try:
             for ev in self.backend.index([folder], cancel):
                 if isinstance(ev, IndexPlanned):
-                    self.call_from_thread(
-                        self.set_status,
-                        f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…",
-                    )
+                    text = f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…"
+                    self.post_message(IndexPlannedNews(text))
                 elif isinstance(ev, IndexProgressed):
-                    self.call_from_thread(pane.index_progressed, ev)
+                    self.post_message(IndexAdvanced(ev))
                 elif isinstance(ev, FileFailed):
-                    self.call_from_thread(
-                        self.notify,
-                        ev.reason,
-                        title=f"Skipped {printable(Path(ev.path).name)}",
-                        severity="warning",
-                    )
+                    self.post_message(IndexSkipped(ev))
                 elif isinstance(ev, IndexFinished):
                     ended = (
                         f"Indexed {ev.indexed} files ({ev.faces} faces) in {ev.seconds:.0f} s; "
                         f"{ev.failed} failed, {ev.unchanged} unchanged, {ev.removed} removed."
                     )
         except Exception as err:
-            ended = f"Index run stopped: {err}"
-            self.call_from_thread(self.show_error, err)
+            ended, failure = f"Index run stopped: {err}", err
         finally:
             self.index_over.set()
-            with contextlib.suppress(RuntimeError):  # the app has ended meanwhile
-                self.call_from_thread(self._index_done, ended)
+            self.post_message(IndexEnded(ended, failure))
 
-    def _index_done(self, message: str) -> None:
+    def on_index_planned_news(self, message: IndexPlannedNews) -> None:
+        self.set_status(message.text)
+
+    def on_index_advanced(self, message: IndexAdvanced) -> None:
+        self.query_one(LibraryPane).index_progressed(message.event)
+
+    def on_index_skipped(self, message: IndexSkipped) -> None:
+        ev = message.event
+        title = f"Skipped {printable(Path(ev.path).name)}"
+        self.notify(ev.reason, title=title, severity="warning")
+
+    def on_index_ended(self, message: IndexEnded) -> None:
+        if message.error is not None:
+            self.show_error(message.error)
         self._index_cancel = None
-        self.query_one(LibraryPane).index_ended(message)
-        self.set_status(message)
+        self.query_one(LibraryPane).index_ended(message.text)
+        self.set_status(message.text)
         self.load_library()
 
     # actions ---------------------------------------------------------------------------------

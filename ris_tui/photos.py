@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from .formatting import score_cell, short_path
 from .images import Gallery, Picture
+from .messages import PhotoChosen, PhotoOpened
 from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 
@@ -60,6 +62,14 @@ class PhotosPane(OrderedPane, Horizontal):
             note = f"No photo path has {self.ordering.text!r}: ctrl+f changes the filter."
         self.query_one("#photo-title", Static).update("" if rows else f"[dim]{note}[/dim]")
         self.query_one("#photo-thumbs", Gallery).show([])
+
+    @on(DataTable.RowHighlighted, "#photo-list")
+    def _photo_highlighted(self) -> None:
+        self.post_message(PhotoChosen())
+
+    @on(DataTable.RowSelected, "#photo-list")
+    def _photo_selected(self) -> None:
+        self.post_message(PhotoOpened())
 
     @property
     def current(self) -> ImageHit | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from .formatting import clock, score_cell, short_path
 from .images import Gallery, Picture
+from .messages import SegmentPlayed, VideoChosen
 from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 from .timeline import Timeline
@@ -131,8 +133,23 @@ class VideosPane(OrderedPane, Horizontal):
         table.move_cursor(row=row)
         return row
 
-    def on_segment_highlighted(self, row: int) -> None:
-        self.query_one("#timeline", Timeline).selected = row
+    @on(DataTable.RowHighlighted, "#video-list")
+    def _video_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.select(event.cursor_row)
+        self.post_message(VideoChosen())
+
+    @on(DataTable.RowSelected, "#video-list")
+    def _video_selected(self) -> None:
+        self.query_one("#segments").focus()
+
+    @on(DataTable.RowHighlighted, "#segments")
+    def _segment_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.query_one("#timeline", Timeline).selected = event.cursor_row
+        self.post_message(VideoChosen())
+
+    @on(DataTable.RowSelected, "#segments")
+    def _segment_selected(self) -> None:
+        self.post_message(SegmentPlayed())
 
     def faces_to_show(self) -> list[Moment]:
         """The best faces of the selected segment first, then the video's other best faces."""

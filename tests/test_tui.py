@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,31 @@ async def test_lists_filter_by_path_words_and_sort_keeping_each_rank():
         await settle(pilot)
         assert [r[2].endswith("rally.png") for r in rows(app, "#photo-list")] == [True]
         assert "1 of 2 photos" in str(app.query_one("#status").render())
+
+
+async def test_news_of_an_older_or_cancelled_search_is_dropped():
+    """Workers post what they find as messages of their search; a message of a search that a
+    newer one replaced, or that esc cancelled, changes nothing on screen."""
+    import threading
+
+    from ris_tui.messages import SearchFailed, SearchFinished, SearchProgressed
+
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        shown, status = rows(app, "#video-list"), str(app.query_one("#status").render())
+        older = threading.Event()
+        other = canned_result("/q/someone_else.jpg")
+        app.post_message(SearchProgressed(older, "Reading someone_else.jpg…"))
+        app.post_message(SearchFinished(older, replace(other, videos=other.videos[:1]), 1.0))
+        app.post_message(SearchFailed(older, RuntimeError("an old failure")))
+        await settle(pilot)
+        assert rows(app, "#video-list") == shown
+        assert str(app.query_one("#status").render()) == status
+        current = app._search_stop
+        app.post_message(SearchProgressed(current, "news of the current search"))
+        await settle(pilot)
+        assert "news of the current search" in str(app.query_one("#status").render())
 
 
 async def test_enter_on_a_photo_shows_it_large_and_esc_closes_it():

@@ -1,0 +1,137 @@
+"""What the app's workers and panes tell it, as Textual messages.
+
+Workers (threads) post these instead of calling into the UI and waiting for it: posting is
+thread-safe and returns at once, so the engine never waits on the screen. Progress messages
+replace a pending one of their kind (`can_replace`), as toolong's do, so a fast run cannot
+flood the UI with updates it would draw only to overwrite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    import threading
+
+    from engine.events import FileFailed, IndexProgressed
+    from engine.query import Query
+    from engine.results import ImageHit, LibraryStatus, Moment, SearchResult, VideoHit
+
+
+# searching -----------------------------------------------------------------------------------
+@dataclass
+class SearchProgressed(Message):
+    """A line of news about the search running (reading the clip, searching)."""
+
+    search: threading.Event  # the stop event of the search it is about: stale ones are dropped
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SearchProgressed)
+
+
+@dataclass
+class SearchFinished(Message):
+    search: threading.Event
+    result: SearchResult
+    seconds: float
+
+
+@dataclass
+class SearchFailed(Message):
+    search: threading.Event
+    error: BaseException
+
+
+@dataclass
+class FacesToPick(Message):
+    """The query has several faces (people): the user picks the one to search for."""
+
+    search: threading.Event
+    query: Query
+    pictures: list[Any]
+
+
+# pictures ------------------------------------------------------------------------------------
+@dataclass
+class ThumbsReady(Message):
+    """The faces of a video's moments (and of the face searched for) are decoded."""
+
+    video: VideoHit
+    moments: list[Moment]
+    pictures: list[Any]
+    searched: Any
+
+
+@dataclass
+class PhotoReady(Message):
+    """A photo's matched face and the whole photo (with it boxed) are decoded."""
+
+    hit: ImageHit
+    face: Any
+    whole: Any
+    searched: Any
+
+
+@dataclass
+class PicturesFailed(Message):
+    text: str
+
+
+# the library ---------------------------------------------------------------------------------
+@dataclass
+class LibraryLoaded(Message):
+    status: LibraryStatus
+
+
+@dataclass
+class LibraryFailed(Message):
+    error: BaseException
+
+
+@dataclass
+class IndexPlannedNews(Message):
+    text: str
+
+
+@dataclass
+class IndexAdvanced(Message):
+    event: IndexProgressed
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, IndexAdvanced)
+
+
+@dataclass
+class IndexSkipped(Message):
+    event: FileFailed
+
+
+@dataclass
+class IndexEnded(Message):
+    text: str
+    error: BaseException | None = None
+
+
+# the panes -----------------------------------------------------------------------------------
+@dataclass
+class VideoChosen(Message):
+    """Another video (or segment of it) highlighted: its faces are to be shown."""
+
+
+@dataclass
+class SegmentPlayed(Message):
+    """enter on a segment: play the video there."""
+
+
+@dataclass
+class PhotoChosen(Message):
+    """Another photo highlighted: its face and the whole photo are to be shown."""
+
+
+@dataclass
+class PhotoOpened(Message):
+    """enter on a photo: show it large."""
