@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent
 from textual.worker import get_current_worker
 
 from . import images
@@ -41,6 +40,7 @@ from .backend import (
 from .dialogs import KEYS, PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen, PhotoView
 from .formatting import clock, printable
 from .library import LibraryPane
+from .main_screen import MainScreen
 from .messages import (
     FacesToPick,
     IndexAdvanced,
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 
 class RisApp(App[None]):
     TITLE = "ris"
+    # the main screen's layout (main_screen.py): Textual does not load a default screen's own CSS
     CSS = """
     #search-row { height: 1; margin: 0 0 0 0; }
     #search-row Label { width: auto; padding: 0 1; text-style: bold; }
@@ -134,32 +135,10 @@ class RisApp(App[None]):
         self._keys_pressed = False
 
     # layout ----------------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="search-row"):
-            yield Label("Query")
-            yield PathInput(
-                history=self._load_history(),
-                id="query",
-                placeholder="photo or clip of the person, then enter (↑ earlier ones)",
-                compact=True,
-            )
-        with TabbedContent(initial="videos"):
-            with TabPane("Videos [1]", id="videos"):
-                yield VideosPane()
-            with TabPane("Photos [2]", id="photos"):
-                yield PhotosPane()
-            with TabPane("Library [3]", id="library"):
-                yield LibraryPane()
-        yield Input(
-            id="list-filter",
-            placeholder="words of the path, any order (enter keeps the filter, esc clears it)",
-            compact=True,
-        )
-        yield Static("", id="status")
-        yield Footer()
+    def get_default_screen(self) -> Screen:
+        return MainScreen(self._load_history())
 
-    def on_mount(self) -> None:
+    def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
         self.sub_title = str(self.backend.data_dir)
         query = self.query_one("#query", PathInput)
         if self.initial_query:
