@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, VIDEOS, make_settings
+from conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, VIDEOS, copy_media, make_settings
 
 from ris_tui.app import RisApp
 from ris_tui.backend import Backend
@@ -353,6 +353,34 @@ def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
         codes = {c for line in cells for c in re.findall(r"\x1b\[([0-9;]*)m", line)}
         parts = {p for c in codes for p in c.split(";") if p}
         assert len(parts & greys) >= 3  # the face in several greys
+        term.keys("q")
+        term.wait_for("ris-tui exited 0", 10)
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_in_tmux_index_a_folder_from_the_tui_then_search_it_and_quit(tmp_path: Path, ris_env):
+    """The real app in a real terminal against the real engine, from an empty library: it
+    opens where to index, a folder typed there is indexed with progress shown (this failed
+    every time: Textual's stderr broke the decoders' start), then searched, then quit."""
+    media = tmp_path / "media"
+    copy_media(media, AOC_PHOTO, LMM_PHOTO, AOC_CLIPS[2])
+    data = tmp_path / "data"
+    cmd = f'{sys.executable} -m ris_tui.app --data-dir {data}; echo "ris-tui exited $?"; sleep 30'
+    term = Tmux(f"ris-index-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (120, 40))
+    try:
+        term.wait_for("Nothing is indexed in")  # the Library tab, the folder box focused
+        term.keys(str(media), "Enter")
+        seen = term.wait_for("files", 60)  # progress: "N/3 files, ... frames, ... faces"
+        assert "Index run stopped" not in seen
+        done = term.wait_for("Indexed 3 files", 300)
+        assert "0 failed" in done, done
+        term.keys("/")
+        time.sleep(0.3)
+        term.keys(str(LMM_PHOTO), "Enter")
+        shown = term.wait_for("at similarity", 120)
+        assert "1 photo at similarity" in shown, shown  # the photo of him just indexed
         term.keys("q")
         term.wait_for("ris-tui exited 0", 10)
     finally:
