@@ -525,6 +525,8 @@ class RisApp(App[None]):
         self.query_one(LibraryPane).index_ended(message.text)
         self.set_status(message.text)
         self.load_library()
+        if self.focused is self.query_one("#index-path"):  # still there: searching comes next
+            self.action_new_search()
 
     # actions ---------------------------------------------------------------------------------
     def action_new_search(self) -> None:

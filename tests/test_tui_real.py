@@ -376,9 +376,8 @@ def test_in_tmux_index_a_folder_from_the_tui_then_search_it_and_quit(tmp_path: P
         assert "Index run stopped" not in seen
         done = term.wait_for("Indexed 3 files", 300)
         assert "0 failed" in done, done
-        term.keys("/")
         time.sleep(0.3)
-        term.keys(str(LMM_PHOTO), "Enter")
+        term.keys(str(LMM_PHOTO), "Enter")  # the query box has the focus now: search next
         shown = term.wait_for("at similarity", 120)
         assert "1 photo at similarity" in shown, shown  # the photo of him just indexed
         term.keys("q")
