@@ -309,11 +309,13 @@ class Engine:
         self, found: Matches, info: QueryInfo, threshold: float, top: int | None = None
     ) -> SearchResult:
         """Matched faces -> ranked videos and photos, leaving out files gone from disk."""
-        files = {
-            fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
-            for fid, r in self._get_catalog().files_by_id(found.quality.keys()).items()
-            if not _gone(r.path)
-        }
+        known = found.files
+        if known is None:  # matches found some other way (evaluation): read them now
+            known = {
+                fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
+                for fid, r in self._get_catalog().files_by_id(found.quality.keys()).items()
+            }
+        files = {fid: f for fid, f in known.items() if not _gone(f.path)}
         videos, images = rank(found, files, top or self.settings.top)
         return SearchResult(info, threshold, tuple(videos), tuple(images))
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from .catalog import Catalog
-from .ranking import Matches
+from .ranking import FileInfo, Matches
 from .stores.base import VectorStore
 
 CANDIDATE_MARGIN = 0.10
@@ -83,6 +83,11 @@ def match_appearances(
         {int(f): float(b) for f, b in zip(files[listed], best[listed], strict=True)},
         frozenset(int(f) for f in files[listed & (best < threshold)]),
         faces.tracks[keep],
+        {  # read once here for the frame sizes, and handed to ranking for the rest
+            int(f): FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
+            for f in files[listed].tolist()
+            if (r := records.get(int(f))) is not None
+        },
     )
 
 

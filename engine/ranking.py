@@ -28,6 +28,7 @@ class Matches:
     quality: dict[int, float]  # per file: similarity of its best matching appearance
     possible: frozenset[int] = frozenset()  # files that only possibly match (below threshold)
     tracks: np.ndarray | None = None  # appearance of each face within its file, where known
+    files: dict[int, FileInfo] | None = None  # what ranking needs of each file, where read
 
     @classmethod
     def none(cls) -> Matches:
