@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\nris: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # the reader went away (`ris status | head`), as in run()
+            _quiet_stdout()
+            return 0
         if answered is not None:
             return answered
     from .api import build_engine
@@ -275,8 +278,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
     except EngineError as err:
         return _report(err)
     except BrokenPipeError:  # the reader went away (`ris status | head`): stop quietly
-        with suppress(OSError):  # (a resident engine's output has no file to quiet)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         return 0
     except KeyboardInterrupt as stop:
         what = "terminated" if isinstance(stop, Terminated) else "interrupted"
@@ -285,6 +287,13 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 143 if isinstance(stop, Terminated) else 130
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that exiting does not fail again on the closed pipe (a
+    resident engine's captured output has no file: nothing to do)."""
+    with suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -133,6 +133,17 @@ def test_a_search_with_settings_of_its_own_is_left_to_the_command(served_dev):
     assert "left to the command: other settings: min_face_size" in served_dev.text()
 
 
+def test_a_served_answer_into_a_closed_pipe_ends_quietly(served_dev):
+    """`ris status | head -0` with a server answering: exit 0, no traceback, as in-process."""
+    command = [sys.executable, "-m", "engine.cli", "status", "--data-dir", str(served_dev.data_dir)]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    proc = subprocess.Popen(command, env=served_dev.env, **pipes)  # type: ignore[call-overload]
+    proc.stdout.close()  # the reader is gone before ris writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
+    assert served_dev.answered() == 1
+
+
 @pytest.mark.parametrize("how", ["killed", "stopped"])
 def test_a_killed_or_stopped_server_never_blocks_or_changes_an_answer(dev_index, serve_env, how):
     engine, _ = dev_index
