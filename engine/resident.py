@@ -118,8 +118,13 @@ def code_id() -> str:
 
 
 def _peer_uid(conn: socket.socket) -> int:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    """The user id of the process at the other end (Linux's SO_PEERCRED). Where a system has
+    no such option (macOS), the private folder is the check: this user's id is returned."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return os.getuid()
+    creds = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
 
 
 def _send(conn: socket.socket, message: dict[str, Any]) -> None:

@@ -310,3 +310,21 @@ def test_a_library_rebuilt_with_other_weights_is_searched_with_those(tmp_path, s
         assert '"score": 1.0' in served.stdout  # the photo finds itself: same weights both ways
     finally:
         server.stop()
+
+
+def test_without_peer_credentials_the_private_folder_is_the_check(tmp_path, monkeypatch):
+    """macOS has no SO_PEERCRED: asking and serving still work (the folder is 0700)."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delattr(resident.socket, "SO_PEERCRED", raising=False)
+    place = resident.Place.of(tmp_path / "data", create=True)
+    assert place is not None
+    server = resident.Server(make_settings(tmp_path / "data"), lambda *a: 0, idle=60)
+    thread = threading.Thread(target=server.serve, args=(place,), daemon=True)
+    thread.start()
+    end = time.monotonic() + 10
+    while not place.socket.exists():
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    assert resident.stop(tmp_path / "data")  # a request went through and was obeyed
+    thread.join(10)
+    assert not thread.is_alive()
