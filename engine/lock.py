@@ -1,4 +1,5 @@
-"""One writer at a time per data directory: an advisory lock the OS releases if we die."""
+"""One writer at a time per data directory: an advisory lock the OS releases if we die; and
+whether another process holds such a lock on a file."""
 
 from __future__ import annotations
 
@@ -46,3 +47,17 @@ class WriterLock:
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing releases the lock
             self._fd = None
+
+
+def held(path: Path) -> bool:
+    """Whether another process holds an advisory (flock) lock on the file at `path`; False
+    when there is no such file."""
+    if not path.exists():
+        return False
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False

@@ -203,16 +203,10 @@ def _read(reader: io.BufferedReader) -> dict[str, Any] | None:
 
 def running(data_dir: Path) -> bool:
     """Whether a server holds this library (started or starting)."""
+    from .lock import held
+
     place = Place.of(data_dir)
-    if place is None or not place.lock.exists():
-        return False
-    with place.lock.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-    return False
+    return place is not None and held(place.lock)
 
 
 def start(data_dir: Path) -> bool:

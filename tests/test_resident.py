@@ -241,6 +241,17 @@ def test_ris_serve_auto_starts_a_server_that_answers_and_leaves_when_idle(tmp_pa
     assert "idle for 8 s: exiting" in log.read_text()
 
 
+def serving(server: resident.Server, place: resident.Place) -> threading.Thread:
+    """`server` serving in a thread of this process, once its socket is there."""
+    thread = threading.Thread(target=server.serve, args=(place,), daemon=True)
+    thread.start()
+    end = time.monotonic() + 10
+    while not place.socket.exists():
+        assert time.monotonic() < end, "the server never listened"
+        time.sleep(0.05)
+    return thread
+
+
 def test_the_socket_is_private_and_a_folder_open_to_others_is_not_used(tmp_path, monkeypatch):
     runtime = tmp_path / "run"
     runtime.mkdir()
@@ -248,13 +259,8 @@ def test_the_socket_is_private_and_a_folder_open_to_others_is_not_used(tmp_path,
     place = resident.Place.of(tmp_path / "data", create=True)
     assert place is not None and (runtime / "ris").stat().st_mode & 0o777 == 0o700
     server = resident.Server(make_settings(tmp_path / "data"), lambda *a: 0, idle=60)
-    thread = threading.Thread(target=server.serve, args=(place,), daemon=True)
-    thread.start()
+    thread = serving(server, place)
     try:
-        end = time.monotonic() + 10
-        while not place.socket.exists():
-            assert time.monotonic() < end
-            time.sleep(0.05)
         assert place.socket.stat().st_mode & 0o777 == 0o600
         (runtime / "ris").chmod(0o755)  # someone opened the folder: the commands stop using it
         assert resident.Place.of(tmp_path / "data") is None
@@ -272,12 +278,7 @@ def test_a_server_of_other_code_answers_nothing_and_exits(tmp_path, monkeypatch)
     asked = []
     server = resident.Server(make_settings(tmp_path / "data"), lambda *a: asked.append(a) or 0)
     server.code = "started before an upgrade"
-    thread = threading.Thread(target=server.serve, args=(place,), daemon=True)
-    thread.start()
-    end = time.monotonic() + 10
-    while not place.socket.exists():
-        assert time.monotonic() < end
-        time.sleep(0.05)
+    thread = serving(server, place)
     assert resident._ask(place, ["status"]) is None
     thread.join(10)
     assert not thread.is_alive() and not asked
@@ -319,12 +320,7 @@ def test_without_peer_credentials_the_private_folder_is_the_check(tmp_path, monk
     place = resident.Place.of(tmp_path / "data", create=True)
     assert place is not None
     server = resident.Server(make_settings(tmp_path / "data"), lambda *a: 0, idle=60)
-    thread = threading.Thread(target=server.serve, args=(place,), daemon=True)
-    thread.start()
-    end = time.monotonic() + 10
-    while not place.socket.exists():
-        assert time.monotonic() < end
-        time.sleep(0.05)
+    thread = serving(server, place)
     assert resident.stop(tmp_path / "data")  # a request went through and was obeyed
     thread.join(10)
     assert not thread.is_alive()

@@ -17,7 +17,6 @@ an interrupted run is resumed by running it again.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import time
@@ -29,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import numpy as np
 
 from ..errors import StoreBusyError, StoreError, StoreMismatchError, UserError
+from ..lock import held
 from ..vocabulary import EMBEDDING_DIM
 from .base import Entries, VersionMark
 
@@ -131,7 +131,7 @@ class MilvusStore(VersionMark):
                     "is the server up, and is that its gRPC port (19530 by default)? A slow "
                     "server can be given longer with RIS_MILVUS_TIMEOUT",
                 ) from err
-            if self.lite and _locked(Path(self.uri)):
+            if self.lite and held(Path(self.uri) / "LOCK"):  # Milvus Lite's own lock
                 raise StoreBusyError(
                     f"the Milvus Lite library {self.shown} is open in another process",
                     "Milvus Lite serves one process at a time: wait for it to finish, or run "
@@ -352,17 +352,3 @@ class MilvusStore(VersionMark):
                     best[key] = sim
         keys = np.fromiter(best.keys(), np.int64, len(best))
         return keys, np.fromiter(best.values(), np.float32, len(best))
-
-
-def _locked(path: Path) -> bool:
-    """Whether another process holds Milvus Lite's lock on this library."""
-    lock = path / "LOCK"
-    if not lock.exists():
-        return False
-    with open(lock, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
