@@ -10,6 +10,7 @@ if anything about the installed packages is unexpected, so results never depend 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -24,8 +25,10 @@ _lock = threading.Lock()
 _nms: Any = None
 
 
+@functools.cache
 def model_classes() -> tuple[type, type, type, type]:
-    """facenet-pytorch's (InceptionResnetV1, PNet, RNet, ONet)."""
+    """facenet-pytorch's (InceptionResnetV1, PNet, RNet, ONet), imported once (the detector
+    and the embedder both ask: the modules, run alone, are not kept in `sys.modules`)."""
     if "facenet_pytorch" not in sys.modules:  # not imported by anyone yet: the cheap way
         with _lock:
             try:

@@ -268,6 +268,7 @@ class Server:
         """`say` is the server's log; `notify` the engine's messages, as a command gets them."""
         self.data_dir = settings.data_dir.resolve()
         self.settings = replace(settings, data_dir=self.data_dir)
+        self._mine = self._key(self.settings)
         self._answer = answer
         self.idle = idle
         self._say = say
@@ -289,7 +290,7 @@ class Server:
 
     def engine_for(self, settings: Settings) -> Engine:
         """The engine, with the request's settings, fresh for the library as it is on disk."""
-        mine, theirs = self._key(self.settings), self._key(settings)
+        mine, theirs = self._mine, self._key(settings)
         if mine != theirs:
             differ = [
                 f.name for f in fields(mine) if getattr(mine, f.name) != getattr(theirs, f.name)
