@@ -124,7 +124,9 @@ class Engine:
 
     def load_models(self) -> str:
         """Load the face models now rather than at the first search; the device they run on."""
-        return self._get_models().device
+        models = self._get_models()
+        models.load_photo_models()
+        return models.device
 
     @property
     def models(self) -> FaceModels | None:

@@ -7,21 +7,11 @@ cuts them, so frames cross to the GPU once and faces never come back until they 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from .face_boxes import FACE_SIZE, Detection, crop_box, gated
 from .mtcnn import BatchedMTCNN, area_crops, summed_area
-
-FACE_SIZE = 160  # InceptionResnetV1 input
-
-
-@dataclass(frozen=True)
-class Detection:
-    frame: int  # index of the frame in the batch
-    box: np.ndarray  # (4,) x1, y1, x2, y2 in the decoded frame's pixels
-    prob: float
 
 
 class FaceDetector:
@@ -51,12 +41,7 @@ class FaceDetector:
             batch = torch.from_numpy(np.require(frames, requirements="W")).to(self.device)
             batch = batch.permute(0, 3, 1, 2).contiguous()
             table = summed_area(batch)
-            found = []
-            for i, (boxes, probs) in enumerate(self.mtcnn.detect(batch, table)):
-                for box, prob in zip(boxes, probs, strict=True):
-                    side = min(box[2] - box[0], box[3] - box[1]) * scales[i]
-                    if prob >= self.min_prob and side >= self.min_size:
-                        found.append(Detection(i, box, float(prob)))
+            found = gated(self.mtcnn.detect(batch, table), scales, self.min_size, self.min_prob)
             if not found:
                 return [], empty
             height, width = frames.shape[1:3]
@@ -65,14 +50,3 @@ class FaceDetector:
             index = torch.tensor([d.frame for d in found], device=self.device)
             faces = area_crops(table, index, where, FACE_SIZE)
             return found, (faces - 127.5) / 128.0
-
-
-def crop_box(box: np.ndarray, margin: int, width: int, height: int) -> tuple[int, int, int, int]:
-    """The integer crop of facenet-pytorch's `extract_face`, with its margin, inside the frame
-    (at least one pixel)."""
-    mx = margin * (box[2] - box[0]) / (FACE_SIZE - margin)
-    my = margin * (box[3] - box[1]) / (FACE_SIZE - margin)
-    x1 = min(int(max(box[0] - mx / 2, 0)), width - 1)
-    y1 = min(int(max(box[1] - my / 2, 0)), height - 1)
-    x2, y2 = int(min(box[2] + mx / 2, width)), int(min(box[3] + my / 2, height))
-    return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
 
     from .decoding import Decoded
-    from .detection import Detection
+    from .face_boxes import Detection
     from .media import MediaFile
     from .models import FaceModels
     from .sampling import FrameChunk, MediaInfo
@@ -38,9 +38,13 @@ class NewFace:
     track: int = 0  # appearance within the file (see tracking.py)
 
 
-def faces_in(models: FaceModels, chunk: FrameChunk, info: MediaInfo) -> list[NewFace]:
-    """Every face that passes the detector's gates in a chunk of one file's frames."""
-    found, vectors = models.faces(chunk.frames, info.scale)
+def faces_in(
+    models: FaceModels, chunk: FrameChunk, info: MediaInfo, query: bool = False
+) -> list[NewFace]:
+    """Every face that passes the detector's gates in a chunk of one file's frames; `query`:
+    a query photo's (see `FaceModels.photo_faces`)."""
+    read = models.photo_faces if query else models.faces
+    found, vectors = read(chunk.frames, info.scale)
     return [
         _face(det, vec, chunk.times[det.frame], info.scale)
         for det, vec in zip(found, vectors, strict=True)

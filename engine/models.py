@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,14 +17,18 @@ from .weights import Weights
 if TYPE_CHECKING:
     import torch
 
-    from .detection import Detection, FaceDetector
+    from .detection import FaceDetector
     from .embedding import FaceEmbedder
+    from .face_boxes import Detection
+    from .numpy_faces import NumpyFaces
 
 
 def pick_device(name: str) -> torch.device:
     import torch
 
     if name == "auto":
+        if not nvidia_driver():
+            return torch.device("cpu")
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -33,6 +38,17 @@ def pick_device(name: str) -> torch.device:
             f"--device {name} asked for, but no CUDA GPU is available", "use --device cpu"
         )
     return device
+
+
+def nvidia_driver() -> bool:
+    """Whether an NVIDIA driver is loaded: without one, CUDA cannot be available, and `auto`
+    is the CPU without asking torch (importing it takes a second or more)."""
+    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def on_cpu(name: str) -> bool:
+    """Whether the device named `name` is the CPU, known without importing torch."""
+    return name == "cpu" or (name == "auto" and not nvidia_driver())
 
 
 def batch_sizes(device: torch.device) -> tuple[int, int]:
@@ -74,6 +90,8 @@ class FaceModels:
         self._local = threading.local()  # per thread: its CUDA stream
         self._detector: FaceDetector | None = None
         self._embedder: FaceEmbedder | None = None
+        self._numpy: NumpyFaces | None = None
+        self._numpy_failed = False
 
     @property
     def min_face_size(self) -> int:
@@ -94,6 +112,39 @@ class FaceModels:
                 self._embedder = FaceEmbedder(self.weights, device, faces, self._notify)
                 self._detector = FaceDetector(device, *self._gates, margin=self._margin)
             return self._detector, self._embedder
+
+    def photo_faces(
+        self, frames: np.ndarray, scale: float | np.ndarray = 1.0
+    ) -> tuple[list[Detection], np.ndarray]:
+        """A query photo's faces, as `faces` gives them. On the CPU they are found and embedded
+        in numpy (the same networks, weights and steps; see `numpy_faces`), so a search from a
+        cold start does not import torch; always so on the CPU, so an answer is the same
+        whether a cold command, `ris serve` or ris-tui gave it."""
+        numpy_faces = self._numpy_faces()
+        if numpy_faces is None:
+            return self.faces(frames, scale)
+        return numpy_faces.faces(frames, scale)
+
+    def load_photo_models(self) -> None:
+        """Load what `photo_faces` uses now rather than at the first query photo."""
+        self._numpy_faces()
+
+    def _numpy_faces(self) -> NumpyFaces | None:
+        """The numpy models, loaded on first use; None where photos go through torch: on a
+        GPU, with weights facenet-pytorch downloads, or weights numpy cannot read (torch then
+        reads them, or says why it cannot)."""
+        if self.weights.path is None or not on_cpu(self._device_name) or self._numpy_failed:
+            return None
+        with self._lock:
+            if self._numpy is None and not self._numpy_failed:
+                from .numpy_faces import NumpyFaces
+                from .torch_files import WeightsFileError
+
+                try:
+                    self._numpy = NumpyFaces(self.weights.path, *self._gates, self._margin)
+                except (WeightsFileError, OSError, KeyError, ValueError):
+                    self._numpy_failed = True
+            return self._numpy
 
     @property
     def frame_batch(self) -> int:

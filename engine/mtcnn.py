@@ -24,22 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .face_boxes import THRESHOLDS, largest_first, pyramid
 from .facenet import model_classes, nms
-
-THRESHOLDS = (0.6, 0.7, 0.7)  # P-, R- and O-Net, as facenet-pytorch's MTCNN
-FACTOR = 0.709  # pyramid step
-
-
-def pyramid(height: int, width: int, min_face: int) -> list[float]:
-    """The scales at which P-Net's 12 px window sees faces of `min_face` px and up."""
-    m = 12.0 / min_face
-    minl = min(height, width) * m
-    scales, scale = [], m
-    while minl >= 12:
-        scales.append(scale)
-        scale *= FACTOR
-        minl *= FACTOR
-    return scales
 
 
 def summed_area(frames: torch.Tensor) -> torch.Tensor:
@@ -77,21 +63,6 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, group: torch.Tensor, 
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
     shift = group.to(boxes.dtype) * (boxes.max() + 1)
     return nms(boxes + shift[:, None], scores, iou)
-
-
-def min_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """MTCNN's final greedy suppression, overlap measured against the smaller box (one frame)."""
-    x1, y1, x2, y2 = boxes.T
-    area = (x2 - x1 + 1) * (y2 - y1 + 1)
-    order = np.argsort(scores)
-    keep = []
-    while order.size:
-        i, rest = order[-1], order[:-1]
-        keep.append(i)
-        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
-        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
-        order = rest[(w * h) / np.minimum(area[i], area[rest]) <= iou]
-    return np.asarray(keep, dtype=np.int64)
 
 
 def _square(boxes: torch.Tensor) -> torch.Tensor:
@@ -206,11 +177,4 @@ class BatchedMTCNN:
 
     @staticmethod
     def _per_frame(boxes: np.ndarray, frame: np.ndarray, count: int) -> list:
-        out = []
-        for i in range(count):
-            mine = boxes[frame == i]
-            mine = mine[min_nms(mine[:, :4], mine[:, 4], 0.7)] if len(mine) else mine
-            area = (mine[:, 2] - mine[:, 0]) * (mine[:, 3] - mine[:, 1])
-            mine = mine[np.argsort(area)[::-1]]
-            out.append((mine[:, :4].astype(np.float32), mine[:, 4].astype(np.float32)))
-        return out
+        return [largest_first(boxes[frame == i], boxes[frame == i, 4]) for i in range(count)]

@@ -109,7 +109,7 @@ def _faces(
             if isinstance(part, MediaInfo):
                 info = part
             elif info is not None:
-                seen += faces_in(models, part, info)
+                seen += faces_in(models, part, info, query=True)
     except Image.DecompressionBombError as err:
         raise UnreadableMediaError(
             f"the query {path.name} is too large to read safely: {err}",
