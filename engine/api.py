@@ -317,8 +317,7 @@ class Engine:
                 fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
                 for fid, r in self._get_catalog().files_by_id(found.quality.keys()).items()
             }
-        files = {fid: f for fid, f in known.items() if not _gone(f.path)}
-        videos, images = rank(found, files, top or self.settings.top)
+        videos, images = rank(found, known, top or self.settings.top, lambda p: not _gone(p))
         return SearchResult(info, threshold, tuple(videos), tuple(images))
 
     def status(self) -> LibraryStatus:

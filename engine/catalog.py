@@ -117,12 +117,11 @@ def _loaded_path(value: str | bytes) -> str:
 
 
 def _file_record(row: Sequence) -> FileRecord:
-    """A files row as a record, its kind and status as enums."""
-    values = dict(zip(FileRecord.__dataclass_fields__, row, strict=True))
-    values["path"] = _loaded_path(values["path"])
-    values["kind"] = MediaKind(values["kind"])
-    values["status"] = FileStatus(values["status"])
-    return FileRecord(**values)
+    """A files row (in `_FILE_COLUMNS` order) as a record, its kind and status as enums."""
+    key, path, kind, size, mtime_ns, status, *rest = row
+    return FileRecord(
+        key, _loaded_path(path), MediaKind(kind), size, mtime_ns, FileStatus(status), *rest
+    )
 
 
 class Catalog:

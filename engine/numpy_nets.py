@@ -47,6 +47,17 @@ class Conv:
         bias = state[bn + "bias"] - state[bn + "running_mean"] * scale
         return cls(weight, bias, stride, pad)
 
+    @classmethod
+    def side_by_side(cls, convs: list[Conv]) -> Conv:
+        """1x1 convolutions of the same input as one, their outputs side by side (one matrix
+        product instead of several small ones)."""
+        assert all(c.kernel == (1, 1) and c.stride == 1 and c.pad == (0, 0) for c in convs)
+        merged = cls.__new__(cls)
+        merged.kernel, merged.stride, merged.pad = (1, 1), 1, (0, 0)
+        merged.matrix = np.ascontiguousarray(np.concatenate([c.matrix for c in convs], axis=1))
+        merged.bias = np.concatenate([c.bias for c in convs])
+        return merged
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         ph, pw = self.pad
@@ -71,12 +82,18 @@ def relu(x: np.ndarray) -> np.ndarray:
 
 
 def prelu(x: np.ndarray, slope: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, x, x * slope)
+    """x where positive, slope * x elsewhere (exactly: one of the two terms is 0)."""
+    negative = np.minimum(x, 0)
+    negative *= slope
+    out = np.maximum(x, 0)
+    out += negative
+    return out
 
 
 def max_pool(x: np.ndarray, size: int, stride: int, ceil: bool = False) -> np.ndarray:
     """torch's MaxPool2d without padding; `ceil`: its ceil_mode, where a last window that
-    starts inside the input may run past its end."""
+    starts inside the input may run past its end. Rows first, then columns: a few maxima of
+    strided views, not a reduction over every window."""
     h, w = x.shape[1:3]
 
     def out(n: int) -> int:
@@ -92,8 +109,14 @@ def max_pool(x: np.ndarray, size: int, stride: int, ceil: bool = False) -> np.nd
             x, ((0, 0), (0, max(0, need_h - h)), (0, max(0, need_w - w)), (0, 0)),
             constant_values=-np.inf,
         )  # fmt: skip
-    view = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))
-    return view[:, : oh * stride : stride, : ow * stride : stride].max(axis=(-2, -1))
+    span_h, span_w = (oh - 1) * stride + 1, (ow - 1) * stride + 1
+    rows = x[:, :span_h:stride]
+    for k in range(1, size):
+        rows = np.maximum(rows, x[:, k : k + span_h : stride])
+    out_ = rows[:, :, :span_w:stride]
+    for k in range(1, size):
+        out_ = np.maximum(out_, rows[:, :, k : k + span_w : stride])
+    return out_
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -185,11 +208,14 @@ class InceptionResnetV1:
         def bn(name: str, stride: int = 1, pad=(0, 0)) -> Conv:
             return Conv.with_batch_norm(s, name, stride, pad)
 
-        def factorised(p: str, k: int) -> tuple[list[Conv], list[Conv], Conv]:
+        def residual(p: str, *branches: list[Conv]) -> tuple[_Branches, Conv]:
+            return _Branches(list(branches)), _conv(s, f"{p}.conv2d")
+
+        def factorised(p: str, k: int) -> tuple[_Branches, Conv]:
             """Block17 (k = 7) and Block8 (k = 3): a 1x1 branch beside a 1xk then kx1 one."""
-            one, pad = [bn(f"{p}.branch0")], k // 2
-            return one, [bn(f"{p}.branch1.0"), bn(f"{p}.branch1.1", pad=(0, pad)),
-                         bn(f"{p}.branch1.2", pad=(pad, 0))], _conv(s, f"{p}.conv2d")  # fmt: skip
+            return residual(p, [bn(f"{p}.branch0")], [bn(f"{p}.branch1.0"),
+                            bn(f"{p}.branch1.1", pad=(0, k // 2)),
+                            bn(f"{p}.branch1.2", pad=(k // 2, 0))])  # fmt: skip
 
         self.stem = [
             bn("conv2d_1a", 2),
@@ -201,7 +227,8 @@ class InceptionResnetV1:
             bn("conv2d_4b", 2),
         ]  # fmt: skip  (None: max pool)
         self.block35 = [
-            (
+            residual(
+                p,
                 [bn(f"{p}.branch0")],
                 [bn(f"{p}.branch1.0"), bn(f"{p}.branch1.1", pad=(1, 1))],
                 [
@@ -209,7 +236,6 @@ class InceptionResnetV1:
                     bn(f"{p}.branch2.1", pad=(1, 1)),
                     bn(f"{p}.branch2.2", pad=(1, 1)),
                 ],
-                _conv(s, f"{p}.conv2d"),
             )  # fmt: skip
             for p in (f"repeat_1.{i}" for i in range(5))
         ]
@@ -219,12 +245,12 @@ class InceptionResnetV1:
              bn("mixed_6a.branch1.2", 2)],
         )  # fmt: skip
         self.block17 = [factorised(f"repeat_2.{i}", 7) for i in range(10)]
-        self.mixed_7a = (
+        self.mixed_7a = _Branches([
             [bn("mixed_7a.branch0.0"), bn("mixed_7a.branch0.1", 2)],
             [bn("mixed_7a.branch1.0"), bn("mixed_7a.branch1.1", 2)],
             [bn("mixed_7a.branch2.0"), bn("mixed_7a.branch2.1", pad=(1, 1)),
              bn("mixed_7a.branch2.2", 2)],
-        )  # fmt: skip
+        ])  # fmt: skip
         self.block8 = [factorised(p, 3) for p in [f"repeat_3.{i}" for i in range(5)] + ["block8"]]
         self.linear = np.ascontiguousarray(np.asarray(s["last_linear.weight"], np.float32).T)
         g, b = s["last_bn.weight"], s["last_bn.bias"]
@@ -235,14 +261,14 @@ class InceptionResnetV1:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         for conv in self.stem:
             x = max_pool(x, 3, 2) if conv is None else relu(conv(x))
-        for *branches, up in self.block35:
+        for branches, up in self.block35:
             x = _residual(x, branches, up, 0.17)
         x = np.concatenate([_chain(x, b) for b in self.mixed_6a] + [max_pool(x, 3, 2)], axis=-1)
-        for *branches, up in self.block17:
+        for branches, up in self.block17:
             x = _residual(x, branches, up, 0.10)
-        x = np.concatenate([_chain(x, b) for b in self.mixed_7a] + [max_pool(x, 3, 2)], axis=-1)
+        x = np.concatenate(self.mixed_7a(x) + [max_pool(x, 3, 2)], axis=-1)
         last = len(self.block8) - 1
-        for i, (*branches, up) in enumerate(self.block8):
+        for i, (branches, up) in enumerate(self.block8):
             x = _residual(x, branches, up, 0.20 if i < last else 1.0, last=i == last)
         x = x.mean(axis=(1, 2)) @ self.linear
         x = x * self.bn_scale + self.bn_shift
@@ -255,10 +281,24 @@ def _chain(x: np.ndarray, convs: list[Conv]) -> np.ndarray:
     return x
 
 
+class _Branches:
+    """Branches of an Inception block that each begin with a 1x1 convolution of the block's
+    input: those first convolutions run as one."""
+
+    def __init__(self, branches: list[list[Conv]]) -> None:
+        self.first = Conv.side_by_side([b[0] for b in branches])
+        self.cuts = np.cumsum([b[0].matrix.shape[1] for b in branches])[:-1].tolist()
+        self.rest = [b[1:] for b in branches]
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        starts = np.split(relu(self.first(x)), self.cuts, axis=-1)
+        return [_chain(start, rest) for start, rest in zip(starts, self.rest, strict=True)]
+
+
 def _residual(
-    x: np.ndarray, branches: list[list[Conv]], up: Conv, scale: float, last: bool = False
+    x: np.ndarray, branches: _Branches, up: Conv, scale: float, last: bool = False
 ) -> np.ndarray:
     """An Inception-ResNet block: branches side by side, projected back, added to the input
     at `scale`, then ReLU (except FaceNet's very last block)."""
-    out = up(np.concatenate([_chain(x, b) for b in branches], axis=-1)) * scale + x
+    out = up(np.concatenate(branches(x), axis=-1)) * scale + x
     return out if last else relu(out)

@@ -6,6 +6,7 @@ Pure functions over arrays: no models, no files, so the logic is tested fast and
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,39 +46,64 @@ class FileInfo:
 
 
 def rank(
-    found: Matches, files: dict[int, FileInfo], top: int
+    found: Matches,
+    files: dict[int, FileInfo],
+    top: int,
+    present: Callable[[str], bool] = lambda path: True,
 ) -> tuple[list[VideoHit], list[ImageHit]]:
     """Group matching faces by file; videos and photos, each best first, `top` of each.
     Possible matches come after every match, best first among themselves.
 
-    Faces of files missing from `files` (gone from disk) are left out.
+    Faces of files missing from `files`, or whose path is not `present` (gone from disk), are
+    left out. A photo's or a possible video's place follows from its match quality alone, so
+    only those that can make the page are built and asked `present`; a matched video's score
+    also counts how long it shows the person, so every matched video is built.
     """
     times, boxes, sims, quality = found.times, found.boxes, found.similarities, found.quality
     tracks = found.tracks if found.tracks is not None else np.full(len(times), -1)
     by_file: dict[int, list[int]] = defaultdict(list)
     for i, fid in enumerate(found.file_ids.tolist()):
-        by_file[fid].append(i)
-    videos, images = [], []
-    for fid, rows in by_file.items():
-        info = files.get(fid)
-        if info is None:
-            continue
-        r = np.asarray(rows)
-        possible = fid in found.possible
-        if info.kind == MediaKind.VIDEO:
-            hit = video_hit(info, quality[fid], times[r], boxes[r], sims[r], tracks[r])
+        if fid in files:
+            by_file[fid].append(i)
+
+    def by_quality(ids: list[int]) -> list[int]:
+        return sorted(
+            ids, key=lambda f: (f in found.possible, -round(quality[f], 4), files[f].path)
+        )
+
+    videos, possible_videos, images = [], [], []
+    for fid in by_file:
+        if files[fid].kind != MediaKind.VIDEO:
+            images.append(fid)
+        elif fid in found.possible:
+            possible_videos.append(fid)
+        elif present(files[fid].path):
+            r = np.asarray(by_file[fid])
+            videos.append(
+                video_hit(files[fid], quality[fid], times[r], boxes[r], sims[r], tracks[r])
+            )
+    videos.sort(key=lambda v: (-v.score, v.path))
+    for fid in by_quality(possible_videos):
+        if len(videos) >= top:
+            break
+        if present(files[fid].path):
+            r = np.asarray(by_file[fid])
+            hit = video_hit(files[fid], quality[fid], times[r], boxes[r], sims[r], tracks[r])
             # a possible match is ranked by its best appearance alone: never lifted by how
             # long it lasts to a score that would read as a match
-            videos.append(
-                replace(hit, score=round(quality[fid], 4), possible=True) if possible else hit
-            )
-        else:
+            videos.append(replace(hit, score=round(quality[fid], 4), possible=True))
+    shown: list[ImageHit] = []
+    for fid in by_quality(images):
+        if len(shown) >= top:
+            break
+        if present(files[fid].path):
+            r = np.asarray(by_file[fid])
             best = r[int(np.argmax(sims[r]))]
             score = round(quality[fid], 4)
-            images.append(ImageHit(info.path, score, as_box(boxes[best]), possible))
-    videos.sort(key=lambda v: (v.possible, -v.score, v.path))
-    images.sort(key=lambda i: (i.possible, -i.score, i.path))
-    return videos[:top], images[:top]
+            shown.append(
+                ImageHit(files[fid].path, score, as_box(boxes[best]), fid in found.possible)
+            )
+    return videos[:top], shown
 
 
 def video_hit(
