@@ -41,7 +41,7 @@ from .sampling import SampleOptions
 from .settings import Settings
 from .stores.base import VectorStore, reconcile
 from .stores.choice import StoreChoice, choose, open_store, record
-from .vocabulary import FileStatus, LibraryKey, MediaKind
+from .vocabulary import FaceUpscale, FileStatus, LibraryKey, MediaKind
 from .weights import Weights, resolve_weights
 
 Notify = Callable[[str], None]
@@ -92,8 +92,20 @@ class Engine:
                 self._notify,
                 s.frame_batch,
                 s.detect_threads,
+                self._upscale(),
             )
         return self._models
+
+    def _upscale(self) -> FaceUpscale:
+        """How this library enlarges small face crops: as recorded; a library with faces and no
+        record predates the choice and enlarged by area; a new one takes the setting."""
+        catalog = self._get_catalog() if self.exists() else None
+        recorded = catalog.meta(LibraryKey.FACE_UPSCALE) if catalog else None
+        if recorded:
+            return FaceUpscale(recorded)
+        if catalog is not None and catalog.face_count():
+            return FaceUpscale.AREA
+        return FaceUpscale(self.settings.face_upscale)
 
     def _weights(self) -> Weights:
         """The weights to embed with, refused if the index was built with others."""
@@ -134,14 +146,15 @@ class Engine:
         return self._models if self.models_loaded else None
 
     def share_models(self, models: FaceModels) -> bool:
-        """Use `models`, loaded by another engine, if they embed with the weights this library
-        needs (else this engine loads its own on first use); True if they are used."""
+        """Use `models`, loaded by another engine, if they embed as this library needs (its
+        weights, its way of enlarging small faces; else this engine loads its own on first
+        use); True if they are used."""
         if self._models is None:
             try:
                 wanted = self._weights()
             except EngineError:  # the search says why, as it would have
                 return False
-            if models.weights == wanted:
+            if models.weights == wanted and models.upscale == self._upscale():
                 self._models = models
         return self._models is models
 
@@ -215,6 +228,8 @@ class Engine:
             catalog.set_meta(LibraryKey.WEIGHTS_PATH, str(weights.path or ""))
         if catalog.meta(LibraryKey.FACE_MARGIN) is None:
             catalog.set_meta(LibraryKey.FACE_MARGIN, str(self.settings.face_margin))
+        if catalog.meta(LibraryKey.FACE_UPSCALE) is None:
+            catalog.set_meta(LibraryKey.FACE_UPSCALE, self._get_models().upscale.value)
 
     def faces(self, paths: Sequence[Path]) -> Iterator[FileFaces]:
         """Every face in the photos and videos under `paths`, with embeddings, read by the index

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .face_boxes import FACE_SIZE, Detection, crop_box, gated
+from .face_boxes import FACE_SIZE, Detection, crop_box, enlarged, gated, source_points
 from .mtcnn import BatchedMTCNN, area_crops, summed_area
+from .vocabulary import FaceUpscale
 
 
 class FaceDetector:
@@ -19,11 +20,17 @@ class FaceDetector:
     original frame) or less likely than `min_prob` are dropped."""
 
     def __init__(
-        self, device: torch.device, min_size: int = 20, min_prob: float = 0.9, margin: int = 0
+        self,
+        device: torch.device,
+        min_size: int = 20,
+        min_prob: float = 0.9,
+        margin: int = 0,
+        upscale: FaceUpscale = FaceUpscale.BILINEAR,
     ):
         self.min_size = min_size
         self.min_prob = min_prob
         self.margin = margin
+        self.upscale = upscale
         self.device = device
         self.mtcnn = BatchedMTCNN(device, min_face_size=max(12, min_size))
 
@@ -45,8 +52,38 @@ class FaceDetector:
             if not found:
                 return [], empty
             height, width = frames.shape[1:3]
-            crops = [crop_box(d.box, self.margin, width, height) for d in found]
-            where = torch.tensor(crops, device=self.device)
+            crops = np.asarray([crop_box(d.box, self.margin, width, height) for d in found])
+            where = torch.from_numpy(crops).to(self.device)
             index = torch.tensor([d.frame for d in found], device=self.device)
             faces = area_crops(table, index, where, FACE_SIZE)
+            small = enlarged(crops) if self.upscale == FaceUpscale.BILINEAR else np.zeros(0, bool)
+            if small.any():
+                mine = torch.from_numpy(np.flatnonzero(small)).to(self.device)
+                faces[mine] = bilinear_crops(batch, index[mine], crops[small], FACE_SIZE)
             return found, (faces - 127.5) / 128.0
+
+
+def bilinear_crops(
+    frames: torch.Tensor, frame: torch.Tensor, box: np.ndarray, size: int
+) -> torch.Tensor:
+    """(N, 3, size, size) float crops of integer boxes (N, 4, inside the frame) of (B, 3, H, W)
+    uint8 `frames` (`frame`: which, (N,)), enlarged as `F.interpolate(crop, (size, size),
+    mode="bilinear", align_corners=False)` does; `numpy_faces.bilinear_crops` is the same."""
+    device = frames.device
+    rows = [
+        torch.from_numpy(a).to(device)
+        for a in source_points(box[:, 1], box[:, 3] - box[:, 1], size)
+    ]
+    cols = [
+        torch.from_numpy(a).to(device)
+        for a in source_points(box[:, 0], box[:, 2] - box[:, 0], size)
+    ]
+    b = frame.long()[:, None, None]
+
+    def at(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return frames[b, :, r[:, :, None], c[:, None, :]].float()  # (N, size, size, 3)
+
+    wy, wx = rows[2][:, :, None, None], cols[2][:, None, :, None]
+    top = (1 - wx) * at(rows[0], cols[0]) + wx * at(rows[0], cols[1])
+    bottom = (1 - wx) * at(rows[1], cols[0]) + wx * at(rows[1], cols[1])
+    return ((1 - wy) * top + wy * bottom).permute(0, 3, 1, 2)

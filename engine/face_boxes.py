@@ -73,6 +73,28 @@ def gated(
     return kept
 
 
+def enlarged(crops: np.ndarray) -> np.ndarray:
+    """Which integer crops (N, 4) are smaller than FaceNet's input either way, so enlarged: by
+    `FaceUpscale.BILINEAR` where the library says so. Crops at least 160 px both ways are
+    always shrunk by area (each output pixel the mean of the pixels it covers)."""
+    crops = np.asarray(crops).reshape(-1, 4)
+    return (crops[:, 2] - crops[:, 0] < FACE_SIZE) | (crops[:, 3] - crops[:, 1] < FACE_SIZE)
+
+
+def source_points(start: np.ndarray, length: np.ndarray, size: int) -> tuple:
+    """Where bilinear resampling of spans [start, start + length) to `size` points reads
+    (`F.interpolate(mode="bilinear", align_corners=False)`): for each span (N, size) the pixel
+    before each point, the one after (clamped to the span) and the weight of the one after."""
+    length = np.asarray(length).reshape(-1, 1)
+    scale = length.astype(np.float32) / np.float32(size)
+    src = (np.arange(size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    src = np.maximum(src, np.float32(0))
+    before = np.minimum(src.astype(np.int64), length - 1)
+    after = np.minimum(before + 1, length - 1)
+    start = np.asarray(start).reshape(-1, 1)
+    return start + before, start + after, (src - before).astype(np.float32)
+
+
 def crop_box(box: np.ndarray, margin: int, width: int, height: int) -> tuple[int, int, int, int]:
     """The integer crop of facenet-pytorch's `extract_face`, with its margin, inside the frame
     (at least one pixel)."""

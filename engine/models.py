@@ -12,6 +12,7 @@ import numpy as np
 
 from .settings import usable_cores
 from .stages import StageClock
+from .vocabulary import FaceUpscale
 from .weights import Weights
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class FaceModels:
         notify: Callable[[str], None] = lambda text: None,
         frame_batch: int = 0,
         detect_threads: int = 0,
+        upscale: FaceUpscale = FaceUpscale.BILINEAR,
     ) -> None:
         self.weights = weights
         self._notify = notify  # told of slow first-time work (a weights download)
@@ -86,6 +88,7 @@ class FaceModels:
         self._batches = (frame_batch, face_batch)  # 0: chosen for the device
         self._threads = detect_threads  # 0: chosen for the device
         self._margin = margin
+        self.upscale = FaceUpscale(upscale)  # how small face crops are enlarged (per library)
         self._lock = threading.Lock()
         self._local = threading.local()  # per thread: its CUDA stream
         self._detector: FaceDetector | None = None
@@ -110,7 +113,9 @@ class FaceModels:
                 device = pick_device(self._device_name)
                 faces = self._batches[1] or batch_sizes(device)[1]
                 self._embedder = FaceEmbedder(self.weights, device, faces, self._notify)
-                self._detector = FaceDetector(device, *self._gates, margin=self._margin)
+                self._detector = FaceDetector(
+                    device, *self._gates, margin=self._margin, upscale=self.upscale
+                )
             return self._detector, self._embedder
 
     def photo_faces(
@@ -141,7 +146,9 @@ class FaceModels:
                 from .torch_files import WeightsFileError
 
                 try:
-                    self._numpy = NumpyFaces(self.weights.path, *self._gates, self._margin)
+                    self._numpy = NumpyFaces(
+                        self.weights.path, *self._gates, self._margin, self.upscale
+                    )
                 except (WeightsFileError, OSError, KeyError, ValueError):
                     self._numpy_failed = True
             return self._numpy

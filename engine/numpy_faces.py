@@ -24,12 +24,15 @@ from .face_boxes import (
     THRESHOLDS,
     Detection,
     crop_box,
+    enlarged,
     gated,
     largest_first,
     pyramid,
+    source_points,
 )
 from .numpy_nets import InceptionResnetV1, ONet, PNet, RNet
 from .torch_files import load_state
+from .vocabulary import FaceUpscale
 
 
 def mtcnn_weights() -> Path:
@@ -47,7 +50,12 @@ class NumpyFaces:
     """Detector and embedder in numpy, with `FaceDetector`'s gates and crop margin."""
 
     def __init__(
-        self, weights: Path, min_size: int = 20, min_prob: float = 0.9, margin: int = 0
+        self,
+        weights: Path,
+        min_size: int = 20,
+        min_prob: float = 0.9,
+        margin: int = 0,
+        upscale: FaceUpscale = FaceUpscale.BILINEAR,
     ) -> None:
         data = mtcnn_weights()
         self.pnet = PNet(load_state(data / "pnet.pt"))
@@ -59,6 +67,7 @@ class NumpyFaces:
         self.min_face = max(12, min_size)
         self.min_prob = min_prob
         self.margin = margin
+        self.upscale = upscale
 
     def faces(
         self, frames: np.ndarray, scale: float | np.ndarray = 1.0
@@ -75,10 +84,12 @@ class NumpyFaces:
         if not found:
             return [], none
         height, width = frames.shape[1:3]
+        boxes = np.asarray([crop_box(d.box, self.margin, width, height) for d in found])
+        small = enlarged(boxes) & (self.upscale == FaceUpscale.BILINEAR)
         crops = np.concatenate([
-            area_crops(tables[d.frame], np.asarray([crop_box(d.box, self.margin, width, height)]),
-                       FACE_SIZE)
-            for d in found
+            bilinear_crops(frames[d.frame], box[None], FACE_SIZE) if bilinear
+            else area_crops(tables[d.frame], box[None], FACE_SIZE)
+            for d, box, bilinear in zip(found, boxes, small, strict=True)
         ])  # fmt: skip
         return found, self.net((crops - np.float32(127.5)) / np.float32(128.0))
 
@@ -168,6 +179,23 @@ def area_crops(table: np.ndarray, box: np.ndarray, size: int | tuple[int, int]) 
     sums = at(r1, c1) - at(r0, c1) - at(r1, c0) + at(r0, c0)
     count = (r1 - r0)[:, :, None] * (c1 - c0)[:, None, :]
     return sums.astype(np.float32) / count[..., None].astype(np.float32)
+
+
+def bilinear_crops(frame: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """(N, size, size, 3) float32 crops of integer boxes (N, 4, inside the frame) of an
+    (H, W, 3) uint8 frame, enlarged as `detection.bilinear_crops` does (and F.interpolate's
+    bilinear mode, align_corners=False)."""
+    y0, y1, wy = source_points(box[:, 1], box[:, 3] - box[:, 1], size)
+    x0, x1, wx = source_points(box[:, 0], box[:, 2] - box[:, 0], size)
+
+    def at(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return frame[r[:, :, None], c[:, None, :]].astype(np.float32)  # (N, size, size, 3)
+
+    wy, wx = wy[:, :, None, None], wx[:, None, :, None]
+    one = np.float32(1)
+    top = (one - wx) * at(y0, x0) + wx * at(y0, x1)
+    bottom = (one - wx) * at(y1, x0) + wx * at(y1, x1)
+    return (one - wy) * top + wy * bottom
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import UserError
+from .vocabulary import FaceUpscale
 
 # Cosine similarity at which two faces are taken to be the same person. Chosen from the LFW
 # dev pairs with the CASIA-WebFace weights and 32 px crop margin
@@ -33,6 +34,7 @@ _ENV = {
     "detect_threads": ("RIS_DETECT_THREADS", int),
     "face_batch": ("RIS_FACE_BATCH", int),
     "face_margin": ("RIS_FACE_MARGIN", int),
+    "face_upscale": ("RIS_FACE_UPSCALE", str),
     "backend": ("RIS_BACKEND", str),
     "milvus_uri": ("RIS_MILVUS_URI", str),
     "milvus_token": ("RIS_MILVUS_TOKEN", str),
@@ -62,6 +64,7 @@ class Settings:
     min_face_size: int = 20  # pixels, the shorter side of a face box in the original frame
     min_face_prob: float = 0.90  # MTCNN detection probability
     face_margin: int = 32  # context around the face box in the 160 px crop (fixed per index)
+    face_upscale: str = "bilinear"  # bilinear | area: crops under 160 px enlarged so (per index)
     max_frame_side: int = 1280  # frames are decoded at most this large for detection
     frame_batch: int = 0  # frames per detection batch; 0: 16 on the CPU, up to 128 on a GPU
     face_batch: int = 0  # faces per embedding batch; 0: 64 on the CPU, 512 on a GPU
@@ -120,6 +123,9 @@ class Settings:
             ("detect_threads", "--detect-threads", "RIS_DETECT_THREADS", 0, 64, True),
             ("milvus_timeout", "", "RIS_MILVUS_TIMEOUT", 0.0, math.inf, False),
         )
+        if self.face_upscale not in {u.value for u in FaceUpscale}:
+            choices = " or ".join(u.value for u in FaceUpscale)
+            raise UserError(f"RIS_FACE_UPSCALE must be {choices}, not {self.face_upscale!r}")
         for name, flag, var, low, high, closed in limits:
             value = getattr(self, name)
             if value is None:

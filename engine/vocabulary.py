@@ -33,6 +33,14 @@ class FileStatus(StrEnum):
     FAILED = "failed"
 
 
+class FaceUpscale(StrEnum):
+    """How a face crop smaller than FaceNet's 160 px input is enlarged to it (fixed per index:
+    a query is read the way its library's faces were)."""
+
+    BILINEAR = "bilinear"  # smooth: FaceNet's training crops were resized so (the default)
+    AREA = "area"  # each source pixel repeated as a block: ris before 2026-11-26, facenet-pytorch
+
+
 class LibraryKey(StrEnum):
     """What a library records about itself, in the catalog's meta table (key -> text)."""
 
@@ -41,6 +49,7 @@ class LibraryKey(StrEnum):
     WEIGHTS_ID = "weights_id"  # 'sha256:<hex>' of the FaceNet weights, or the vggface2 name
     WEIGHTS_PATH = "weights_path"  # where those weights were read from
     FACE_MARGIN = "face_margin"  # crop margin in pixels of the 160 px crop
+    FACE_UPSCALE = "face_upscale"  # how crops under 160 px are enlarged (none: 'area', older ris)
     BACKEND = "backend"  # usearch | milvus: the store the library was last indexed into
     MILVUS_URI = "milvus_uri"  # its Milvus Lite file or server ('' for usearch)
     MILVUS_COLLECTION = "milvus_collection"  # its Milvus collection ('' for usearch)

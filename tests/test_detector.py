@@ -53,6 +53,29 @@ def test_area_crops_are_what_interpolate_gives_crop_by_crop():
             torch.testing.assert_close(got[k], want, atol=1e-4, rtol=0)
 
 
+def test_bilinear_crops_are_what_interpolate_gives_in_torch_and_numpy():
+    from engine.detection import bilinear_crops
+    from engine.numpy_faces import bilinear_crops as numpy_bilinear_crops
+
+    rng = np.random.default_rng(11)
+    frames = rng.integers(0, 256, (2, 97, 131, 3), dtype=np.uint8)
+    boxes = []
+    for _ in range(40):  # enlarged every way: tiny, thin, wide, whole-frame and edge crops
+        x1, y1 = int(rng.integers(0, 130)), int(rng.integers(0, 96))
+        x2, y2 = int(rng.integers(x1 + 1, 132)), int(rng.integers(y1 + 1, 98))
+        boxes.append([x1, y1, x2, y2])
+    boxes += [[0, 0, 131, 97], [130, 96, 131, 97], [5, 0, 6, 97]]
+    owners = rng.integers(0, 2, len(boxes))
+    batch = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    got = bilinear_crops(batch, torch.from_numpy(owners), np.asarray(boxes), 160)
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        crop = batch[owners[k] : owners[k] + 1, :, y1:y2, x1:x2].float()
+        want = F.interpolate(crop, size=(160, 160), mode="bilinear", align_corners=False)[0]
+        torch.testing.assert_close(got[k], want, atol=0.01, rtol=0)
+        mine = numpy_bilinear_crops(frames[owners[k]], np.asarray([boxes[k]]), 160)[0]
+        np.testing.assert_allclose(mine, want.permute(1, 2, 0).numpy(), atol=0.01, rtol=0)
+
+
 @pytest.mark.slow
 def test_it_finds_the_faces_facenet_pytorch_finds_and_embeds_them_alike(models):
     # a stage with several people, a talking head, and group photos with many small faces

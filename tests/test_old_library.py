@@ -78,6 +78,7 @@ def test_a_library_from_e3fb765_opens_searches_alike_and_reindexes_incrementally
     # the vectors written then are trusted as they are: nothing to rebuild
     from engine.catalog import Catalog
     from engine.stores.usearch import UsearchStore
+    from engine.vocabulary import LibraryKey
 
     catalog, store = Catalog(data / "catalog.sqlite"), UsearchStore(data / "faces.usearch")
     assert store.version == catalog.version and len(store) == catalog.face_count() == 14
@@ -91,6 +92,10 @@ def test_a_library_from_e3fb765_opens_searches_alike_and_reindexes_incrementally
     more = ris(ris_env, "index", str(media), "--data-dir", str(data))
     assert more.returncode == 0, more.stderr
     assert "4 files found: 1 to index, 3 unchanged" in more.stderr
+    # its small faces were enlarged by area, and the new file's are too: one way per library
+    catalog = Catalog(data / "catalog.sqlite")
+    assert catalog.meta(LibraryKey.FACE_UPSCALE) == "area"
+    catalog.close()
     after = ris(ris_env, "search", str(query), "--json", "--data-dir", str(data))
     paths = [v["path"] for v in json.loads(after.stdout)["videos"]]
     assert set(paths[:2]) == {str(media / "aoc_gt.mp4"), str(media / "aoc_3.mp4")}

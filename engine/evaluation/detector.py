@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..detection import FACE_SIZE, Detection, crop_box
+from ..face_boxes import FACE_SIZE, Detection, crop_box, enlarged
 from ..media import MediaFile, walk
 from ..models import FaceModels
 from ..sampling import FrameChunk, MediaInfo, SampleOptions, read_media
@@ -30,13 +30,15 @@ DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dev"
 
 
 class ReferenceDetector:
-    """facenet-pytorch's MTCNN.detect and ris's former per-face crop, with ris's gates."""
+    """facenet-pytorch's MTCNN.detect and ris's former per-face crop (`F.interpolate` of each
+    face alone), with ris's gates and its way of enlarging small faces."""
 
     def __init__(self, models: FaceModels) -> None:
         from facenet_pytorch import MTCNN
 
         detector, self.embedder = models.load()
         self.gates = detector.min_size, detector.min_prob, detector.margin
+        self.upscale = detector.upscale  # the crop as ris cuts it: only the detector differs
         self.device = detector.device
         self.mtcnn = MTCNN(keep_all=True, min_face_size=max(12, self.gates[0]), device=self.device)
 
@@ -55,7 +57,12 @@ class ReferenceDetector:
         for det in found:
             x1, y1, x2, y2 = crop_box(det.box, margin, frames.shape[2], frames.shape[1])
             face = torch.from_numpy(frames[det.frame, y1:y2, x1:x2].copy()).permute(2, 0, 1)
-            crops.append(F.interpolate(face[None].float(), size=(FACE_SIZE,) * 2, mode="area")[0])
+            size = (FACE_SIZE, FACE_SIZE)
+            if enlarged(np.asarray([x1, y1, x2, y2]))[0] and self.upscale == "bilinear":
+                crop = F.interpolate(face[None].float(), size, mode="bilinear", align_corners=False)
+            else:
+                crop = F.interpolate(face[None].float(), size, mode="area")
+            crops.append(crop[0])
         if not crops:
             return [], np.zeros((0, 512), np.float32)
         return found, self.embedder.embed((torch.stack(crops) - 127.5) / 128.0)
