@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 
 import numpy as np
@@ -34,7 +35,19 @@ def load_network(
                 "offline? set --weights or RIS_FACENET_WEIGHTS to a local state_dict file",
             ) from err
     else:
-        state = torch.load(weights.path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(weights.path, map_location="cpu", weights_only=True)
+        except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as err:
+            raise MissingWeightsError(
+                f"cannot read the FaceNet weights {weights.path}: {_first_sentence(err)}",
+                "the file may be truncated or damaged: copy it again, or set --weights or "
+                "RIS_FACENET_WEIGHTS to another InceptionResnetV1 state_dict file",
+            ) from err
+        if not isinstance(state, dict):
+            raise MissingWeightsError(
+                f"{weights.path} is not an InceptionResnetV1 state_dict",
+                "use a facenet-pytorch InceptionResnetV1 weights file",
+            )
         state = {k: v for k, v in state.items() if not k.startswith("logits.")}
         with torch.device("meta"):  # no random initialisation of weights about to be replaced
             net = network(pretrained=None, classify=False)
@@ -70,3 +83,8 @@ class FaceEmbedder:
                 vec = torch.nn.functional.normalize(self.net(part), dim=1)
                 out[lo : lo + len(part)] = vec.float().cpu().numpy()
         return out
+
+
+def _first_sentence(err: Exception) -> str:
+    """What torch says is wrong with a file, without its advice about checkpoints."""
+    return str(err).split("\n")[0].split(". ")[0].rstrip(".")

@@ -132,6 +132,20 @@ def test_missing_weights_is_a_user_error(tmp_path, ris_env):
     )
 
 
+def test_damaged_weights_are_a_user_error_and_nothing_is_indexed(tmp_path, ris_env):
+    from tests.conftest import WEIGHTS
+
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(WEIGHTS.read_bytes()[:5_000_000])  # a copy cut short
+    env = {**ris_env, "RIS_FACENET_WEIGHTS": str(truncated)}
+    run = ris("index", LMM_PHOTO, "--data-dir", tmp_path / "d", env=env)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert f"cannot read the FaceNet weights {truncated}" in run.stderr
+    assert "truncated or damaged" in run.stderr
+    status = ris("status", "--json", "--data-dir", tmp_path / "d", env=ris_env)
+    assert status.returncode == 0 and json.loads(status.stdout)["faces"] == 0
+
+
 def test_other_weights_than_the_index_are_refused(small_index, ris_env, tmp_path):
     root, _ = small_index
     import torch
