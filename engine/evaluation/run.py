@@ -139,7 +139,7 @@ def lfw_section(
             replace(settings, face_upscale="area"),
         ),
     }
-    for row, (what, changed) in befores.items():
+    for variant, (what, changed) in befores.items():
         say(f"Before/after: ris with {what}")
         before = build_engine(replace(changed, data_dir=settings.data_dir / "none"))
         vec0 = {}
@@ -148,7 +148,7 @@ def lfw_section(
                 vec0[n] = before.read_query(lfw / n).templates[0]
             except EngineError:
                 vec0[n] = None
-        out["verification"][row] = lfw_bench.verification(pair_list, vec0)
+        out["verification"][variant] = lfw_bench.verification(pair_list, vec0)
     engine.close()
     return out
 
