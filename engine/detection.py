@@ -1,8 +1,10 @@
 """Face detection and alignment: every face in a batch of frames, gated, cropped for FaceNet.
 
 The detector is facenet-pytorch's MTCNN run a batch at a time (engine/mtcnn.py); the 160 px
-crops are cut from the same frames on the same device, as facenet-pytorch's `extract_face`
-cuts them, so frames cross to the GPU once and faces never come back until they are vectors.
+crops are cut from the same frames on the same device, so frames cross to the GPU once and
+faces never come back until they are vectors. A crop is cut as facenet-pytorch's
+`extract_face` cuts it (box, margin), then shrunk by area when it is 160 px or more, and
+enlarged bilinearly when smaller (where its library says so: see `FaceUpscale`).
 """
 
 from __future__ import annotations

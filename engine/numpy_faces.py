@@ -4,8 +4,8 @@ A cold `ris search PHOTO` spends most of its time importing torch (1.4 s and mor
 on 2 cores), for a few hundred milliseconds of work on one picture. This module does that
 work with the same weights (read by `torch_files`), the same networks (`numpy_nets`), the same
 cascade as `mtcnn` (thresholds, pyramid, suppressions, box refinements, area resampling of
-integer crops from summed-area tables) and the same gates and crops as `detection`, step for
-step in float32, so the boxes and vectors equal the torch detector's to rounding
+integer crops from summed-area tables) and the same gates and crops as `detection` (small
+faces enlarged bilinearly, from the same source points), step for step in float32, so the boxes and vectors equal the torch detector's to rounding
 (`tests/test_numpy_faces.py` holds them to it on the dev photos).
 
 On the CPU every query photo is read this way, in a cold command, by `ris serve` and by
