@@ -42,8 +42,8 @@ def faces_in(
     models: FaceModels, chunk: FrameChunk, info: MediaInfo, query: bool = False
 ) -> list[NewFace]:
     """Every face that passes the detector's gates in a chunk of one file's frames; `query`:
-    a query photo's (see `FaceModels.photo_faces`)."""
-    read = models.photo_faces if query else models.faces
+    a query photo's (see `FaceModels.query_faces`)."""
+    read = models.query_faces if query else models.faces
     found, vectors = read(chunk.frames, info.scale)
     return [
         _face(det, vec, chunk.times[det.frame], info.scale)
@@ -85,6 +85,7 @@ def faces_by_file(
     batch: int = 16,
     clock: StageClock | None = None,
     threads: int = 1,
+    query: bool = False,
 ) -> Generator[FileRead | FramesRead, None, None]:
     """A decoder's events, file by file, each file whole once read (FileRead), as files end
     (not in the order given), with progress between (FramesRead).
@@ -92,7 +93,8 @@ def faces_by_file(
     Frames of several files go to the detector together, `batch` or more at a time (grouped by
     size, as a batch must be), so that many short files, or photos, keep a GPU as busy as one
     long video does. Batches are detected in `threads` threads while this one goes on reading
-    the decoders (and a GPU works on one batch while the host prepares the next).
+    the decoders (and a GPU works on one batch while the host prepares the next). `query`: a
+    query clip's frames (see `FaceModels.query_faces`).
     """
     clock = clock or StageClock()
     open_files: dict[int, FileRead] = {}  # by id of the MediaFile: files interleave
@@ -102,9 +104,9 @@ def faces_by_file(
 
     def send(group: list[tuple[FileRead, FrameChunk]]) -> Iterator[FramesRead]:
         live = [item for item in group if item[0].error is None]  # not failed meanwhile
-        flight.append(_Batch(group, live, pool.submit(_faces, live, models, clock)))
+        flight.append(_Batch(group, live, pool.submit(_faces, live, models, clock, query)))
         while len(flight) > threads + 1:
-            yield from _settle(flight.popleft(), models, clock)
+            yield from _settle(flight.popleft(), models, clock, query)
 
     try:
         for ev in clock.timed("decode", iter(events)):
@@ -126,13 +128,13 @@ def faces_by_file(
             else:
                 current.ended, current.error = True, ev.error
             while flight and flight[0].result.done():
-                yield from _settle(flight.popleft(), models, clock)
+                yield from _settle(flight.popleft(), models, clock, query)
             for key in [k for k, f in open_files.items() if f.ended and f.queued == 0]:
                 yield open_files.pop(key)
         for group in list(queued.values()):
             yield from send(group)
         while flight:
-            yield from _settle(flight.popleft(), models, clock)
+            yield from _settle(flight.popleft(), models, clock, query)
         yield from open_files.values()
     finally:  # done, failed or cancelled: no batch is left running, the decoders stop
         pool.shutdown(wait=True, cancel_futures=True)
@@ -152,7 +154,9 @@ def _frames(group: list[tuple[FileRead, FrameChunk]]) -> int:
     return sum(len(c.times) for _, c in group)
 
 
-def _settle(batch: _Batch, models: FaceModels, clock: StageClock) -> Iterator[FramesRead]:
+def _settle(
+    batch: _Batch, models: FaceModels, clock: StageClock, query: bool = False
+) -> Iterator[FramesRead]:
     """A batch's faces given to their files. A batch that failed is tried again file by
     file, so that one bad file fails alone."""
     done = []
@@ -163,7 +167,7 @@ def _settle(batch: _Batch, models: FaceModels, clock: StageClock) -> Iterator[Fr
             for file in dict.fromkeys(f for f, _ in batch.live):
                 mine = [x for x in batch.live if x[0] is file]
                 try:
-                    done.append((mine, _faces(mine, models, clock)))
+                    done.append((mine, _faces(mine, models, clock, query)))
                 except (RuntimeError, ValueError, IndexError) as err:
                     file.error = f"face detection failed: {type(err).__name__}: {err}"[:200]
     for items, found in done:
@@ -176,14 +180,17 @@ def _settle(batch: _Batch, models: FaceModels, clock: StageClock) -> Iterator[Fr
 
 
 def _faces(
-    items: list[tuple[FileRead, FrameChunk]], models: FaceModels, clock: StageClock
+    items: list[tuple[FileRead, FrameChunk]],
+    models: FaceModels,
+    clock: StageClock,
+    query: bool = False,
 ) -> list[list[NewFace]]:
     """The faces of each chunk, detected and embedded as one batch."""
     if not items:
         return []
     frames = np.concatenate([c.frames for _, c in items]) if len(items) > 1 else items[0][1].frames
     scales = np.concatenate([np.full(len(c.times), _scale(f)) for f, c in items])
-    found, vectors = models.faces(frames, scales, clock)
+    found, vectors = (models.query_faces if query else models.faces)(frames, scales, clock)
     owner = np.concatenate([np.full(len(c.times), k) for k, (_, c) in enumerate(items)])
     first = np.cumsum([0] + [len(c.times) for _, c in items])
     out: list[list[NewFace]] = [[] for _ in items]

@@ -118,20 +118,33 @@ class FaceModels:
                 )
             return self._detector, self._embedder
 
-    def photo_faces(
-        self, frames: np.ndarray, scale: float | np.ndarray = 1.0
+    def query_faces(
+        self,
+        frames: np.ndarray,
+        scale: float | np.ndarray = 1.0,
+        clock: StageClock | None = None,
     ) -> tuple[list[Detection], np.ndarray]:
-        """A query photo's faces, as `faces` gives them. On the CPU they are found and embedded
-        in numpy (the same networks, weights and steps; see `numpy_faces`), so a search from a
-        cold start does not import torch; always so on the CPU, so an answer is the same
-        whether a cold command, `ris serve` or ris-tui gave it."""
+        """A query's faces (a photo, a clip's frames), as `faces` gives them. On the CPU they
+        are found and embedded in numpy (the same networks, weights and steps; see
+        `numpy_faces`), so a search from a cold start does not import torch; always so on the
+        CPU, so an answer is the same whether a cold command, `ris serve` or ris-tui gave it."""
         numpy_faces = self._numpy_faces()
         if numpy_faces is None:
-            return self.faces(frames, scale)
-        return numpy_faces.faces(frames, scale)
+            return self.faces(frames, scale, clock)
+        clock = clock or StageClock()
+        with clock.busy_in("detect"):
+            return numpy_faces.faces(frames, scale)
+
+    @property
+    def query_batch(self) -> int:
+        """Frames of a query clip detected at a time: few, so that a cancelled query waits for
+        at most one small batch (4 on the CPU)."""
+        if self._numpy_faces() is not None:
+            return 4
+        return max(1, self.frame_batch // 4)
 
     def load_photo_models(self) -> None:
-        """Load what `photo_faces` uses now rather than at the first query photo."""
+        """Load what `query_faces` uses now rather than at the first query."""
         self._numpy_faces()
 
     def _numpy_faces(self) -> NumpyFaces | None:

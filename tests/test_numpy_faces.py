@@ -1,5 +1,5 @@
-"""Query photos read in numpy (engine/numpy_faces.py), without torch: the same weights, the
-same faces, boxes and vectors as the torch models, and a cold `ris search` of a photo that
+"""Queries read in numpy (engine/numpy_faces.py), without torch: the same weights, the same
+faces, boxes and vectors as the torch models, and a cold `ris search` of a photo or a clip that
 never imports torch (issue 15: its cold start)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from engine.sampling import FrameChunk, MediaInfo, SampleOptions, read_media
 from engine.torch_files import LEGACY_MAGIC, LEGACY_PROTOCOL, WeightsFileError, load_state
 from engine.vocabulary import MediaKind
 from engine.weights import VGGFACE2, Weights, file_weights
-from tests.conftest import AOC_PHOTO, HAMILTON, IMAGES, ROOT, SHARED, WEIGHTS
+from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, IMAGES, ROOT, SHARED, WEIGHTS
 
 LFW = SHARED / "data" / "dev" / "lfw"
 
@@ -133,11 +133,12 @@ def test_weights_numpy_cannot_read_go_to_torch(tmp_path):
     assert models._numpy_faces() is None
     frame = np.zeros((1, 200, 200, 3), np.uint8)
     with pytest.raises(Exception, match="not an InceptionResnetV1 state_dict"):
-        models.photo_faces(frame)
+        models.query_faces(frame)
 
 
 @pytest.mark.slow
-def test_a_cold_photo_search_never_imports_torch(dev_index, ris_env):
+@pytest.mark.parametrize("query", [AOC_PHOTO, AOC_CLIPS[2]], ids=["photo", "clip"])
+def test_a_cold_search_never_imports_torch(dev_index, ris_env, query):
     engine, _ = dev_index
     script = (
         "import sys, contextlib, io\n"
@@ -152,7 +153,7 @@ def test_a_cold_photo_search_never_imports_torch(dev_index, ris_env):
     )
     env = {**ris_env, "RIS_DATA_DIR": str(engine.settings.data_dir), "RIS_SERVE": "off"}
     run = subprocess.run(
-        [sys.executable, "-c", script, "search", str(AOC_PHOTO), "--json"],
+        [sys.executable, "-c", script, "search", str(query), "--json"],
         env=env,
         cwd=ROOT,
         capture_output=True,
