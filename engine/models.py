@@ -94,7 +94,7 @@ class FaceModels:
         self._detector: FaceDetector | None = None
         self._embedder: FaceEmbedder | None = None
         self._numpy: NumpyFaces | None = None
-        self._numpy_failed = False
+        self._numpy_decided = False  # whether queries use numpy is known (see _numpy_faces)
 
     @property
     def min_face_size(self) -> int:
@@ -148,23 +148,26 @@ class FaceModels:
         self._numpy_faces()
 
     def _numpy_faces(self) -> NumpyFaces | None:
-        """The numpy models, loaded on first use; None where photos go through torch: on a
+        """The numpy models, loaded on first use; None where queries go through torch: on a
         GPU, with weights facenet-pytorch downloads, or weights numpy cannot read (torch then
-        reads them, or says why it cannot)."""
-        if self.weights.path is None or not on_cpu(self._device_name) or self._numpy_failed:
-            return None
-        with self._lock:
-            if self._numpy is None and not self._numpy_failed:
-                from .numpy_faces import NumpyFaces
-                from .torch_files import WeightsFileError
+        reads them, or says why it cannot). Decided once: a query's every batch asks."""
+        if not self._numpy_decided:
+            with self._lock:
+                if not self._numpy_decided:
+                    self._numpy = self._load_numpy_faces()
+                    self._numpy_decided = True
+        return self._numpy
 
-                try:
-                    self._numpy = NumpyFaces(
-                        self.weights.path, *self._gates, self._margin, self.upscale
-                    )
-                except (WeightsFileError, OSError, KeyError, ValueError):
-                    self._numpy_failed = True
-            return self._numpy
+    def _load_numpy_faces(self) -> NumpyFaces | None:
+        if self.weights.path is None or not on_cpu(self._device_name):
+            return None
+        from .numpy_faces import NumpyFaces
+        from .torch_files import WeightsFileError
+
+        try:
+            return NumpyFaces(self.weights.path, *self._gates, self._margin, self.upscale)
+        except (WeightsFileError, OSError, KeyError, ValueError):
+            return None
 
     @property
     def frame_batch(self) -> int:
