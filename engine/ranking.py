@@ -71,6 +71,10 @@ def rank(
             ids, key=lambda f: (f in found.possible, -round(quality[f], 4), files[f].path)
         )
 
+    def hit(fid: int) -> VideoHit:
+        r = np.asarray(by_file[fid])
+        return video_hit(files[fid], quality[fid], times[r], boxes[r], sims[r], tracks[r])
+
     videos, possible_videos, images = [], [], []
     for fid in by_file:
         if files[fid].kind != MediaKind.VIDEO:
@@ -78,20 +82,15 @@ def rank(
         elif fid in found.possible:
             possible_videos.append(fid)
         elif present(files[fid].path):
-            r = np.asarray(by_file[fid])
-            videos.append(
-                video_hit(files[fid], quality[fid], times[r], boxes[r], sims[r], tracks[r])
-            )
+            videos.append(hit(fid))
     videos.sort(key=lambda v: (-v.score, v.path))
     for fid in by_quality(possible_videos):
         if len(videos) >= top:
             break
         if present(files[fid].path):
-            r = np.asarray(by_file[fid])
-            hit = video_hit(files[fid], quality[fid], times[r], boxes[r], sims[r], tracks[r])
             # a possible match is ranked by its best appearance alone: never lifted by how
             # long it lasts to a score that would read as a match
-            videos.append(replace(hit, score=round(quality[fid], 4), possible=True))
+            videos.append(replace(hit(fid), score=round(quality[fid], 4), possible=True))
     shown: list[ImageHit] = []
     for fid in by_quality(images):
         if len(shown) >= top:
