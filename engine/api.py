@@ -306,7 +306,7 @@ class Engine:
         top = top or self.settings.top
         found = match_appearances(q.templates[chosen - 1], catalog, store, thr, floor, top)
         result = self._rank(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
-        return replace(result, possible=floor)
+        return replace(result, possible=floor if found.floor is None else found.floor)
 
     def _catch_up(self) -> None:
         """Level the store with the catalog before a search (after a crash, say): usearch in

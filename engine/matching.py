@@ -9,7 +9,10 @@ frames included.
 
 Below the threshold, down to a lower similarity, appearances are possible matches: listed
 after every match, marked, for files with no match (the way a face service lets its caller
-lower the match threshold and see what comes close).
+lower the match threshold and see what comes close). When nothing in the library matches, the
+files nearest the query below that floor are listed as possible matches too, each with only its
+best appearances: a search of degraded footage, where the person's own faces score 0.1 to 0.3,
+still ranks the likeliest videos first instead of answering nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from .stores.base import VectorStore
 CANDIDATE_MARGIN = 0.10
 POSSIBLE_CANDIDATES = 32  # faces nearest the query, per result asked for, that may nominate
 # possible appearances (at least 256): enough to fill the page, and a search stays fast
+# with no match anywhere, possible matches reach down to CLOSEST_FLOOR, a file below the
+# possible floor listing only its appearances within NEAR_BEST of its best one
+CLOSEST_FLOOR = 0.0
+NEAR_BEST = 0.05
 
 
 def match_appearances(
@@ -34,17 +41,21 @@ def match_appearances(
     threshold: float,
     possible: float | None = None,
     top: int = 20,
+    closest: bool = True,
 ) -> Matches:
     """The appearances whose tracks match `query` at `threshold`. With `possible` (a lower
     similarity), a file with no such appearance is still given with its tracks at or above
     `possible`, marked a possible match (`Matches.possible`); files with a match never list
-    their merely possible appearances."""
+    their merely possible appearances. When no file matches, files whose best track is below
+    `possible` (down to CLOSEST_FLOOR) are possible matches too, with their tracks within
+    NEAR_BEST of that best (`Matches.floor` says how low the list reaches); `closest=False`
+    replays the rule before that (evaluation)."""
     floor = threshold if possible is None else min(possible, threshold)
     keys, _ = vectors.search(query, threshold - CANDIDATE_MARGIN, one_per_track=True)
     if floor < threshold:  # the nearest faces below: enough to fill a page, bounded in time
         more, _ = vectors.search(  # faces, not tracks: every store nominates the same ones
             query,
-            floor - CANDIDATE_MARGIN,
+            min(floor, CLOSEST_FLOOR) - CANDIDATE_MARGIN,
             one_per_track=False,
             limit=max(256, POSSIBLE_CANDIDATES * top),
         )
@@ -70,7 +81,11 @@ def match_appearances(
     files, file_of = np.unique(appearances >> 32, return_inverse=True)
     best = np.full(len(files), -np.inf)
     np.maximum.at(best, file_of, scores)
-    cut = np.where(best >= threshold, threshold, floor)  # a file with a match: matches only
+    asked = floor
+    if closest and floor < threshold and not (best >= threshold).any():
+        floor = min(floor, CLOSEST_FLOOR)  # nothing matches: the closest files, best first
+    cut = np.where(best >= threshold, threshold, asked)  # a file with a match: matches only
+    cut = np.where(best < asked, np.maximum(best - NEAR_BEST, floor), cut)  # its best moments
     keep = (scores[which] >= cut[file_of[which]]) & (best[file_of[which]] >= floor)
     if not keep.any():
         return Matches.none()
@@ -88,6 +103,7 @@ def match_appearances(
             for f in files[listed].tolist()
             if (r := records.get(int(f))) is not None
         },
+        floor if possible is not None else None,
     )
 
 

@@ -30,6 +30,7 @@ class Matches:
     possible: frozenset[int] = frozenset()  # files that only possibly match (below threshold)
     tracks: np.ndarray | None = None  # appearance of each face within its file, where known
     files: dict[int, FileInfo] | None = None  # what ranking needs of each file, where read
+    floor: float | None = None  # the similarity down to which possible matches were listed
 
     @classmethod
     def none(cls) -> Matches:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,16 +56,27 @@ def test_both_backends_rank_the_same_videos_for_the_same_queries(dev_index, dev_
     assert on_milvus.status().store.startswith("milvus ")
     milvus, usearch = on_milvus.internals, on_usearch.internals
     assert len(milvus.store) == milvus.catalog.face_count() == usearch.catalog.face_count()
-    for path in (AOC_PHOTO, AOC_CLIPS[2], LMM_PHOTO, HAMILTON):
-        query = on_usearch.read_query(path)  # read once: the same query for both stores
+    queries = [on_usearch.read_query(p) for p in (AOC_PHOTO, AOC_CLIPS[2], LMM_PHOTO, HAMILTON)]
+    # a face that nothing in the library matches, though it resembles Miranda a little: the
+    # closest files are possible matches (similarities scaled by 0.4, so every one under 0.45)
+    other = np.random.default_rng(0).normal(size=512)
+    t = queries[3].templates[0]
+    other -= (other @ t) * t
+    faint = 0.4 * t + np.sqrt(1 - 0.4**2) * other / np.linalg.norm(other)
+    queries.append(replace(queries[3], templates=faint[None, :].astype(np.float32)))
+    for query in queries:  # read once: the same query for both stores
+        path = query.path
         a, b = on_usearch.search(query), on_milvus.search(query)
         assert a.videos, path
+        assert a.possible == b.possible
         assert [v.path for v in a.videos] == [v.path for v in b.videos], path
         assert [v.score for v in a.videos] == pytest.approx([v.score for v in b.videos], abs=1e-6)
         assert [s for v in a.videos for s in v.segments] == [
             s for v in b.videos for s in v.segments
         ]
         assert [i.path for i in a.images] == [i.path for i in b.images], path
+    assert a.possible == 0.0 and all(v.possible for v in a.videos)  # the faint face: closest
+    assert a.videos[0].path.endswith(Path(HAMILTON).name)
 
 
 # migration -----------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from conftest import media_info
 
 from engine.catalog import Catalog
 from engine.faces import NewFace
-from engine.matching import match_appearances
+from engine.matching import CLOSEST_FLOOR, NEAR_BEST, match_appearances
+from engine.ranking import rank
 from engine.stores.base import reconcile
 from engine.stores.usearch import UsearchStore
 from engine.tracking import assign_tracks
@@ -115,25 +116,18 @@ def test_a_lone_lookalike_frame_does_not_make_a_stranger_match(tmp_path):
     assert len(found.times) == 10  # every frame of the real appearance
 
 
-def test_possible_appearances_are_listed_only_where_nothing_matches(tmp_path):
-    """At threshold 0.45 with possible matches down to 0.3: a file with a matching appearance
-    lists only that one; a file whose best appearance is 0.38 is a possible match; 0.2 is out."""
-    rng = np.random.default_rng(6)
-    query = person(rng, noise=0)
+def appearance_of(rng, query, similarity, n=6):
+    """`n` faces of one appearance whose vectors score `similarity` against `query`."""
+    other = rng.normal(size=512)
+    other -= (other @ query) * query
+    other /= np.linalg.norm(other)
+    v = similarity * query + np.sqrt(1 - similarity**2) * other
+    return [v.astype(np.float32)] * n
 
-    def appearance(similarity, n=6):
-        other = rng.normal(size=512)
-        other -= (other @ query) * query
-        other /= np.linalg.norm(other)
-        v = similarity * query + np.sqrt(1 - similarity**2) * other
-        return [v.astype(np.float32)] * n
 
+def library_of(tmp_path, files):
+    """A catalog and usearch index of videos {path: [(track, vectors)]}, a face per 0.5 s."""
     cat = Catalog(tmp_path / "c.sqlite")
-    files = {
-        "/sure.mp4": [(0, appearance(0.6)), (1, appearance(0.38))],
-        "/maybe.mp4": [(0, appearance(0.38))],
-        "/no.mp4": [(0, appearance(0.2))],
-    }
     for path, tracks in files.items():
         faces = [
             NewFace(i * 0.5, (0, 0, 50, 50), 1.0, v, track)
@@ -143,6 +137,26 @@ def test_possible_appearances_are_listed_only_where_nothing_matches(tmp_path):
         cat.save_indexed(path, 1, 1, media_info("video", 6, step=0.5), faces)
     index = UsearchStore(tmp_path / "f.usearch")
     reconcile(index, cat)
+    return cat, index
+
+
+def test_possible_appearances_are_listed_only_where_nothing_matches(tmp_path):
+    """At threshold 0.45 with possible matches down to 0.3: a file with a matching appearance
+    lists only that one; a file whose best appearance is 0.38 is a possible match; 0.2 is out."""
+    rng = np.random.default_rng(6)
+    query = person(rng, noise=0)
+
+    def appearance(similarity):
+        return appearance_of(rng, query, similarity)
+
+    cat, index = library_of(
+        tmp_path,
+        {
+            "/sure.mp4": [(0, appearance(0.6)), (1, appearance(0.38))],
+            "/maybe.mp4": [(0, appearance(0.38))],
+            "/no.mp4": [(0, appearance(0.2))],
+        },
+    )
     found = match_appearances(query, cat, index, threshold=0.45, possible=0.3)
     by_path = {cat.files_by_id([f])[f].path: f for f in found.quality}
     assert set(by_path) == {"/sure.mp4", "/maybe.mp4"}
@@ -152,3 +166,40 @@ def test_possible_appearances_are_listed_only_where_nothing_matches(tmp_path):
     only = match_appearances(query, cat, index, threshold=0.45)
     assert {cat.files_by_id([f])[f].path for f in only.quality} == {"/sure.mp4"}
     assert not only.possible
+
+
+def test_with_no_match_anywhere_the_closest_files_are_possible_matches_at_their_best_moments(
+    tmp_path,
+):
+    """Degraded footage: nothing reaches 0.45, nothing even the possible floor 0.3. The files
+    nearest the query are still listed as possible matches, down to similarity 0, each with
+    only its appearances within NEAR_BEST of its best; a file unlike the query is not. Once
+    any file matches, the list is matches and possible matches down to 0.3 again."""
+    rng = np.random.default_rng(7)
+    query = person(rng, noise=0)
+    tracks = {
+        "/near.mp4": [(0, appearance_of(rng, query, 0.22)), (1, appearance_of(rng, query, 0.1))],
+        "/far.mp4": [(0, appearance_of(rng, query, 0.12)), (1, appearance_of(rng, query, 0.09))],
+        "/unlike.mp4": [(0, appearance_of(rng, query, -0.2))],
+    }
+    cat, index = library_of(tmp_path, tracks)
+    found = match_appearances(query, cat, index, threshold=0.45, possible=0.3)
+    assert found.floor == CLOSEST_FLOOR
+    path = {f: cat.files_by_id([f])[f].path for f in found.quality}
+    assert sorted(path.values()) == ["/far.mp4", "/near.mp4"]
+    assert found.possible == set(path)
+    listed = {p: found.similarities[found.file_ids == f] for f, p in path.items()}
+    assert np.allclose(listed["/near.mp4"], 0.22, atol=1e-4)  # 0.10 is not among its best
+    assert np.allclose(sorted(set(np.round(listed["/far.mp4"], 3))), [0.09, 0.12], atol=1e-3)
+    assert NEAR_BEST >= 0.03  # 0.09 is within it of 0.12
+    result = rank(found, found.files or {}, top=20)[0]
+    assert [v.path for v in result] == ["/near.mp4", "/far.mp4"]
+    assert all(v.possible for v in result)
+    assert not match_appearances(query, cat, index, threshold=0.45).quality  # margin 0: none
+
+    cat.close()
+    tracks["/sure.mp4"] = [(0, appearance_of(rng, query, 0.6))]
+    cat, index = library_of(tmp_path / "more", tracks)
+    found = match_appearances(query, cat, index, threshold=0.45, possible=0.3)
+    assert found.floor == 0.3
+    assert [cat.files_by_id([f])[f].path for f in found.quality] == ["/sure.mp4"]

@@ -24,7 +24,7 @@ from ..settings import Settings
 from ..vocabulary import EMBEDDING_DIM, MediaKind
 from . import SECTIONS
 from . import lfw as lfw_bench
-from .ablations import search_per_frame
+from .ablations import search_per_frame, search_within_margin
 from .videos import Judged, score
 
 RESNET_NOTE = (
@@ -139,9 +139,12 @@ def lfw_section(
             replace(settings, face_upscale="area"),
         ),
     }
+    library_weights = engine.internals.weights().path  # what built the library, whatever is set
     for variant, (what, changed) in befores.items():
         say(f"Before/after: ris with {what}")
-        before = build_engine(replace(changed, data_dir=settings.data_dir / "none"))
+        before = build_engine(
+            replace(changed, data_dir=settings.data_dir / "none", weights=library_weights)
+        )
         vec0 = {}
         for n in needed:
             try:
@@ -196,6 +199,9 @@ def video_section(
         ),
         ", possible matches only 0.15 below": lambda q: engine.search(
             q, top=100, possible_margin=0.15
+        ),
+        ", before: possible ones stop at the margin": lambda q: search_within_margin(
+            engine, q, top=100
         ),
         ", before: per-frame decisions": lambda q: search_per_frame(engine, q, top=100),
     }
