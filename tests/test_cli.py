@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from engine.lock import WriterLock
-from tests.conftest import AOC_PHOTO, HAMILTON, LMM_PHOTO, NO_FACE_VIDEO, copy_media
+from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, NO_FACE_VIDEO, copy_media
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +89,26 @@ def test_possible_matches_are_listed_apart_below_the_threshold(small_index, ris_
     assert [i["possible"] for i in doc["images"]] == [False, True]  # itself, then the others
     none = json.loads(ris(*args, "--possible-margin", "0", "--json", env=ris_env).stdout)
     assert none["videos"] == [] and len(none["images"]) == 1 and none["query"]["possible"] is None
+
+
+def test_with_nothing_matching_the_closest_files_are_listed_as_possible_matches(
+    small_index, ris_env
+):
+    """A clip of Ocasio-Cortez at a threshold nothing reaches: her photo still comes first,
+    as a possible match, and the list says it reaches down to similarity 0."""
+    root, _ = small_index
+    args = ("search", AOC_CLIPS[0], "--threshold", "0.95", "--data-dir", root / "data")
+    doc = json.loads(ris(*args, "--json", env=ris_env).stdout)
+    assert doc["query"]["possible"] == 0.0
+    assert doc["images"] and all(i["possible"] for i in doc["images"])
+    assert doc["images"][0]["path"].endswith(AOC_PHOTO.name)
+    assert 0.3 < doc["images"][0]["score"] < 0.95
+    assert all(v["possible"] for v in doc["videos"])
+    text = ris(*args, env=ris_env).stdout
+    assert "possible matches down to 0.00" in text and "photos: no match" in text
+    assert text.split("photos: no match")[1].lstrip().startswith("possible, below the threshold")
+    none = json.loads(ris(*args, "--possible-margin", "0", "--json", env=ris_env).stdout)
+    assert none["videos"] == [] and none["images"] == [] and none["query"]["possible"] is None
 
 
 def test_several_queries_give_json_lines_and_a_bad_one_does_not_stop_the_rest(small_index, ris_env):
