@@ -54,7 +54,7 @@ def load_state(path: Path) -> dict[str, np.ndarray]:
             return _zip_state(path)
         with path.open("rb") as f:
             return _legacy_state(f)
-    except (pickle.UnpicklingError, EOFError, struct.error, KeyError, IndexError) as err:
+    except Exception as err:  # bytes from anywhere: any failure to parse them says the same
         raise WeightsFileError(f"{path} is not a readable torch state_dict: {err}") from err
 
 
@@ -63,6 +63,21 @@ class _StorageType:
         if name not in DTYPES:
             raise pickle.UnpicklingError(f"storage type torch.{name} is not supported")
         self.dtype = np.dtype(DTYPES[name])
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Plain values only (numbers, strings, lists, dicts): the legacy format's header pickles
+    and storage keys. Nothing of a module is ever looked up, so nothing can run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"{module}.{name} where plain values were expected")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+
+
+def _plain(f: BinaryIO) -> Any:
+    return _PlainUnpickler(f).load()
 
 
 def _rebuild_tensor(
@@ -128,9 +143,9 @@ def _data_offset(whole: np.ndarray, info: zipfile.ZipInfo) -> int:
 
 
 def _legacy_state(f: BinaryIO) -> dict[str, np.ndarray]:
-    if pickle.load(f) != LEGACY_MAGIC or pickle.load(f) != LEGACY_PROTOCOL:
+    if _plain(f) != LEGACY_MAGIC or _plain(f) != LEGACY_PROTOCOL:
         raise pickle.UnpicklingError("not a torch file: wrong magic number or protocol")
-    pickle.load(f)  # system info: byte order and sizes, little-endian on every machine we run
+    _plain(f)  # system info: byte order and sizes, little-endian on every machine we run
     wanted: dict[str, tuple[np.ndarray, _StorageType, int]] = {}
 
     def storage(kind: _StorageType, key: str, numel: int) -> np.ndarray:
@@ -139,7 +154,7 @@ def _legacy_state(f: BinaryIO) -> dict[str, np.ndarray]:
         return wanted[key][0]
 
     state = _StateUnpickler(f, storage).load()
-    for key in pickle.load(f):  # the storages follow in this order
+    for key in _plain(f):  # the storages follow in this order
         array, kind, numel = wanted[str(key)]
         (count,) = struct.unpack("<q", f.read(8))
         if count != numel:

@@ -55,12 +55,27 @@ def test_a_weights_file_that_would_run_code_is_refused(tmp_path):
     zipped = tmp_path / "zipped.pt"
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("archive/data.pkl", pickle.dumps({"w": Payload()}))
-    noise = tmp_path / "noise.pt"
-    noise.write_bytes(os.urandom(4096))
-    for path in (legacy, zipped, noise):
+    first = tmp_path / "first.pt"  # the code where the magic number belongs
+    first.write_bytes(pickle.dumps(Payload()))
+    keys = tmp_path / "keys.pt"  # the code where the storage keys belong
+    with keys.open("wb") as f:
+        for part in (LEGACY_MAGIC, LEGACY_PROTOCOL, {"little_endian": True}, {}, Payload()):
+            pickle.dump(part, f)
+    for path in (legacy, zipped, first, keys):
         with pytest.raises(WeightsFileError, match=path.name):
             load_state(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 35, 38, 73, 215])
+def test_a_weights_file_of_random_bytes_is_refused_with_the_same_error(tmp_path, seed):
+    """Whatever the bytes make the unpickler raise (with these seeds: UnpicklingError,
+    UnicodeDecodeError, OverflowError, ValueError, MemoryError), the reader says the file is
+    not a state_dict, which sends it to torch for a clear message."""
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(np.random.default_rng(seed).bytes(4096))
+    with pytest.raises(WeightsFileError, match=noise.name):
+        load_state(noise)
 
 
 def test_nms_keeps_what_torchvision_keeps():
