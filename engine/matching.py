@@ -55,7 +55,7 @@ def match_appearances(
     if floor < threshold:  # the nearest faces below: enough to fill a page, bounded in time
         more, _ = vectors.search(  # faces, not tracks: every store nominates the same ones
             query,
-            min(floor, CLOSEST_FLOOR) - CANDIDATE_MARGIN,
+            (min(floor, CLOSEST_FLOOR) if closest else floor) - CANDIDATE_MARGIN,
             one_per_track=False,
             limit=max(256, POSSIBLE_CANDIDATES * top),
         )
@@ -81,15 +81,15 @@ def match_appearances(
     files, file_of = np.unique(appearances >> 32, return_inverse=True)
     best = np.full(len(files), -np.inf)
     np.maximum.at(best, file_of, scores)
-    asked = floor
+    reach = floor  # how low a file's best appearance may be and the file still listed
     if closest and floor < threshold and not (best >= threshold).any():
-        floor = min(floor, CLOSEST_FLOOR)  # nothing matches: the closest files, best first
-    cut = np.where(best >= threshold, threshold, asked)  # a file with a match: matches only
-    cut = np.where(best < asked, np.maximum(best - NEAR_BEST, floor), cut)  # its best moments
-    keep = (scores[which] >= cut[file_of[which]]) & (best[file_of[which]] >= floor)
+        reach = min(floor, CLOSEST_FLOOR)  # nothing matches: the closest files, best first
+    cut = np.where(best >= threshold, threshold, floor)  # a file with a match: matches only
+    cut = np.where(best < floor, np.maximum(best - NEAR_BEST, reach), cut)  # its best moments
+    keep = (scores[which] >= cut[file_of[which]]) & (best[file_of[which]] >= reach)
     if not keep.any():
         return Matches.none()
-    listed = best >= floor
+    listed = best >= reach
     return Matches(
         faces.file_ids[keep],
         faces.times[keep],
@@ -103,7 +103,7 @@ def match_appearances(
             for f in files[listed].tolist()
             if (r := records.get(int(f))) is not None
         },
-        floor if possible is not None else None,
+        reach if possible is not None else None,
     )
 
 
