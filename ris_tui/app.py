@@ -70,6 +70,9 @@ if TYPE_CHECKING:
     from engine.results import ImageHit, SearchResult, VideoHit
 
 
+OPENS_A_TEXT_BOX = {"new_search", "index_folder", "filter"}
+
+
 class RisApp(App[None]):
     TITLE = "ris"
     # the main screen's layout (main_screen.py): Textual does not load a default screen's own CSS
@@ -85,7 +88,9 @@ class RisApp(App[None]):
     .heading { text-style: bold; height: 1; }
     """
     BINDINGS = [
-        Binding("slash", "new_search", "search"),
+        # priority: run as the key arrives, so the keys typed ahead after it (over SSH they come
+        # in one read) land in the box it opens, not in the list (see check_action)
+        Binding("slash", "new_search", "search", priority=True),
         Binding("question_mark", "help", "help", show=False),
         Binding("f1", "help", "help", priority=True),  # also while a text box has focus
         Binding("1", "tab('videos')", "videos", show=False),
@@ -98,13 +103,13 @@ class RisApp(App[None]):
         Binding("Y", "copy('time')", "copy time", show=False),
         Binding("e", "export", "export"),
         Binding("f", "pick_face", "face", show=False),
-        Binding("ctrl+f", "filter", "filter", show=False),
+        Binding("ctrl+f", "filter", "filter", show=False, priority=True),
         Binding("s", "sort", "sort", show=False),
         Binding("plus,equals_sign", "threshold(0.05)", "stricter", show=False),
         Binding("minus", "threshold(-0.05)", "looser", show=False),
         Binding("right_square_bracket", "top(2)", "more", show=False),
         Binding("left_square_bracket", "top(0.5)", "fewer", show=False),
-        Binding("i", "index_folder", "index", show=False),
+        Binding("i", "index_folder", "index", show=False, priority=True),
         Binding("r", "refresh_library", "refresh", show=False),
         Binding("escape", "cancel", "cancel", show=False),
         Binding("q", "go_back", "back/quit"),
@@ -529,6 +534,16 @@ class RisApp(App[None]):
             self.action_new_search()
 
     # actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The keys that open a text box act at once (priority bindings), but not while one is
+        being typed in (/ and i are characters of a path there) or over a dialog: then they are
+        passed on, and the footer shows them dimmed (None)."""
+        if action in OPENS_A_TEXT_BOX and (
+            not isinstance(self.screen, MainScreen) or isinstance(self.focused, Input)
+        ):
+            return None
+        return True
+
     def action_new_search(self) -> None:
         """Focus the query box now, not after a refresh (what `focus()` does): keys typed or
         pasted right after / must land in it, not in the list they came from."""

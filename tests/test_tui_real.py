@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, VIDEOS, copy_media, make_settings
+from conftest import (
+    AOC_CLIPS,
+    AOC_PHOTO,
+    HAMILTON,
+    IMAGES,
+    LMM_PHOTO,
+    VIDEOS,
+    copy_media,
+    make_settings,
+)
 
 from ris_tui.app import RisApp
 from ris_tui.backend import Backend
@@ -243,6 +252,17 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def decoders(term: Tmux, pid: int, seconds: float = 10.0) -> list[str]:
+    """The app's decoding processes, once it has started them (a clip query is read in one)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        if run.stdout.split():
+            return run.stdout.split()
+        time.sleep(0.05)
+    raise AssertionError(f"no decoding process after {seconds} s:\n{term.screen()}")
+
+
 LONG_CLIP = VIDEOS / "unlabeled" / "KwaiVGI_LivePortrait" / "driving" / "d6.mp4"
 
 
@@ -264,14 +284,11 @@ def test_quitting_during_a_long_clip_search_ends_the_process_at_once(
         term.wait_for("Type the path of a photo or clip")
         term.keys(str(LMM_PHOTO), "Enter")  # the models load on a first, short query
         term.wait_for("at similarity")
-        term.keys("/")
-        time.sleep(0.3)  # as a person types: / first, then the path
-        term.keys(str(LONG_CLIP), "Enter")  # / selected the old query: typing replaces it
+        term.keys("/" + str(LONG_CLIP), "Enter")  # / selected the old query: typing replaces it
         term.wait_for(f"Reading {LONG_CLIP.name}")
         pid = term.app_pid()
-        time.sleep(1.5)  # well into the clip
-        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-        assert kids.split()  # decoding
+        kids = decoders(term, pid)
+        time.sleep(1.0)  # well into the clip
         key_at = time.monotonic()
         term.keys(key)  # (the results list has the focus: q there quits)
         shown = term.wait_for("ris-tui exited", 10)
@@ -281,8 +298,8 @@ def test_quitting_during_a_long_clip_search_ends_the_process_at_once(
         assert "Traceback" not in shown and "KeyboardInterrupt" not in shown
         assert not Path(f"/proc/{pid}").exists()
         deadline = time.monotonic() + 2.0  # its decoding processes die with it
-        while any(alive(int(k)) for k in kids.split()):
-            assert time.monotonic() < deadline, f"decoders left behind: {kids.split()}"
+        while any(alive(int(k)) for k in kids):
+            assert time.monotonic() < deadline, f"decoders left behind: {kids}"
             time.sleep(0.05)
     finally:
         term.close()
@@ -299,9 +316,7 @@ def test_esc_during_a_clip_search_stops_its_engine_work(dev_index, tmp_path: Pat
         term.wait_for("Type the path of a photo or clip")
         term.keys(str(LMM_PHOTO), "Enter")
         term.wait_for("at similarity")
-        term.keys("/")
-        time.sleep(0.3)  # as a person types: / first, then the path
-        term.keys(str(LONG_CLIP), "Enter")  # / selected the old query: typing replaces it
+        term.keys("/" + str(LONG_CLIP), "Enter")  # / selected the old query: typing replaces it
         term.wait_for(f"Reading {LONG_CLIP.name}")
         term.wait_for("frames (esc cancels)", 30)  # progress, not a static line
         pid = term.app_pid()
@@ -318,10 +333,38 @@ def test_esc_during_a_clip_search_stops_its_engine_work(dev_index, tmp_path: Pat
         before = cpu_seconds(pid)
         time.sleep(3.0)
         assert cpu_seconds(pid) - before < 0.5  # idle: nothing is left working
-        term.keys("/")
-        time.sleep(0.3)
-        term.keys(str(AOC_PHOTO), "Enter")  # and the app still searches
+        term.keys("/" + str(AOC_PHOTO), "Enter")  # and the app still searches
         term.wait_for("at similarity")
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_a_path_typed_ahead_after_slash_or_i_lands_in_the_box(dev_index, tmp_path: Path, ris_env):
+    """Over SSH the keys typed after / (or i) come in one read with it: they went to the list,
+    which took them for its keys (o opens, e exports, 2 switches tabs...), so the search ran
+    for the old query, or for both paths run together, or not at all."""
+    engine, _ = dev_index
+    cmd = (
+        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
+        'echo "ris-tui exited $?"; sleep 30'
+    )
+    term = Tmux(f"ris-ahead-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (160, 40))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(AOC_PHOTO), "Enter")
+        term.wait_for("at similarity")
+        term.keys("/" + str(LMM_PHOTO), "Enter")  # one write to the terminal, as over SSH
+        shown = term.wait_for(f"{LMM_PHOTO.name} · ")
+        assert f"Query {LMM_PHOTO}\n" in shown, shown  # the path typed, all of it, alone
+        assert "at similarity" in shown and "Export" not in shown, shown
+        term.keys("i" + str(IMAGES))  # the folder box of the Library tab, typed ahead too
+        shown = term.wait_for(str(IMAGES))
+        assert "Export" not in shown and f"Query {LMM_PHOTO}\n" in shown, shown
+        term.keys("Escape")  # leave the box (a key right after it would read as alt+key)
+        time.sleep(0.5)
+        term.keys("q", "q")  # back to the video list, then quit
+        term.wait_for("ris-tui exited 0", 10)
     finally:
         term.close()
 
