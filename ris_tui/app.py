@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -71,6 +71,16 @@ if TYPE_CHECKING:
 
 
 OPENS_A_TEXT_BOX = {"new_search", "index_folder", "filter"}
+
+
+def _typed_before_start(event: events.Key | events.Paste) -> events.Key | events.Paste:
+    """A fresh copy of an event held while the app started. Keys typed before the terminal
+    left line mode had enter turned into a line feed (ICRNL), which reads as ctrl+j."""
+    if isinstance(event, events.Paste):
+        return events.Paste(event.text)
+    if event.key == "ctrl+j":
+        return events.Key("enter", "\r")
+    return events.Key(event.key, event.character)
 
 
 class RisApp(App[None]):
@@ -138,21 +148,36 @@ class RisApp(App[None]):
         self._search_stop = threading.Event()  # set: the running search's engine work stops
         self._first_screen = True  # until the library's state has been shown once
         self._keys_pressed = False
+        self._early: list[events.Key | events.Paste] | None = []  # None once the screen is ready
 
     # layout ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
         return MainScreen(self._load_history())
 
-    def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed while the app starts (a path typed or pasted right after the command, or
+        sent ahead over SSH) are held until the first screen is ready, then given to it in
+        order: they came before anything had the focus, so / searched and the rest went
+        nowhere."""
+        early = isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded
+        if early and self._early is not None:
+            self._early.append(event)  # type: ignore[arg-type]
+            return
+        await super().on_event(event)
+
+    async def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
         self.sub_title = str(self.backend.data_dir)
         query = self.query_one("#query", PathInput)
         if self.initial_query:
             query.value = self.initial_query
             self.start_search(Path(self.initial_query))
         else:
-            query.focus()
+            self.screen.set_focus(query)  # now, for the keys typed ahead
             self.set_status("Type the path of a photo or clip of the person and press enter.")
         self.load_library()
+        early, self._early = self._early or [], None
+        for event in early:
+            await self.on_event(_typed_before_start(event))
 
     def _preload(self) -> None:
         """Load the face models behind the first screen, once it shows a library with faces
@@ -207,7 +232,7 @@ class RisApp(App[None]):
         self.query_read = None  # + - ] [ wait for this query, never search the last one again
         self.clear_results()
         self.query_one(TabbedContent).active = "videos"
-        self.query_one("#video-list").focus()
+        self.screen.set_focus(self.query_one("#video-list"))  # now: keys typed next land there
         self._run_search(path)
 
     def _run_search(self, query: Path | Query, face: int | None = None) -> None:

@@ -370,6 +370,29 @@ def test_a_path_typed_ahead_after_slash_or_i_lands_in_the_box(dev_index, tmp_pat
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_a_query_typed_while_the_app_starts_is_searched(dev_index, tmp_path: Path, ris_env):
+    """A path and enter typed (or pasted) right after the command, before the first screen is
+    up: the keys came before anything had the focus, so / was taken for "search", the rest of
+    the path went into the box, and enter, typed while the terminal was still in line mode,
+    came as a line feed (ctrl+j) that nothing took: nothing was searched."""
+    engine, _ = dev_index
+    cmd = (
+        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
+        'echo "ris-tui exited $?"; sleep 30'
+    )
+    term = Tmux(f"ris-early-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (160, 40))
+    try:
+        term.keys(str(LMM_PHOTO), "Enter")  # at once: Python has not even imported Textual
+        shown = term.wait_for("at similarity")
+        assert f"Query {LMM_PHOTO}\n" in shown, shown  # the whole path, its first / too
+        assert f"{LMM_PHOTO.name} · 1 video, 1 photo at similarity" in shown, shown
+        term.keys("q")
+        term.wait_for("ris-tui exited 0", 10)
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
     """TERM=linux (the console, 16 colours) at 80x24: results, and faces drawn in the palette's
     greys (they were unrecognisable blobs of the nearest colours)."""
