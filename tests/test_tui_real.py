@@ -252,6 +252,15 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def ris_tui(name: str, data_dir: Path, ris_env: dict[str, str], size=(120, 40)) -> Tmux:
+    """ris-tui on a library in a tmux terminal of its own (xterm-256color); once it quits, the
+    pane says "ris-tui exited <status>" for a while."""
+    cmd = (
+        f'{sys.executable} -m ris_tui.app --data-dir {data_dir}; echo "ris-tui exited $?"; sleep 30'
+    )
+    return Tmux(name, cmd, {**ris_env, "TERM": "xterm-256color"}, size)
+
+
 def decoders(term: Tmux, pid: int, seconds: float = 10.0) -> list[str]:
     """The app's decoding processes, once it has started them (a clip query is read in one)."""
     deadline = time.monotonic() + seconds
@@ -274,12 +283,7 @@ def test_quitting_during_a_long_clip_search_ends_the_process_at_once(
     """q or ctrl+c while a 34 s clip is being read: the process is gone within 2 s, without a
     traceback (it used to live on until the search ended, and a second ctrl+c printed one)."""
     engine, _ = dev_index
-    cmd = (
-        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
-        'echo "ris-tui exited $?"; sleep 30'
-    )
-    env = {**ris_env, "TERM": "xterm-256color"}
-    term = Tmux(f"ris-quit-{tmp_path.name}", cmd, env, (120, 40))
+    term = ris_tui(f"ris-quit-{tmp_path.name}", engine.settings.data_dir, ris_env)
     try:
         term.wait_for("Type the path of a photo or clip")
         term.keys(str(LMM_PHOTO), "Enter")  # the models load on a first, short query
@@ -345,11 +349,7 @@ def test_a_path_typed_ahead_after_slash_or_i_lands_in_the_box(dev_index, tmp_pat
     which took them for its keys (o opens, e exports, 2 switches tabs...), so the search ran
     for the old query, or for both paths run together, or not at all."""
     engine, _ = dev_index
-    cmd = (
-        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
-        'echo "ris-tui exited $?"; sleep 30'
-    )
-    term = Tmux(f"ris-ahead-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (160, 40))
+    term = ris_tui(f"ris-ahead-{tmp_path.name}", engine.settings.data_dir, ris_env, (160, 40))
     try:
         term.wait_for("Type the path of a photo or clip")
         term.keys(str(AOC_PHOTO), "Enter")
@@ -376,11 +376,7 @@ def test_a_query_typed_while_the_app_starts_is_searched(dev_index, tmp_path: Pat
     the path went into the box, and enter, typed while the terminal was still in line mode,
     came as a line feed (ctrl+j) that nothing took: nothing was searched."""
     engine, _ = dev_index
-    cmd = (
-        f"{sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
-        'echo "ris-tui exited $?"; sleep 30'
-    )
-    term = Tmux(f"ris-early-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (160, 40))
+    term = ris_tui(f"ris-early-{tmp_path.name}", engine.settings.data_dir, ris_env, (160, 40))
     try:
         term.keys(str(LMM_PHOTO), "Enter")  # at once: Python has not even imported Textual
         shown = term.wait_for("at similarity")
