@@ -60,7 +60,7 @@ from .messages import (
     ThumbsReady,
     VideoChosen,
 )
-from .pathinput import PathInput
+from .pathinput import PathInput, typed_path
 from .photos import PhotosPane
 from .player import clipboard_problem, launch, player_command, viewer_command
 from .videos import VideosPane
@@ -101,6 +101,7 @@ class RisApp(App[None]):
         # priority: run as the key arrives, so the keys typed ahead after it (over SSH they come
         # in one read) land in the box it opens, not in the list (see check_action)
         Binding("slash", "new_search", "search", priority=True),
+        Binding("enter", "submit_query", show=False, priority=True),  # from the query box
         Binding("question_mark", "help", "help", show=False),
         Binding("f1", "help", "help", priority=True),  # also while a text box has focus
         Binding("1", "tab('videos')", "videos", show=False),
@@ -197,13 +198,14 @@ class RisApp(App[None]):
     @on(Input.Submitted, "#query")
     def _query_submitted(self, event: Input.Submitted) -> None:
         box = self.query_one("#query", PathInput)
-        path = box.path
+        path = typed_path(event.value)  # as submitted: keys typed after enter may follow it
         if not event.value.strip():
             self.notify("Type the path of a photo or a clip first.", severity="warning")
+            self.screen.set_focus(box)
             return
         box.remember(str(path))
         self._save_history(box.history or [])
-        self.start_search(path)
+        self._search_for(path)  # the results list has the focus already (action_submit_query)
 
     HISTORY = "tui-query-history"  # in the data directory: the queries of this library
     HISTORY_KEPT = 200
@@ -229,10 +231,17 @@ class RisApp(App[None]):
             pass
 
     def start_search(self, path: Path) -> None:
+        self._to_the_videos()
+        self._search_for(path)
+
+    def _to_the_videos(self) -> None:
+        """The Videos tab, its list focused now: the keys typed next are the list's."""
+        self.query_one(TabbedContent).active = "videos"
+        self.screen.set_focus(self.query_one("#video-list"))
+
+    def _search_for(self, path: Path) -> None:
         self.query_read = None  # + - ] [ wait for this query, never search the last one again
         self.clear_results()
-        self.query_one(TabbedContent).active = "videos"
-        self.screen.set_focus(self.query_one("#video-list"))  # now: keys typed next land there
         self._run_search(path)
 
     def _run_search(self, query: Path | Query, face: int | None = None) -> None:
@@ -504,7 +513,7 @@ class RisApp(App[None]):
         if self._index_cancel is not None:
             self.notify("An index run is in progress: esc cancels it.", severity="warning")
             return
-        folder = self.query_one("#index-path", PathInput).path
+        folder = typed_path(event.value)
         if not event.value.strip() or not folder.exists():
             self.notify(f"No such file or folder: {event.value}", severity="error")
             return
@@ -567,7 +576,21 @@ class RisApp(App[None]):
             not isinstance(self.screen, MainScreen) or isinstance(self.focused, Input)
         ):
             return None
+        if action == "submit_query" and (
+            not isinstance(self.screen, MainScreen) or self.focused is not self.query_one("#query")
+        ):
+            return None  # enter is the focused widget's
         return True
+
+    def action_submit_query(self) -> None:
+        """Enter in the query box, as the key arrives: the results list takes the focus before
+        the keys typed after enter are handed on (they are the list's: 2 for the photos...;
+        they went into the box, after the path, and were searched for with it). The box
+        submits once it has taken the keys typed before enter, which are still on their way
+        to it (its queue): what it holds then is the path."""
+        box = self.query_one("#query", PathInput)
+        self._to_the_videos()
+        box.call_later(box.action_submit)
 
     def action_new_search(self) -> None:
         """Focus the query box now, not after a refresh (what `focus()` does): keys typed or

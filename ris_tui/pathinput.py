@@ -42,6 +42,11 @@ def complete(value: str) -> str | None:
     return shared if len(shared) > len(value) else None
 
 
+def typed_path(text: str) -> Path:
+    """The path a box's text names: unquoted, unescaped, ~ expanded."""
+    return Path(os.path.expanduser(dropped_path(text)))
+
+
 def dropped_path(text: str) -> str:
     """A path as typed, pasted or dragged in: terminals and file managers quote it ('a b.mp4'),
     escape it (a\\ b.mp4) or give a file:// URI (a%20b.mp4); each becomes the plain path."""
@@ -126,4 +131,4 @@ class PathInput(Input):
 
     @property
     def path(self) -> Path:
-        return Path(os.path.expanduser(dropped_path(self.value)))
+        return typed_path(self.value)

@@ -87,6 +87,23 @@ async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
     assert app.return_code == 0
 
 
+async def test_enter_in_an_empty_query_box_asks_for_a_path_and_stays_there():
+    """Enter hands the focus to the results list at once (keys typed after it are the list's),
+    but with nothing typed it searches nothing and gives the focus back to the box."""
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(pilot)
+        assert backend.searches == []
+        assert app.focused is app.query_one("#query")
+        assert any("first" in str(n.message) for n in app._notifications)
+        await pilot.press(*"/q/face.jpg", "enter")  # and then a path searches
+        await settle(pilot)
+        assert backend.searches == [("/q/face.jpg", 1)]
+        assert app.focused is app.query_one("#video-list")
+
+
 async def test_possible_matches_are_listed_last_and_marked():
     """Matches below the threshold come after the matches, with a question mark (readable
     without colour), and the status line and tab counts tell them apart."""

@@ -347,17 +347,19 @@ def test_esc_during_a_clip_search_stops_its_engine_work(dev_index, tmp_path: Pat
 def test_a_path_typed_ahead_after_slash_or_i_lands_in_the_box(dev_index, tmp_path: Path, ris_env):
     """Over SSH the keys typed after / (or i) come in one read with it: they went to the list,
     which took them for its keys (o opens, e exports, 2 switches tabs...), so the search ran
-    for the old query, or for both paths run together, or not at all."""
+    for the old query, or for both paths run together, or not at all. And the keys typed after
+    enter went into the box, after the path, and were searched for with it."""
     engine, _ = dev_index
     term = ris_tui(f"ris-ahead-{tmp_path.name}", engine.settings.data_dir, ris_env, (160, 40))
     try:
         term.wait_for("Type the path of a photo or clip")
         term.keys(str(AOC_PHOTO), "Enter")
         term.wait_for("at similarity")
-        term.keys("/" + str(LMM_PHOTO), "Enter")  # one write to the terminal, as over SSH
+        term.keys("/" + str(LMM_PHOTO), "Enter", "2")  # one write to the terminal, as over SSH
         shown = term.wait_for(f"{LMM_PHOTO.name} · ")
         assert f"Query {LMM_PHOTO}\n" in shown, shown  # the path typed, all of it, alone
         assert "at similarity" in shown and "Export" not in shown, shown
+        assert re.search(r"#\s+score\s+photo", shown), shown  # 2, typed after enter: the photos
         term.keys("i" + str(IMAGES))  # the folder box of the Library tab, typed ahead too
         shown = term.wait_for(str(IMAGES))
         assert "Export" not in shown and f"Query {LMM_PHOTO}\n" in shown, shown
