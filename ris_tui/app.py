@@ -23,6 +23,7 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static, TabbedContent
 from textual.worker import get_current_worker
 
@@ -101,7 +102,7 @@ class RisApp(App[None]):
         # priority: run as the key arrives, so the keys typed ahead after it (over SSH they come
         # in one read) land in the box it opens, not in the list (see check_action)
         Binding("slash", "new_search", "search", priority=True),
-        Binding("enter", "submit_query", show=False, priority=True),  # from the query box
+        Binding("enter", "submit_box", show=False, priority=True),  # the query or filter box
         Binding("question_mark", "help", "help", show=False),
         Binding("f1", "help", "help", priority=True),  # also while a text box has focus
         Binding("1", "tab('videos')", "videos", show=False),
@@ -205,7 +206,7 @@ class RisApp(App[None]):
             return
         box.remember(str(path))
         self._save_history(box.history or [])
-        self._search_for(path)  # the results list has the focus already (action_submit_query)
+        self._search_for(path)  # the results list has the focus already (action_submit_box)
 
     HISTORY = "tui-query-history"  # in the data directory: the queries of this library
     HISTORY_KEPT = 200
@@ -576,20 +577,26 @@ class RisApp(App[None]):
             not isinstance(self.screen, MainScreen) or isinstance(self.focused, Input)
         ):
             return None
-        if action == "submit_query" and (
-            not isinstance(self.screen, MainScreen) or self.focused is not self.query_one("#query")
+        if action == "submit_box" and (
+            not isinstance(self.screen, MainScreen)
+            or not isinstance(self.focused, Input)
+            or self.focused.id not in ("query", "list-filter")
         ):
             return None  # enter is the focused widget's
         return True
 
-    def action_submit_query(self) -> None:
-        """Enter in the query box, as the key arrives: the results list takes the focus before
-        the keys typed after enter are handed on (they are the list's: 2 for the photos...;
-        they went into the box, after the path, and were searched for with it). The box
-        submits once it has taken the keys typed before enter, which are still on their way
-        to it (its queue): what it holds then is the path."""
-        box = self.query_one("#query", PathInput)
-        self._to_the_videos()
+    def action_submit_box(self) -> None:
+        """Enter in the query or the filter box, as the key arrives: the list it leads to takes
+        the focus before the keys typed after enter are handed on (they are the list's: 2 for
+        the photos...; they went into the box, after the path, and were searched for with it).
+        The box submits once it has taken the keys typed before enter, which are still on their
+        way to it (its queue): what it holds then is what was typed."""
+        box = self.focused
+        assert isinstance(box, Input)
+        if box.id == "query":
+            self._to_the_videos()
+        else:
+            self.screen.set_focus(self._list_in_view())
         box.call_later(box.action_submit)
 
     def action_new_search(self) -> None:
@@ -646,9 +653,12 @@ class RisApp(App[None]):
         if clear:
             box.value = ""  # (Changed shows every row again)
         box.remove_class("shown")
+        self.screen.set_focus(self._list_in_view())
+
+    def _list_in_view(self) -> Widget:
+        """The list the filter and sort act on: the videos or the photos."""
         target = self._ordered_pane()
-        lists = {"videos": "#video-list", "photos": "#photo-list"}
-        self.screen.set_focus(self.query_one(lists[target[0]] if target else "#video-list"))
+        return self.query_one("#photo-list" if target and target[0] == "photos" else "#video-list")
 
     def action_sort(self) -> None:
         target = self._ordered_pane()
