@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from engine.results import ImageHit, SearchResult, VideoHit
 
 
-OPENS_A_TEXT_BOX = {"new_search", "index_folder", "filter"}
+MOVES_THE_FOCUS = {"new_search", "index_folder", "filter", "tab", "go_back"}
 
 
 def _typed_before_start(event: events.Key | events.Paste) -> events.Key | events.Paste:
@@ -99,15 +99,16 @@ class RisApp(App[None]):
     .heading { text-style: bold; height: 1; }
     """
     BINDINGS = [
-        # priority: run as the key arrives, so the keys typed ahead after it (over SSH they come
-        # in one read) land in the box it opens, not in the list (see check_action)
+        # priority (here and below): run as the key arrives, so the keys typed ahead after it
+        # (over SSH they come in one read) land in the box it opens, not in the list
+        # (see check_action)
         Binding("slash", "new_search", "search", priority=True),
         Binding("enter", "submit_box", show=False, priority=True),  # the query or filter box
         Binding("question_mark", "help", "help", show=False),
         Binding("f1", "help", "help", priority=True),  # also while a text box has focus
-        Binding("1", "tab('videos')", "videos", show=False),
-        Binding("2", "tab('photos')", "photos", show=False),
-        Binding("3", "tab('library')", "library", show=False),
+        Binding("1", "tab('videos')", "videos", show=False, priority=True),
+        Binding("2", "tab('photos')", "photos", show=False, priority=True),
+        Binding("3", "tab('library')", "library", show=False, priority=True),
         Binding("n", "segment(1)", "next seg"),
         Binding("p", "segment(-1)", "prev seg"),
         Binding("o", "open", "open"),
@@ -124,7 +125,7 @@ class RisApp(App[None]):
         Binding("i", "index_folder", "index", show=False, priority=True),
         Binding("r", "refresh_library", "refresh", show=False),
         Binding("escape", "cancel", "cancel", show=False),
-        Binding("q", "go_back", "back/quit"),
+        Binding("q", "go_back", "back/quit", priority=True),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
@@ -570,10 +571,11 @@ class RisApp(App[None]):
 
     # actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The keys that open a text box act at once (priority bindings), but not while one is
-        being typed in (/ and i are characters of a path there) or over a dialog: then they are
-        passed on, and the footer shows them dimmed (None)."""
-        if action in OPENS_A_TEXT_BOX and (
+        """The keys that move the focus (to a text box, another tab, back) act as they arrive
+        (priority bindings), so the keys typed after them go where they lead; but not while a
+        text box is being typed in (/, i, 2, q are characters of a path there) or over a
+        dialog: then they are passed on, and the footer shows them dimmed (None)."""
+        if action in MOVES_THE_FOCUS and (
             not isinstance(self.screen, MainScreen) or isinstance(self.focused, Input)
         ):
             return None
@@ -615,7 +617,7 @@ class RisApp(App[None]):
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
         focus = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
-        self.query_one(focus[name]).focus()
+        self.screen.set_focus(self.query_one(focus[name]))
 
     def _ordered_pane(self) -> tuple[str, VideosPane | PhotosPane] | None:
         """The list in view that can be filtered and sorted (videos or photos)."""
@@ -875,7 +877,7 @@ class RisApp(App[None]):
         if tabs.active != "videos":
             self.action_tab("videos")
         elif focused is not None and focused.id in ("segments",):
-            self.query_one("#video-list").focus()
+            self.screen.set_focus(self.query_one("#video-list"))
         else:
             self.exit()
 

@@ -360,6 +360,12 @@ def test_a_path_typed_ahead_after_slash_or_i_lands_in_the_box(dev_index, tmp_pat
         assert f"Query {LMM_PHOTO}\n" in shown, shown  # the path typed, all of it, alone
         assert "at similarity" in shown and "Export" not in shown, shown
         assert re.search(r"#\s+score\s+photo", shown), shown  # 2, typed after enter: the photos
+        term.keys("1j")  # the videos, and j moves in their list (it moved the photos' list)
+        second = re.compile(r"AlexandriaOcasioCortez_000\.mp4 *$", re.M)  # its timeline's title
+        deadline = time.monotonic() + 10
+        while not second.search(shown := term.screen()):
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.05)
         term.keys("i" + str(IMAGES))  # the folder box of the Library tab, typed ahead too
         shown = term.wait_for(str(IMAGES))
         assert "Export" not in shown and f"Query {LMM_PHOTO}\n" in shown, shown
