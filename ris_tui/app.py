@@ -375,7 +375,7 @@ class RisApp(App[None]):
         )
         if not result.videos and result.images:
             tabs.active = "photos"
-            self.query_one("#photo-list").focus()
+            self.screen.set_focus(self.query_one("#photo-list"))
         self.load_video_thumbs()
         self.load_photo_pictures()
 

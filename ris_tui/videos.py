@@ -140,7 +140,7 @@ class VideosPane(OrderedPane, Horizontal):
 
     @on(DataTable.RowSelected, "#video-list")
     def _video_selected(self) -> None:
-        self.query_one("#segments").focus()
+        self.screen.set_focus(self.query_one("#segments"))
 
     @on(DataTable.RowHighlighted, "#segments")
     def _segment_highlighted(self, event: DataTable.RowHighlighted) -> None:
