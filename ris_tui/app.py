@@ -71,7 +71,8 @@ if TYPE_CHECKING:
     from engine.results import ImageHit, SearchResult, VideoHit
 
 
-MOVES_THE_FOCUS = {"new_search", "index_folder", "filter", "tab", "go_back"}
+OPENS_A_TEXT_BOX = {"new_search", "index_folder", "filter"}
+TAB_LISTS = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
 
 
 def _typed_before_start(event: events.Key | events.Paste) -> events.Key | events.Paste:
@@ -106,9 +107,9 @@ class RisApp(App[None]):
         Binding("enter", "submit_box", show=False, priority=True),  # the query or filter box
         Binding("question_mark", "help", "help", show=False),
         Binding("f1", "help", "help", priority=True),  # also while a text box has focus
-        Binding("1", "tab('videos')", "videos", show=False, priority=True),
-        Binding("2", "tab('photos')", "photos", show=False, priority=True),
-        Binding("3", "tab('library')", "library", show=False, priority=True),
+        Binding("1", "tab('videos')", "videos", show=False),
+        Binding("2", "tab('photos')", "photos", show=False),
+        Binding("3", "tab('library')", "library", show=False),
         Binding("n", "segment(1)", "next seg"),
         Binding("p", "segment(-1)", "prev seg"),
         Binding("o", "open", "open"),
@@ -125,7 +126,7 @@ class RisApp(App[None]):
         Binding("i", "index_folder", "index", show=False, priority=True),
         Binding("r", "refresh_library", "refresh", show=False),
         Binding("escape", "cancel", "cancel", show=False),
-        Binding("q", "go_back", "back/quit", priority=True),
+        Binding("q", "go_back", "back/quit"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
@@ -162,9 +163,12 @@ class RisApp(App[None]):
         sent ahead over SSH) are held until the first screen is ready, then given to it in
         order: they came before anything had the focus, so / searched and the rest went
         nowhere."""
-        early = isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded
-        if early and self._early is not None:
-            self._early.append(event)  # type: ignore[arg-type]
+        if (
+            isinstance(event, (events.Key, events.Paste))
+            and not event.is_forwarded
+            and self._early is not None
+        ):
+            self._early.append(event)
             return
         await super().on_event(event)
 
@@ -571,21 +575,21 @@ class RisApp(App[None]):
 
     # actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The keys that move the focus (to a text box, another tab, back) act as they arrive
-        (priority bindings), so the keys typed after them go where they lead; but not while a
-        text box is being typed in (/, i, 2, q are characters of a path there) or over a
-        dialog: then they are passed on, and the footer shows them dimmed (None)."""
-        if action in MOVES_THE_FOCUS and (
-            not isinstance(self.screen, MainScreen) or isinstance(self.focused, Input)
-        ):
+        """The keys that open a text box, and enter in one, act as they arrive (priority
+        bindings), so the keys typed after them go where they lead; but not while a text box
+        is being typed in (/ and i are characters of a path there) or over a dialog: then they
+        are passed on, and the footer shows them dimmed (None). Tab keys are not priority: two
+        tab switches in one turn of the App let Textual's own message for the first switch it
+        back afterwards (2, q, q: the second q found the Photos tab again). They move the focus
+        at once (set_focus), which is what keys typed after them need."""
+        if action not in OPENS_A_TEXT_BOX and action != "submit_box":
+            return True
+        if not isinstance(self.screen, MainScreen):
             return None
-        if action == "submit_box" and (
-            not isinstance(self.screen, MainScreen)
-            or not isinstance(self.focused, Input)
-            or self.focused.id not in ("query", "list-filter")
-        ):
-            return None  # enter is the focused widget's
-        return True
+        box = self.focused if isinstance(self.focused, Input) else None
+        if action == "submit_box":  # else enter is the focused widget's
+            return True if box is not None and box.id in ("query", "list-filter") else None
+        return None if box is not None else True
 
     def action_submit_box(self) -> None:
         """Enter in the query or the filter box, as the key arrives: the list it leads to takes
@@ -616,8 +620,7 @@ class RisApp(App[None]):
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
-        focus = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
-        self.screen.set_focus(self.query_one(focus[name]))
+        self.screen.set_focus(self.query_one(TAB_LISTS[name]))
 
     def _ordered_pane(self) -> tuple[str, VideosPane | PhotosPane] | None:
         """The list in view that can be filtered and sorted (videos or photos)."""
@@ -823,8 +826,7 @@ class RisApp(App[None]):
             return
         if isinstance(self.focused, Input):  # leave the box for the list of the tab in view
             tab = self.query_one(TabbedContent).active
-            lists = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
-            self.screen.set_focus(self.query_one(lists.get(tab, "#video-list")))
+            self.screen.set_focus(self.query_one(TAB_LISTS.get(tab, "#video-list")))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p): the app's own actions by name, then Textual's."""

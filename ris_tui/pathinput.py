@@ -128,7 +128,3 @@ class PathInput(Input):
             )
         else:
             self.screen.focus_next()
-
-    @property
-    def path(self) -> Path:
-        return typed_path(self.value)
