@@ -166,7 +166,10 @@ class Engine:
                 self._catch_up()
 
     def exists(self) -> bool:
-        return self.settings.catalog_path.exists()
+        try:
+            return self.settings.catalog_path.exists()
+        except PermissionError:
+            raise _not_yours(self.settings.data_dir) from None
 
     def close(self) -> None:
         if self._store is not None:
@@ -541,3 +544,17 @@ class EngineInternals:
 
 def build_engine(settings: Settings | None = None, notify: Notify = lambda text: None) -> Engine:
     return Engine(settings or Settings.from_env(), notify=notify)
+
+
+def _not_yours(data_dir: Path) -> UserError:
+    """The data directory cannot be entered: another user's private library."""
+    try:
+        owner = data_dir.stat().st_uid
+    except OSError:
+        owner = None
+    whose = f" (it belongs to uid {owner})" if owner is not None and owner != os.getuid() else ""
+    return UserError(
+        f"cannot read the library in {data_dir}: permission denied{whose}",
+        "ris keeps a library private to its owner (0700); to share it, its owner widens the "
+        "modes (chmod -R g+rX and a shared group), or use a --data-dir of your own",
+    )

@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import CatalogError
 from .faces import NewFace
-from .private import private_dir, private_file, writable
+from .private import create_private, private_dir, writable
 from .sampling import MediaInfo
 from .vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
@@ -142,7 +142,7 @@ class Catalog:
                 self.db = open_read_only(path)
             else:
                 private_dir(path.parent)
-                private_file(path)
+                create_private(path)
                 self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")

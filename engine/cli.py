@@ -280,6 +280,14 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
     except BrokenPipeError:  # the reader went away (`ris status | head`): stop quietly
         _quiet_stdout()
         return 0
+    except PermissionError as err:  # a file of the library this user may not read
+        return _report(
+            UserError(
+                f"permission denied: {err.filename or err}",
+                "the library or a file in it belongs to another user: ask its owner to share "
+                "it, or use a --data-dir of your own",
+            )
+        )
     except KeyboardInterrupt as stop:
         what = "terminated" if isinstance(stop, Terminated) else "interrupted"
         print(
@@ -550,8 +558,8 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
     if not st.files:
         print("nothing indexed yet: run `ris index FOLDER`")
         return 0
-    print(f"weights: {st.weights}")
-    print(f"vector store: {st.store}")
+    print(f"weights: {printable(str(st.weights))}")
+    print(f"vector store: {printable(st.store)}")
     if st.vectors is not None:
         behind = f", {st.vectors_behind} changes behind the catalog" if st.vectors_behind else ""
         print(f"vectors: {st.vectors} saved{behind}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,34 @@ def _stat(path: Path, kind: MediaKind) -> MediaFile | WalkProblem:
         st = path.stat()
     except OSError as err:
         return WalkProblem(path, f"cannot read: {err.strerror}")
+    if not stat.S_ISREG(st.st_mode) or _kernel_file(st):
+        return WalkProblem(path, f"not a regular file ({_file_type(st)}): skipped")
     if not os.access(path, os.R_OK):
         return WalkProblem(path, "permission denied (make the file readable)")
     return MediaFile(path, kind, st.st_size, st.st_mtime_ns)
+
+
+_FILE_TYPES = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def _file_type(st: os.stat_result) -> str:
+    if _kernel_file(st):
+        return "a file the kernel makes up as it is read, under /proc or /sys"
+    return next((name for test, name in _FILE_TYPES if test(st.st_mode)), "a special file")
+
+
+def _kernel_file(st: os.stat_result) -> bool:
+    """Whether a file lies on /proc or /sys: "regular" files whose size says nothing."""
+    for mount in ("/proc", "/sys"):
+        try:
+            if st.st_dev == os.stat(mount).st_dev:
+                return True
+        except OSError:
+            pass
+    return False

@@ -173,7 +173,7 @@ class RisApp(App[None]):
         await super().on_event(event)
 
     async def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
-        self.sub_title = str(self.backend.data_dir)
+        self.sub_title = printable(str(self.backend.data_dir))
         query = self.query_one("#query", PathInput)
         if self.initial_query:
             query.value = self.initial_query
@@ -199,6 +199,11 @@ class RisApp(App[None]):
     def set_status(self, text: str) -> None:
         """One line of plain text (never markup: file names may hold brackets)."""
         self.query_one("#status", Static).update(Text(text))
+
+    def notify(self, message: str, *, markup: bool = False, **kw: Any) -> None:
+        """A notification in plain text: what ris-tui says quotes file names and reasons, which
+        may hold "[/" or "[bold]" (as markup, the first crashed the app)."""
+        super().notify(message, markup=markup, **kw)
 
     # searching -------------------------------------------------------------------------------
     @on(Input.Submitted, "#query")

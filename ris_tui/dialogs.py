@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -168,7 +169,7 @@ class Confirm(ModalScreen[bool]):
         self.question = question
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.question}  [b]y[/b]es / [b]n[/b]o")
+        yield Static(Text.assemble(self.question, "  ", ("y", "bold"), "es / ", ("n", "bold"), "o"))
 
 
 class ExportDialog(ModalScreen[str | None]):

@@ -8,14 +8,24 @@ from rich.text import Text
 
 from .backend import clock, printable  # the engine's one clock format and name escaping
 
-__all__ = ["clock", "printable", "score_cell", "short_path"]
+__all__ = ["clock", "plain", "printable", "score_cell", "short_path"]
 
 
-def short_path(path: str, width: int) -> str:
+def plain(text: str, style: str = "") -> Text:
+    """Text shown as it is written: file names, reasons and messages are never markup."""
+    return Text(text, style=style)
+
+
+def short_path(path: str, width: int) -> Text:
     """The path relative to the working directory where shorter, fitted to `width`: trimmed
     from the left ("…/name.mp4"), and when the file name alone is too long, cut in its middle
     so that its start and its end (a number, the extension) stay ("WDA_Alex…_000.mp4").
-    Undecodable bytes and control characters are escaped."""
+    Undecodable bytes and control characters are escaped; the result is plain text, never
+    markup (a name may hold "[/" or "[bold]")."""
+    return Text(_fitted(path, width))
+
+
+def _fitted(path: str, width: int) -> str:
     try:
         rel = os.path.relpath(path)
         if len(rel) < len(path) and not rel.startswith("../.."):

@@ -145,7 +145,7 @@ class Picture(Vertical):
         self._caption = caption
 
     def compose(self) -> ComposeResult:
-        yield Static(self._caption, classes="caption")
+        yield Static(self._caption, classes="caption", markup=False)
         yield _picture_widget(self._image)
 
 

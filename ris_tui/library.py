@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
-from .formatting import short_path
+from .formatting import plain, printable, short_path
 from .pathinput import PathInput
 from .tables import KeyTable
 
@@ -48,33 +49,39 @@ class LibraryPane(Vertical):
 
     def show_status(self, st: LibraryStatus) -> None:
         summary = self.query_one("#library-summary", Static)
+        head = plain(printable(st.data_dir), "bold")
         if not st.files:
-            summary.update(f"[b]{st.data_dir}[/b]\nNothing indexed yet: index a folder below.")
+            summary.update(Text.assemble(head, "\nNothing indexed yet: index a folder below."))
         else:
             summary.update(
-                f"[b]{st.data_dir}[/b]\n"
-                f"{st.videos} videos, {st.images} photos, {st.faces} faces, "
-                f"{len(st.failed)} failed\nweights: {st.weights}\nvectors: {st.store}"
+                Text.assemble(
+                    head,
+                    f"\n{st.videos} videos, {st.images} photos, {st.faces} faces, "
+                    f"{len(st.failed)} failed\nweights: {printable(str(st.weights))}\n"
+                    f"vectors: {printable(st.store)}",
+                )
             )
         table = self.query_one("#failed", KeyTable)
         table.clear()
         for f in st.failed:
-            table.add_row(short_path(f.path, 40), f.reason)
+            table.add_row(short_path(f.path, 40), plain(printable(f.reason)))
 
     def index_started(self, folder: str) -> None:
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
         bar.update(total=None, progress=0)
-        self.query_one("#index-current", Static).update(f"finding media in {folder}…")
+        self.query_one("#index-current", Static).update(plain(f"finding media in {folder}…"))
 
     def index_progressed(self, ev: IndexProgressed) -> None:
         bar = self.query_one("#index-progress", ProgressBar)
         bar.update(total=max(ev.bytes_total, 1), progress=ev.bytes_done)
         self.query_one("#index-current", Static).update(
-            f"{ev.files_done}/{ev.files_total} files, {ev.frames} frames, {ev.faces} faces · "
-            f"{short_path(ev.current, 60)}"
+            Text.assemble(
+                f"{ev.files_done}/{ev.files_total} files, {ev.frames} frames, {ev.faces} faces · ",
+                short_path(ev.current, 60),
+            )
         )
 
     def index_ended(self, message: str) -> None:
         self.query_one("#index-progress", ProgressBar).display = False
-        self.query_one("#index-current", Static).update(message)
+        self.query_one("#index-current", Static).update(plain(message))

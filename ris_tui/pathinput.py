@@ -124,7 +124,9 @@ class PathInput(Input):
             ]
             more = f" … and {len(names) - 12} more" if len(names) > 12 else ""
             self.notify(
-                "  ".join(names[:12]) + more, title="Matches (type more, or → takes the first)"
+                "  ".join(names[:12]) + more,
+                title="Matches (type more, or → takes the first)",
+                markup=False,  # file names, which may hold "[/"
             )
         else:
             self.screen.focus_next()

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from .formatting import score_cell, short_path
+from .formatting import plain, score_cell, short_path
 from .images import Gallery, Picture
 from .messages import PhotoChosen, PhotoOpened
 from .ordering import OrderedPane, Ordering
@@ -60,7 +60,7 @@ class PhotosPane(OrderedPane, Horizontal):
         note = self.empty_note
         if self.ranked and not rows:
             note = f"No photo path has {self.ordering.text!r}: ctrl+f changes the filter."
-        self.query_one("#photo-title", Static).update("" if rows else f"[dim]{note}[/dim]")
+        self.query_one("#photo-title", Static).update("" if rows else plain(note, "dim"))
         self.query_one("#photo-thumbs", Gallery).show([])
 
     @on(DataTable.RowHighlighted, "#photo-list")

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from .formatting import clock, score_cell, short_path
+from .formatting import clock, plain, score_cell, short_path
 from .images import Gallery, Picture
 from .messages import SegmentPlayed, VideoChosen
 from .ordering import OrderedPane, Ordering
@@ -113,7 +113,7 @@ class VideosPane(OrderedPane, Horizontal):
             note = self.empty_note
             if self.ranked and not self.videos:
                 note = f"No video path has {self.ordering.text!r}: ctrl+f changes the filter."
-            title.update(f"[dim]{note}[/dim]" if not self.videos else "")
+            title.update(plain(note, "dim") if not self.videos else "")
             timeline.show(0.0, [])
             self.query_one("#thumbs", Gallery).show([])  # no faces of another query
             return

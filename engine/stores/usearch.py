@@ -20,7 +20,7 @@ import numpy as np
 from usearch.index import Index
 
 from ..errors import StoreError
-from ..private import FILE_MODE, private_dir, write_private
+from ..private import open_fresh, private_dir, write_private
 from ..vocabulary import EMBEDDING_DIM
 from .base import VersionMark
 
@@ -80,8 +80,10 @@ class UsearchStore(VersionMark):
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             private_dir(self.path.parent)
+            # a fresh private file of our own for usearch to fill: whatever was left at that
+            # name (a planted link) is removed, never followed
+            os.close(open_fresh(tmp))
             self.index.save(str(tmp))
-            os.chmod(tmp, FILE_MODE)
             crc = zlib.crc32(tmp.read_bytes())
             os.replace(tmp, self.path)
             sidecar = {"version": self._version, "count": len(self.index), "ndim": self.ndim}
