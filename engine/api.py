@@ -35,7 +35,14 @@ from .matching import match_appearances
 from .models import FaceModels, pick_device
 from .query import Query, read_query
 from .ranking import FileInfo, Matches, rank
-from .repair import CheckReport, RepairReport, catalog_problems, check_vectors, salvage
+from .repair import (
+    CheckReport,
+    RepairReport,
+    catalog_problems,
+    check_vectors,
+    repair_vectors,
+    salvage,
+)
 from .results import LibraryStatus, Migration, QueryInfo, SearchResult
 from .sampling import SampleOptions
 from .settings import Settings
@@ -436,12 +443,14 @@ class Engine:
             problems = catalog_problems(catalog)
             if problems:
                 return CheckReport(str(path), problems, None)
+            damaged = catalog.unsound_vectors()
             store = open_store(choose(self.settings, catalog), self.settings, catalog, create=False)
             try:
                 vectors = check_vectors(store, catalog, store.damaged)
             finally:
                 store.close()
-            return CheckReport(str(path), (), vectors)
+            files = tuple(catalog.files_of_faces(damaged))
+            return CheckReport(str(path), (), vectors, len(damaged), files)
         finally:
             catalog.close()
 
@@ -477,6 +486,7 @@ class Engine:
                     choice = choose(self.settings, catalog)
                     store = open_store(choice, self.settings, catalog, create=True)
                     try:
+                        mended = repair_vectors(catalog, store, progress)
                         progress(f"rebuilding the vectors in {store.describe()}")
                         store.clear()
                         reconcile(store, catalog, save=True)
@@ -485,7 +495,7 @@ class Engine:
                         store.close()
                 finally:
                     catalog.close()
-        return RepairReport(problems, rescued, str(kept) if kept else None, count)
+        return RepairReport(problems, rescued, str(kept) if kept else None, count, mended)
 
 
 def _with_journals(path: Path) -> list[Path]:

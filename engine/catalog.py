@@ -10,6 +10,7 @@ import os
 import sqlite3
 import time
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from .private import create_private, private_dir, writable
 from .sampling import MediaInfo
 from .vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS = {
     1: """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,8 +62,15 @@ _MIGRATIONS = {
         WHERE earlier.file_id = faces.file_id AND earlier.id < faces.id
     ) WHERE file_id IN (SELECT id FROM files WHERE kind = 'image');
     """,
+    # each vector checkable on its own: SQLite's checks pass over a flipped byte inside a BLOB
+    3: """
+    ALTER TABLE faces ADD COLUMN vector_crc INTEGER;  -- CRC-32 of vector's bytes
+    UPDATE faces SET vector_crc = ris_crc32(vector);
+    """,
 }
-_DATA_ONLY = {2}  # migrations a read-only catalog may go without (its answers are the older ones)
+# migrations a read-only catalog may go without: its answers are the older ones (2), or what
+# it lacks is asked for only by `ris check`, which then checks the vectors by their norm (3)
+_READERS_MAY_SKIP = {2, 3}
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,7 @@ class Catalog:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.create_function("ris_crc32", 1, vector_crc, deterministic=True)
             self._migrate()
         except sqlite3.DatabaseError as err:
             raise catalog_error(path, err) from err
@@ -162,7 +171,7 @@ class Catalog:
                 "upgrade ris",
             )
         if self.read_only and all(
-            step in _DATA_ONLY for step in range(version + 1, SCHEMA_VERSION + 1)
+            step in _READERS_MAY_SKIP for step in range(version + 1, SCHEMA_VERSION + 1)
         ):
             return
         if version < SCHEMA_VERSION and self.read_only:
@@ -242,15 +251,16 @@ class Catalog:
             )
             new = [
                 self.db.execute(
-                    "INSERT INTO faces (file_id, t, track, x1, y1, x2, y2, prob, vector) "
-                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO faces (file_id, t, track, x1, y1, x2, y2, prob, vector, "
+                    "vector_crc) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         file_id,
                         f.t,
                         f.track,
                         *f.box,
                         f.prob,
-                        np.asarray(f.vector, np.float32).tobytes(),
+                        blob := np.asarray(f.vector, np.float32).tobytes(),
+                        vector_crc(blob),
                     ),
                 ).lastrowid
                 for f in faces
@@ -379,6 +389,53 @@ class Catalog:
             ]
         return _with_vectors(rows)
 
+    # each vector on its own ------------------------------------------------------------------
+    @property
+    def vectors_have_checksums(self) -> bool:
+        """Whether each face records its vector's CRC-32 (schema 3; an older catalog opened
+        read-only does not)."""
+        return any(r[1] == "vector_crc" for r in self.db.execute("PRAGMA table_info(faces)"))
+
+    def unsound_vectors(self) -> np.ndarray:
+        """The ids of the faces whose stored vector is damaged: its bytes do not match their
+        checksum, or it is not a finite unit vector (every vector ris stores is one)."""
+        crc = "vector_crc" if self.vectors_have_checksums else "NULL"
+        bad: list[int] = []
+        rows = self.db.execute(f"SELECT id, vector, {crc} FROM faces")
+        while chunk := rows.fetchmany(4096):
+            for key, blob, recorded in chunk:
+                if (recorded is not None and vector_crc(blob) != recorded) or not sound_vector(
+                    blob
+                ):
+                    bad.append(key)
+        return np.asarray(bad, dtype=np.int64)
+
+    def restore_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Write sound copies of damaged vectors back, with their checksums, in one transaction."""
+        with self.db:
+            for key, vector in zip(ids.tolist(), vectors, strict=True):
+                blob = np.asarray(vector, np.float32).tobytes()
+                self.db.execute(
+                    "UPDATE faces SET vector = ?, vector_crc = ? WHERE id = ?",
+                    (blob, vector_crc(blob), key),
+                )
+            self._bump()
+
+    def files_of_faces(self, ids: np.ndarray) -> list[str]:
+        """The paths of the files some faces belong to, sorted."""
+        paths: set[str] = set()
+        for chunk in _chunks(sorted({int(i) for i in ids})):
+            marks = ",".join("?" * len(chunk))
+            paths.update(
+                _loaded_path(r[0])
+                for r in self.db.execute(
+                    "SELECT DISTINCT files.path FROM faces JOIN files ON files.id = faces.file_id "
+                    f"WHERE faces.id IN ({marks})",
+                    chunk,
+                )
+            )
+        return sorted(paths)
+
     def _faces_with_vectors(self, where: str, args: Sequence[object]) -> FaceRows:
         rows = self.db.execute(
             f"SELECT id, file_id, track, t, x1, y1, x2, y2, vector FROM faces {where} "
@@ -396,6 +453,28 @@ def _with_vectors(rows: Sequence[Sequence]) -> FaceRows:
         else np.zeros((0, EMBEDDING_DIM), np.float32)
     )
     return _face_rows([r[:8] for r in rows], vectors)
+
+
+def vector_crc(blob: bytes | None) -> int | None:
+    """The checksum a face row keeps of its vector's bytes."""
+    return None if blob is None else zlib.crc32(blob)
+
+
+def sound_vector(blob: bytes | np.ndarray, tolerance: float = 1e-3) -> bool:
+    """Whether a stored vector is what ris stores: EMBEDDING_DIM finite float32 values of unit
+    length. A vector damaged on disk rarely stays one (a flipped exponent bit gives 1e36)."""
+    if isinstance(blob, bytes) and len(blob) != EMBEDDING_DIM * 4:
+        return False
+    vector = (
+        np.frombuffer(blob, np.float32)
+        if isinstance(blob, bytes)
+        else np.asarray(blob, np.float32).ravel()
+    )
+    if vector.shape != (EMBEDDING_DIM,) or not np.isfinite(vector).all():
+        return False
+    if np.abs(vector).max(initial=0.0) > 1.0:  # no value of a unit vector exceeds 1
+        return False
+    return abs(float(np.dot(vector, vector)) - 1.0) < tolerance
 
 
 def open_read_only(path: Path) -> sqlite3.Connection:

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -610,14 +611,22 @@ def _check(engine: Engine, args: argparse.Namespace) -> int:
         print(f"  DAMAGED: {len(report.catalog_problems)} problems, SQLite says:")
         for line in report.catalog_problems[:10]:
             print(f"    {printable(line)}")
+    elif report.damaged_vectors:
+        print(
+            f"  DAMAGED: {report.damaged_vectors} face vectors fail their checksum (SQLite's "
+            f"own check passed), in {len(report.damaged_files)} files:"
+        )
+        for path in report.damaged_files[:10]:
+            print(f"    {printable(path)}")
     else:
-        print("  sound (SQLite integrity check passed)")
+        print("  sound (SQLite integrity check passed, every vector matches its checksum)")
     v = report.vectors
     if v is not None:
         print(f"vectors: {printable(v.store)}")
         print(
             f"  {v.vectors} vectors for {v.faces} catalog faces; {v.missing} missing, {v.extra} "
             f"extra; {v.differing} of {v.sampled} sampled differ from the catalog's"
+            + (" (whose damage is above)" if v.differing and report.damaged_vectors else "")
         )
         if v.damaged_file:
             print("  DAMAGED: the vector file does not match its checksum")
@@ -629,6 +638,18 @@ def _check(engine: Engine, args: argparse.Namespace) -> int:
 
 def _repair(engine: Engine, args: argparse.Namespace) -> int:
     done = engine.repair(progress=lambda text: print(f"ris: {printable(text)}", file=sys.stderr))
+    mended = done.mended
+    if mended.damaged:
+        print(
+            f"ris: {mended.damaged} damaged vectors in the catalog: {mended.restored} restored "
+            "from the vector store's sound copies",
+            file=sys.stderr,
+        )
+        _listed(
+            "files with damaged vectors and no sound copy will be embedded again by the next "
+            "`ris index` of their folders",
+            mended.to_reindex,
+        )
     if done.salvage is None:
         print(
             f"ris: the catalog was sound; {done.vectors} vectors rebuilt from it", file=sys.stderr
@@ -637,20 +658,29 @@ def _repair(engine: Engine, args: argparse.Namespace) -> int:
     got = done.salvage
     print(
         f"ris: recovered {got.files} files and {got.faces} faces into a new catalog; "
-        f"{got.unreadable_files} file records and {got.unreadable_faces} faces were unreadable",
+        f"{len(got.lost_files)} file records and {got.lost_faces} faces were lost",
         file=sys.stderr,
     )
     print(f"ris: the damaged catalog is kept at {printable(done.kept or '')}", file=sys.stderr)
-    if got.to_reindex:
-        print(
-            f"ris: {len(got.to_reindex)} files lost faces and will be embedded again by the "
-            "next `ris index` of their folders:",
-            file=sys.stderr,
-        )
-        for path in got.to_reindex:
-            print(f"  {printable(path)}", file=sys.stderr)
+    _listed(
+        "file records were lost; those still on disk are indexed again by the next `ris index` "
+        "of their folders",
+        got.lost_files,
+    )
+    _listed(
+        "files lost faces and will be embedded again by the next `ris index` of their folders",
+        got.to_reindex,
+    )
     print(f"ris: {done.vectors} vectors rebuilt from the new catalog", file=sys.stderr)
     return 0
+
+
+def _listed(what: str, paths: Sequence[str]) -> None:
+    """`ris: N <what>:` and the paths, one a line, on stderr; nothing when there are none."""
+    if paths:
+        print(f"ris: {len(paths)} {what}:", file=sys.stderr)
+        for path in paths:
+            print(f"  {printable(path)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -101,3 +101,41 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def schema_2_catalog(path, vectors):
+    """A catalog as ris wrote it before vectors had checksums (schema 2)."""
+    cat = Catalog(path)
+    cat.save_indexed("/a.jpg", 1, 1, media_info("image"), [face(0, 1), face(0, 2)])
+    cat.close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("ALTER TABLE faces DROP COLUMN vector_crc")
+        for key, vector in vectors.items():
+            db.execute("UPDATE faces SET vector = ? WHERE id = ?", (vector.tobytes(), key))
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+
+
+def test_schema_3_gives_every_stored_vector_its_checksum(tmp_path):
+    path = tmp_path / "c.sqlite"
+    big = face(0, 1).vector * np.float32(1e30)  # damaged before the upgrade: not unit length
+    schema_2_catalog(path, {2: big})
+    reader = Catalog(path, read_only=True)  # a reader of an old catalog checks norms alone
+    assert not reader.vectors_have_checksums and reader.unsound_vectors().tolist() == [2]
+    reader.close()
+    cat = Catalog(path)  # its owner upgrades it: each row's checksum of the bytes it holds
+    assert cat.vectors_have_checksums and cat.unsound_vectors().tolist() == [2]
+    _, _, keys = cat.save_indexed("/b.jpg", 1, 1, media_info("image"), [face(0, 3)])
+    assert cat.unsound_vectors().tolist() == [2]
+    db = sqlite3.connect(path)
+    (blob,) = db.execute("SELECT vector FROM faces WHERE id = ?", (int(keys[0]),)).fetchone()
+    tiny = bytearray(blob)
+    tiny[0] ^= 0x01  # the lowest bit of one value: still unit length, but not what was stored
+    with db:
+        db.execute("UPDATE faces SET vector = ? WHERE id = ?", (bytes(tiny), int(keys[0])))
+    db.close()
+    assert cat.unsound_vectors().tolist() == [2, int(keys[0])]
+    cat.restore_vectors(np.asarray([2]), face(0, 1).vector[None])
+    assert cat.unsound_vectors().tolist() == [int(keys[0])]
+    assert cat.files_of_faces(np.asarray([int(keys[0])])) == ["/b.jpg"]
