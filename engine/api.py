@@ -147,6 +147,17 @@ class Engine:
         models.load_photo_models()
         return models.device
 
+    def models_current(self) -> bool:
+        """Whether the loaded models (if any) embed with the weights this library would be
+        searched with now: False once the weights file at their path was replaced, or when
+        those weights are missing or refused (an in-process command then says why)."""
+        if self._models is None:
+            return True
+        try:
+            return self._models.weights == self._weights()
+        except EngineError:
+            return False
+
     @property
     def models(self) -> FaceModels | None:
         """The face models, once loaded (None before)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .errors import EngineError, QueryError, UserError
 from .evaluation import SECTIONS
 from .names import printable
-from .resident import DEFAULT_IDLE, SERVED, Bypass
+from .resident import DEFAULT_IDLE, SERVED, STARTING_FLAGS, Bypass
 from .settings import DEFAULT_POSSIBLE_MARGIN, DEFAULT_THRESHOLD, Settings
 from .timecodes import clock
 from .vocabulary import MediaKind
@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         from . import resident
 
         try:
-            answered = resident.ask(settings.data_dir, argv, sys.stdout, sys.stderr)
+            answered = resident.ask(
+                settings.data_dir, argv, sys.stdout, sys.stderr, _engine_flags(args)
+            )
         except KeyboardInterrupt:
             print("\nris: interrupted", file=sys.stderr)
             return 130
@@ -318,8 +320,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     place = resident.Place.of(settings.data_dir, create=True)
     if place is None:
         raise UserError(
-            f"{resident.runtime_dir()} is not a private folder of this user",
-            "remove it (or set XDG_RUNTIME_DIR) and start again",
+            f"no private folder for the server's socket: {resident.why_not_private()}",
+            "set XDG_RUNTIME_DIR to a folder of your own (mode 0700, such as /run/user/"
+            f"{os.getuid()}), or have {resident.runtime_dir()} removed; commands meanwhile "
+            "run in-process",
         )
     idle = (
         args.idle
@@ -335,15 +339,37 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if resident.running(settings.data_dir):
         say(f"a server already serves {settings.data_dir.resolve()}")
         return 0
-    device = server.warm()
-    say(
-        f"serving {server.data_dir} on {place.socket} (models on {device}; exits after {idle:.0f} s idle)"
-    )
+    device: list[str] = []
+
+    def warm() -> None:  # once the library is this server's: three started at once load once
+        say("loading the models")
+        device.append(server.warm())
+
+    def ready() -> None:
+        say(
+            f"serving {server.data_dir} on {place.socket} (models on {device[0]}; exits "
+            f"after {idle:.0f} s idle)"
+        )
+
     try:
-        server.serve(place)
+        server.serve(place, warm, ready)
     except Bypass as why:
         say(str(why))
     return 0
+
+
+def _engine_flags(args: argparse.Namespace) -> list[str]:
+    """The flags of a command that chose its engine (`--weights W`, ...), as given: a server
+    that RIS_SERVE=auto starts for it takes the same, so that it answers it next time."""
+    flags: list[str] = []
+    for name in STARTING_FLAGS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if isinstance(value, Path) or (name == "milvus_uri" and "://" not in value):
+            value = Path(value).expanduser().resolve()  # the server starts in another folder
+        flags += [f"--{name.replace('_', '-')}", str(value)]
+    return flags
 
 
 def _answer(server: Server, argv: list[str], env: dict[str, str]) -> int:

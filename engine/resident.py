@@ -50,6 +50,12 @@ BEAT = 0.5  # seconds between a working server's signs of life
 SILENCE = 10.0  # seconds without one before the command gives up on the server
 BUSY_WAIT = 2.0  # seconds a request waits behind another before it runs in-process instead
 MODES = ("on", "off", "auto")  # RIS_SERVE: use a running server (on), never, or start one
+MAX_REQUEST = 1 << 20  # bytes of one request (arguments, folder, RIS_* variables)
+REQUEST_DEADLINE = 5.0  # seconds a connection has to send its whole request
+MAX_CONNECTIONS = 32  # requests handled at once; more are closed at once
+SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path holds 108 with its NUL)
+# the flags of a command that choose its engine: an auto-started server is given the same
+STARTING_FLAGS = ("weights", "device", "backend", "milvus_uri", "milvus_collection")
 
 
 class Bypass(Exception):
@@ -58,10 +64,30 @@ class Bypass(Exception):
 
 # where ---------------------------------------------------------------------------------------
 def runtime_dir() -> Path:
+    """$XDG_RUNTIME_DIR/ris, or /tmp/ris-UID where that is unset, missing or too long for a
+    socket's path (Unix sockets take about 107 bytes)."""
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and Path(base).is_dir():
-        return Path(base) / "ris"
+        folder = Path(base) / "ris"
+        if len(os.fsencode(folder / f"{'0' * 16}.sock")) <= SOCKET_PATH_MAX:
+            return folder
     return Path("/tmp") / f"ris-{os.getuid()}"
+
+
+def why_not_private() -> str:
+    """What is wrong with the sockets' folder when `private_dir` refuses it, in words."""
+    folder = runtime_dir()
+    try:
+        st = folder.lstat()
+    except OSError as err:
+        return f"{folder} cannot be made: {err.strerror}"
+    import stat
+
+    if st.st_uid != os.getuid():
+        return f"{folder} belongs to another user (uid {st.st_uid}): ris never uses it"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{folder} is not a folder"
+    return f"{folder} is open to other users (mode {stat.S_IMODE(st.st_mode):o})"
 
 
 def private_dir(create: bool) -> Path | None:
@@ -137,9 +163,12 @@ def mode() -> str:
     return value if value in MODES else "on"
 
 
-def ask(data_dir: Path, argv: list[str], out: TextIO, err: TextIO) -> int | None:
+def ask(
+    data_dir: Path, argv: list[str], out: TextIO, err: TextIO, flags: list[str] | None = None
+) -> int | None:
     """The command's exit code, its output written to `out` and `err`, if a server of this
-    library answered it; None if the command must run in-process (nothing was written)."""
+    library answered it; None if the command must run in-process (nothing was written).
+    `flags` are the command's engine flags, for a server RIS_SERVE=auto starts."""
     how = mode()
     if how == "off":
         return None
@@ -147,7 +176,7 @@ def ask(data_dir: Path, argv: list[str], out: TextIO, err: TextIO) -> int | None
     answer = _ask(place, argv) if place is not None and place.socket.exists() else None
     if answer is None:
         if how == "auto":
-            start(data_dir)
+            start(data_dir, flags)
         return None
     code, stdout, stderr = answer
     err.write(stderr)
@@ -209,15 +238,17 @@ def running(data_dir: Path) -> bool:
     return place is not None and held(place.lock)
 
 
-def start(data_dir: Path) -> bool:
-    """Start a server for this library in the background (RIS_SERVE=auto), unless one runs;
-    it takes over from the next command on."""
+def start(data_dir: Path, flags: list[str] | None = None) -> bool:
+    """Start a server for this library in the background (RIS_SERVE=auto), unless one runs,
+    with the flags that chose the starting command's engine (`--weights W`...), so that it
+    answers that command from the next one on."""
     place = Place.of(data_dir, create=True)
     if place is None or running(data_dir):
         return False
+    command = [sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(data_dir.resolve())]
     with place.log.open("a") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(data_dir.resolve())],
+            command + (flags or []),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -275,6 +306,7 @@ class Server:
         self._notify = notify
         self.code = code_id()
         self._work = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._stopping = threading.Event()
         self._last = time.monotonic()
         self._engine: Engine | None = None
@@ -283,8 +315,14 @@ class Server:
 
     # engine ------------------------------------------------------------------------------
     def _key(self, settings: Settings) -> Settings:
-        """What must match for the server's engine to answer as an in-process one would."""
-        weights = settings.weights.expanduser().resolve() if settings.weights else None
+        """What must match for the server's engine to answer as an in-process one would: the
+        weights by what they are (their sha256), not by the path that named them."""
+        weights: Any = settings.weights.expanduser().resolve() if settings.weights else None
+        if weights is not None:
+            from .weights import file_weights
+
+            with contextlib.suppress(Exception):  # missing: the command says so in-process
+                weights = file_weights(weights).id
         blank: dict[str, Any] = {name: None for name in PER_REQUEST}
         return replace(settings, data_dir=settings.data_dir.resolve(), weights=weights, **blank)
 
@@ -298,6 +336,12 @@ class Server:
             raise Bypass(f"other settings: {', '.join(differ)}")
         engine = self._fresh_engine()
         engine.settings = settings
+        if not engine.models_current():  # the weights file was replaced under the models
+            self._say("the weights changed on disk: models dropped, to be loaded anew")
+            self._models = None
+            self._engine = None
+            engine.close()
+            raise Bypass("the weights changed since the models were loaded")
         return engine
 
     def _fresh_engine(self) -> Engine:
@@ -333,25 +377,37 @@ class Server:
             self._engine.close()
 
     # serving -----------------------------------------------------------------------------
-    def serve(self, place: Place) -> None:
-        """Listen until idle for `idle` seconds or stopped (SIGTERM, SIGINT, `ris serve
-        --stop`). Only one server holds a library: another one started meanwhile exits."""
+    def serve(
+        self,
+        place: Place,
+        warm: Callable[[], None] = lambda: None,
+        ready: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Claim the library, then `warm` (load the models), then listen (and say `ready`)
+        until idle for `idle` seconds or stopped (SIGTERM, SIGINT, `ris serve --stop`). Only
+        one server holds a library: another one started meanwhile exits before it loads
+        anything."""
         with place.lock.open("a") as held:
             try:
                 fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise Bypass("another server already serves this library") from None
+            warm()
             with contextlib.suppress(FileNotFoundError):
                 place.socket.unlink()
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old_mask = os.umask(0o177)
             try:
                 listener.bind(str(place.socket))
+            except OSError as err:
+                listener.close()
+                raise Bypass(f"cannot listen on {place.socket}: {err.strerror or err}") from None
             finally:
                 os.umask(old_mask)
             os.chmod(place.socket, 0o600)
             mine = place.socket.stat().st_ino
             listener.listen(16)
+            ready()
             self._last = time.monotonic()
             listener.settimeout(1.0)
             if threading.current_thread() is threading.main_thread():
@@ -369,6 +425,9 @@ class Server:
                         continue
                     except InterruptedError:
                         continue
+                    if not self._slots.acquire(blocking=False):
+                        conn.close()  # as many requests as it takes at once: the command
+                        continue  # runs in-process
                     threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
             finally:
                 listener.close()
@@ -378,25 +437,31 @@ class Server:
                 self.close()
 
     def _handle(self, conn: socket.socket) -> None:
-        with conn:
-            try:
+        try:
+            with conn:
                 if _peer_uid(conn) != os.getuid():  # the socket is private; this is a backstop
                     return
-                conn.settimeout(ACCEPT_TIMEOUT)
-                request = _read(conn.makefile("rb"))
+                request = _read_request(conn)
                 if request is None:
                     return
                 conn.settimeout(None)
-                if request.get("stop"):
+                if request.get("stop") is True:
                     _send(conn, {"stopping": True})
                     self._stopping.set()
+                    return
+                why = _unserved(request)
+                if why:
+                    _send(conn, {"bypass": why})
+                    self._say(f"refused a request: {why}")
                     return
                 _send(conn, {"accepted": True})
                 self._last = time.monotonic()
                 self._reply(conn, request)
                 self._last = time.monotonic()
-            except (OSError, ValueError):
-                return
+        except (OSError, ValueError, RecursionError):
+            return
+        finally:
+            self._slots.release()
 
     def _reply(self, conn: socket.socket, request: dict[str, Any]) -> None:
         if request.get("code") != self.code:
@@ -453,6 +518,46 @@ class Server:
         seconds = time.perf_counter() - began
         self._say(f"answered `{' '.join(request['argv'][:1])}` in {seconds:.2f} s (exit {code})")
         return {"exit": code, "out": out.getvalue(), "err": err.getvalue()}
+
+
+def _read_request(conn: socket.socket) -> dict[str, Any] | None:
+    """One request line, read whole within REQUEST_DEADLINE and MAX_REQUEST bytes (a client
+    sending a byte a second, or without end, is cut off); None for anything else."""
+    deadline = time.monotonic() + REQUEST_DEADLINE
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or len(data) > MAX_REQUEST:
+            return None
+        conn.settimeout(left)
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    if len(data) > MAX_REQUEST + 1:
+        return None
+    try:
+        message = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON, or nested past what json can parse
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def _unserved(request: dict[str, Any]) -> str | None:
+    """Why the server will not run a request, or None: only the read-only commands, asked in
+    the shape `ask` asks them, are run here (`index`, `check`, `repair` never are)."""
+    argv, cwd, env = request.get("argv"), request.get("cwd"), request.get("env")
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return "a request without its arguments"
+    if not argv or argv[0] not in SERVED:
+        return f"`{argv[0] if argv else ''}` is not served (only {', '.join(SERVED)})"[:200]
+    if not isinstance(cwd, str) or not isinstance(env, dict):
+        return "a request without its folder and variables"
+    if not all(
+        isinstance(k, str) and k.startswith("RIS_") and isinstance(v, str) for k, v in env.items()
+    ):
+        return "a request with variables other than RIS_* ones"
+    return None
 
 
 class _Output(io.StringIO):
