@@ -154,7 +154,7 @@ class Engine:
         if self._models is None:
             return True
         try:
-            return self._models.weights == self._weights()
+            return self._models.weights.id == self._weights().id  # by what they are
         except EngineError:
             return False
 
