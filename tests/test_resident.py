@@ -94,11 +94,20 @@ def served_dev(dev_index, serve_env):  # type: ignore[no-untyped-def]
     server.stop()
 
 
-def test_answers_are_the_same_byte_for_byte_with_and_without_the_server(served_dev):
+@pytest.mark.parametrize("weights_by", ["variable", "flag"])
+def test_answers_are_the_same_byte_for_byte_with_and_without_the_server(served_dev, weights_by):
+    """The server was started with RIS_FACENET_WEIGHTS; the commands name the weights the same
+    way, or by --weights (issue 26: that flag used to leave every command to itself)."""
     env, data = served_dev.env, served_dev.data_dir
+    flag: tuple[object, ...] = ()
+    if weights_by == "flag":
+        env = {k: v for k, v in env.items() if k != "RIS_FACENET_WEIGHTS"}
+        flag = ("--weights", WEIGHTS)
     off = {**env, "RIS_SERVE": "off"}
     queries = photos()
     assert len(queries) > 50
+    if weights_by == "flag":
+        queries = queries[:12]  # the full run is the variable's
     # every dev photo in one call (JSON Lines), one photo and one clip as text and JSON,
     # a query that fails, a threshold of its own, and the other read-only commands
     calls = [
@@ -113,9 +122,9 @@ def test_answers_are_the_same_byte_for_byte_with_and_without_the_server(served_d
     ]
     for call in calls:
         before = served_dev.answered()
-        served = ris(env, *call, "--data-dir", data)
+        served = ris(env, *call, "--data-dir", data, *flag)
         assert served_dev.answered() == before + 1, f"not served: {call[:2]}"
-        alone = ris(off, *call, "--data-dir", data)
+        alone = ris(off, *call, "--data-dir", data, *flag)
         assert served.returncode == alone.returncode, call[:2]
         assert served.stdout == alone.stdout, call[:2]
         assert served.stderr == alone.stderr, call[:2]
