@@ -47,15 +47,15 @@ test *args: setup
 
 # speed figures: frames/s and faces/s while indexing, search latency (CPU, and GPU if present)
 bench *args: setup
-    "{{bin}}/python" -m engine.bench {{args}}
+    "{{bin}}/python" -m engine.tools.bench {{args}}
 
 # the vector stores at 1 million synthetic vectors: insert rate, latency, recall@10 (~45 min)
 bench-stores *args: setup
-    "{{bin}}/python" -m engine.bench_stores {{args}}
+    "{{bin}}/python" -m engine.tools.bench_stores {{args}}
 
 # what a user waits for: `ris search` cold and with `ris serve`, face_recognition alike, 100 photos in one call, ris-tui's first search (DATA: a library)
 bench-latency data="data/eval/lfw" photos="../shared/data/dev/lfw" *args: setup peer
-    "{{bin}}/python" -m engine.bench_latency --data-dir {{data}} --photos {{photos}} {{args}}
+    "{{bin}}/python" -m engine.tools.bench_latency --data-dir {{data}} --photos {{photos}} {{args}}
     "{{bin}}/python" -m ris_tui.bench --data-dir {{data}} --runs 3 --first-search "$(find {{photos}} -type f -name '*.jpg' | sort | head -1)"
 
 # face_recognition (dlib), the peer that `just eval` and `just bench-latency` measure beside ris (offline)

@@ -16,8 +16,8 @@ import numpy as np
 
 from engine.api import build_engine
 from engine.errors import NoFaceError
-from engine.evaluation.lfw import read_pairs
 from engine.settings import Settings
+from engine.tools.evaluation.lfw import read_pairs
 
 
 def embed_pairs(pairs_file: Path, settings: Settings) -> tuple[np.ndarray, np.ndarray]:

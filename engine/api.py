@@ -18,8 +18,7 @@ from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
-from .catalog import Catalog, reported
-from .errors import (
+from engine.errors import (
     CatalogError,
     EngineError,
     IndexBusyError,
@@ -28,14 +27,10 @@ from .errors import (
     UserError,
     WeightsMismatchError,
 )
-from .events import FileFailed, IndexEvent
-from .listing import FileFaces, list_faces
-from .lock import WriterLock
-from .matching import match_appearances
-from .models import FaceModels, pick_device
-from .query import Query, read_query
-from .ranking import FileInfo, Matches, rank
-from .repair import (
+from engine.events import FileFailed, IndexEvent
+from engine.library.catalog import Catalog, reported
+from engine.library.lock import WriterLock
+from engine.library.repair import (
     CheckReport,
     RepairReport,
     catalog_problems,
@@ -43,13 +38,18 @@ from .repair import (
     repair_vectors,
     salvage,
 )
-from .results import LibraryStatus, Migration, QueryInfo, SearchResult
-from .sampling import SampleOptions
-from .settings import Settings
-from .stores.base import VectorStore, reconcile
-from .stores.choice import StoreChoice, choose, open_store, record
-from .vocabulary import FaceUpscale, FileStatus, LibraryKey, MediaKind
-from .weights import Weights, resolve_weights
+from engine.library.stores.base import VectorStore, reconcile
+from engine.library.stores.choice import StoreChoice, choose, open_store, record
+from engine.media.sampling import SampleOptions
+from engine.models.face_models import FaceModels, pick_device
+from engine.models.weights import Weights, resolve_weights
+from engine.results import LibraryStatus, Migration, QueryInfo, SearchResult
+from engine.search.face_listing import FileFaces, list_faces
+from engine.search.matching import match_appearances
+from engine.search.query import Query, read_query
+from engine.search.ranking import FileInfo, Matches, rank
+from engine.settings import Settings
+from engine.vocabulary import FaceUpscale, FileStatus, LibraryKey, MediaKind
 
 Notify = Callable[[str], None]
 
@@ -206,8 +206,8 @@ class Engine:
         The run has its own catalog connection and store, so searches of this engine may go on
         meanwhile and see each file once it is committed.
         """
-        from .decoding import Decoder
-        from .indexing import Indexer, plan
+        from engine.indexing.run import Indexer, plan
+        from engine.media.decoding import Decoder
 
         _require(paths)
         with WriterLock(self.settings.lock_path), reported(self.settings.catalog_path):
@@ -404,7 +404,7 @@ class Engine:
     ) -> Migration:
         """Copy the library's vectors into the `to` backend, verify the copy, and make it the
         library's store. The source is left as it was. Holds the writer lock."""
-        from .stores.copying import copy_store
+        from engine.library.stores.copying import copy_store
 
         if not self.exists():
             raise UserError(f"nothing is indexed in {self.settings.data_dir}", "nothing to migrate")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .stages import StageClock
-from .vocabulary import MediaKind
+from engine.stage_clock import StageClock
+from engine.vocabulary import MediaKind
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .events import FileFailed
-from .vocabulary import MediaKind
+from engine.events import FileFailed
+from engine.vocabulary import MediaKind
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the file's own pixels
 

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .errors import UserError
-from .vocabulary import FaceUpscale
+from engine.errors import UserError
+from engine.vocabulary import FaceUpscale
 
 # Cosine similarity at which two faces are taken to be the same person. Chosen from the LFW
 # dev pairs with the CASIA-WebFace weights and 32 px crop margin

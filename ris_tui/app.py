@@ -67,8 +67,8 @@ from .player import clipboard_problem, launch, player_command, viewer_command
 from .videos import VideosPane
 
 if TYPE_CHECKING:
-    from engine.query import Query
     from engine.results import ImageHit, SearchResult, VideoHit
+    from engine.search.query import Query
 
 
 OPENS_A_TEXT_BOX = {"new_search", "index_folder", "filter"}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 # light modules only (no torch, decord or numpy): what the app needs to tell results apart
 from engine.errors import EngineError
 from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
-from engine.media import media_kind
-from engine.names import printable
+from engine.media.finding import media_kind
+from engine.printable_names import printable
 from engine.settings import Settings
 from engine.timecodes import clock
 from engine.vocabulary import MediaKind
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from engine.api import Engine
     from engine.events import IndexEvent
-    from engine.query import Query
     from engine.results import Box, LibraryStatus, SearchResult
+    from engine.search.query import Query
 
 __all__ = [
     "Backend",
@@ -107,14 +107,14 @@ class Backend:
 
     def thumbnails(self, path: str, moments: Sequence[tuple[float, Box]]) -> list[Image.Image]:
         # no lock: decoding a few frames needs nothing the other calls use
-        from engine.thumbnails import face_thumbnails
+        from engine.search.thumbnails import face_thumbnails
 
         return face_thumbnails(Path(path), moments)
 
     def photo(self, path: str, box: Box) -> tuple[Image.Image, Image.Image]:
         """A matched photo's face crop and the whole photo with that face boxed, upright, from
         one decode."""
-        from engine.thumbnails import boxed, crop_face, frames_at
+        from engine.search.thumbnails import boxed, crop_face, frames_at
 
         frame = frames_at(Path(path), [0.0])[0]
         return crop_face(frame, box), boxed(frame, box)

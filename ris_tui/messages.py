@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     import threading
 
     from engine.events import FileFailed, IndexProgressed
-    from engine.query import Query
     from engine.results import ImageHit, LibraryStatus, Moment, SearchResult, VideoHit
+    from engine.search.query import Query
 
 
 # searching -----------------------------------------------------------------------------------

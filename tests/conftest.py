@@ -48,7 +48,7 @@ def ris_env() -> dict[str, str]:
 
 def media_info(kind: str = "video", samples: int = 0, duration: float | None = None, step=None):  # type: ignore[no-untyped-def]
     """What decoding reports about a file, for tests that write the catalog directly."""
-    from engine.sampling import MediaInfo
+    from engine.media.sampling import MediaInfo
     from engine.vocabulary import MediaKind
 
     return MediaInfo(MediaKind(kind), 640, 360, duration, None, samples, step, 1.0)
@@ -60,7 +60,7 @@ def run_ris(env: dict[str, str], *args: str, timeout: float = 600):  # type: ign
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
+        [sys.executable, "-m", "engine.frontends.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -32,7 +32,7 @@ def as_user(env: dict[str, str], *args: object) -> subprocess.CompletedProcess:
         else []
     )
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "engine.cli", *map(str, args)],
+        [*prefix, sys.executable, "-m", "engine.frontends.cli", *map(str, args)],
         env=env,
         capture_output=True,
         text=True,
@@ -229,7 +229,15 @@ def test_a_full_disk_stops_the_run_in_one_line_and_the_next_run_goes_on(tmp_path
         resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
 
     run = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "index", str(media), "--data-dir", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "engine.frontends.cli",
+            "index",
+            str(media),
+            "--data-dir",
+            str(data),
+        ],
         env=ris_env,
         capture_output=True,
         text=True,

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from conftest import media_info
 
-from engine.catalog import SCHEMA_VERSION, Catalog
 from engine.errors import CatalogError
-from engine.faces import NewFace
+from engine.library.catalog import SCHEMA_VERSION, Catalog
+from engine.models.faces import NewFace
 from engine.vocabulary import FileStatus, MediaKind
 
 

@@ -38,7 +38,15 @@ LFW = SHARED / "data" / "dev" / "lfw"
 
 
 def index_cmd(media: Path, data: Path) -> list[str]:
-    return [sys.executable, "-m", "engine.cli", "index", str(media), "--data-dir", str(data)]
+    return [
+        sys.executable,
+        "-m",
+        "engine.frontends.cli",
+        "index",
+        str(media),
+        "--data-dir",
+        str(data),
+    ]
 
 
 def committed(catalog: Path) -> set[tuple[str, int]]:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from engine.lock import WriterLock
+from engine.library.lock import WriterLock
 from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, NO_FACE_VIDEO, copy_media
 
 pytestmark = pytest.mark.slow
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def ris(*args, env, timeout=600):
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *map(str, args)],
+        [sys.executable, "-m", "engine.frontends.cli", *map(str, args)],
         env=env,
         capture_output=True,
         text=True,
@@ -195,7 +195,7 @@ def test_status_lists_files_and_failures(small_index, ris_env):
 
 def test_a_closed_pipe_ends_quietly(small_index, ris_env):
     root, _ = small_index
-    cmd = [sys.executable, "-m", "engine.cli", "status", "--data-dir", str(root / "data")]
+    cmd = [sys.executable, "-m", "engine.frontends.cli", "status", "--data-dir", str(root / "data")]
     proc = subprocess.Popen(cmd, env=ris_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # like `ris status | head -0`: the reader is gone before ris writes
     err = proc.stderr.read().decode()
@@ -221,7 +221,7 @@ def test_a_closed_pipe_ends_quietly(small_index, ris_env):
 def test_impossible_options_are_refused_with_one_line(tmp_path, ris_env, args, env, says):
     """Exit 2 and one line naming the flag or variable, before any model loads or file is read."""
     out = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "search", str(tmp_path / "q.jpg"), *args]
+        [sys.executable, "-m", "engine.frontends.cli", "search", str(tmp_path / "q.jpg"), *args]
         + ["--data-dir", str(tmp_path / "data")],
         env={**ris_env, **env},
         capture_output=True,

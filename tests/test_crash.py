@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from engine.catalog import Catalog
-from engine.stores.usearch import UsearchStore
+from engine.library.catalog import Catalog
+from engine.library.stores.usearch import UsearchStore
 from tests.conftest import AOC_CLIPS, IMAGES, VIDEOS, copy_media
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,15 @@ FILES = [
 
 
 def index_cmd(media, data):
-    return [sys.executable, "-m", "engine.cli", "index", str(media), "--data-dir", str(data)]
+    return [
+        sys.executable,
+        "-m",
+        "engine.frontends.cli",
+        "index",
+        str(media),
+        "--data-dir",
+        str(data),
+    ]
 
 
 def indexed_count(data):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.decoding import Decoder
-from engine.media import MediaFile
-from engine.sampling import SampleOptions
+from engine.media.decoding import Decoder
+from engine.media.finding import MediaFile
+from engine.media.sampling import SampleOptions
 from engine.vocabulary import MediaKind
 from tests.conftest import AOC_CLIPS, HAMILTON, VIDEOS, copy_media, run_ris
 
@@ -49,7 +49,11 @@ def workers_of(pid: int) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"engine.decode_worker" in argv and str(pid).encode() in argv and alive(int(entry.name)):
+        if (
+            b"engine.media.decode_worker" in argv
+            and str(pid).encode() in argv
+            and alive(int(entry.name))
+        ):
             found.append(int(entry.name))
     return found
 
@@ -131,7 +135,15 @@ def _start_index(tmp_path: Path, ris_env: dict[str, str]) -> tuple[subprocess.Po
     # 8 samples/s: the long clip's frames far outnumber what the pipe and read-ahead hold, so
     # seconds in, its worker is still busy with it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "index", str(media_dir), "--sample-rate", "8"]
+        [
+            sys.executable,
+            "-m",
+            "engine.frontends.cli",
+            "index",
+            str(media_dir),
+            "--sample-rate",
+            "8",
+        ]
         + ["--data-dir", str(data)],
         env=ris_env,
         stdout=subprocess.PIPE,
@@ -188,7 +200,7 @@ def test_sigterm_stops_ris_index_like_ctrl_c(
     assert proc.returncode == code, err
     assert f"ris: {says}; finished files are kept" in err and "Traceback" not in err
     assert not any(alive(w) for w in workers)
-    from engine.catalog import Catalog
+    from engine.library.catalog import Catalog
 
     saved = json.loads((data / "faces.json").read_text())
     catalog = Catalog(data / "catalog.sqlite")

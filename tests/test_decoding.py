@@ -2,9 +2,9 @@
 
 import os
 
-from engine.decoding import Decoder
-from engine.media import MediaFile
-from engine.sampling import SampleOptions
+from engine.media.decoding import Decoder
+from engine.media.finding import MediaFile
+from engine.media.sampling import SampleOptions
 from tests.conftest import HAMILTON
 
 

@@ -15,15 +15,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import frame_files
-from engine.decoding import Decoder
-from engine.evaluation.detector import compare
-from engine.faces import FileRead, FramesRead, faces_by_file, faces_in
-from engine.media import MediaFile
-from engine.models import FaceModels
-from engine.mtcnn import area_crops, summed_area
-from engine.sampling import FrameChunk, MediaInfo, SampleOptions, read_media
-from engine.weights import file_weights
+from engine.media import shared_frames as frame_files
+from engine.media.decoding import Decoder
+from engine.media.finding import MediaFile
+from engine.media.sampling import FrameChunk, MediaInfo, SampleOptions, read_media
+from engine.models.face_models import FaceModels
+from engine.models.faces import FileRead, FramesRead, faces_by_file, faces_in
+from engine.models.mtcnn import area_crops, summed_area
+from engine.models.weights import file_weights
+from engine.tools.evaluation.detector import compare
 from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, IMAGES, LMM_PHOTO, WEIGHTS
 from tests.test_decoder_faults import workers_of
 
@@ -54,8 +54,8 @@ def test_area_crops_are_what_interpolate_gives_crop_by_crop():
 
 
 def test_bilinear_crops_are_what_interpolate_gives_in_torch_and_numpy():
-    from engine.detection import bilinear_crops
-    from engine.numpy_faces import bilinear_crops as numpy_bilinear_crops
+    from engine.models.detection import bilinear_crops
+    from engine.models.numpy_faces import bilinear_crops as numpy_bilinear_crops
 
     rng = np.random.default_rng(11)
     frames = rng.integers(0, 256, (2, 97, 131, 3), dtype=np.uint8)

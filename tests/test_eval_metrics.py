@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import DEV
 
-from engine.evaluation.metrics import (
+from engine.tools.evaluation.metrics import (
     average_precision,
     kfold_accuracy,
     match_segments,
@@ -80,7 +80,7 @@ def test_per_frame_ablation_runs_the_old_decision_on_the_real_index(dev_index):
     """The 'before' rows of `ris eval`: every frame at the threshold counts, no tracks."""
     from conftest import AOC_CLIPS, AOC_PHOTO
 
-    from engine.evaluation.ablations import search_per_frame
+    from engine.tools.evaluation.ablations import search_per_frame
 
     engine, _ = dev_index
     query = engine.read_query(AOC_PHOTO)
@@ -96,7 +96,7 @@ def test_per_frame_ablation_runs_the_old_decision_on_the_real_index(dev_index):
 def test_resnet50_baseline_plumbing_and_the_plain_refusal(monkeypatch: pytest.MonkeyPatch):
     """Features are unit 2048-d per image (random weights here: plumbing only, never reported);
     without ImageNet weights the eval says so instead of reporting numbers."""
-    from engine.evaluation.resnet import resnet50_features, resnet50_weights
+    from engine.tools.evaluation.resnet import resnet50_features, resnet50_weights
 
     monkeypatch.delenv("RIS_RESNET50_WEIGHTS", raising=False)
     assert resnet50_weights() is None

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.faces import largest_first, query_order
-from engine.sampling import FrameChunk, MediaInfo, SampleOptions, read_video
+from engine.media.sampling import FrameChunk, MediaInfo, SampleOptions, read_video
+from engine.models.faces import largest_first, query_order
 from tests.conftest import IMAGES, VIDEOS
 
 pytestmark = pytest.mark.slow

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.catalog import Catalog
-from engine.face_boxes import crop_box, enlarged
-from engine.models import FaceModels
-from engine.numpy_faces import NumpyFaces
-from engine.sampling import FrameChunk, MediaInfo, SampleOptions, read_media
+from engine.library.catalog import Catalog
+from engine.media.sampling import FrameChunk, MediaInfo, SampleOptions, read_media
+from engine.models.face_boxes import crop_box, enlarged
+from engine.models.face_models import FaceModels
+from engine.models.numpy_faces import NumpyFaces
+from engine.models.weights import file_weights
 from engine.vocabulary import FaceUpscale, LibraryKey, MediaKind
-from engine.weights import file_weights
 from tests.conftest import IMAGES, WEIGHTS, copy_media, run_ris
 
 GROUP = IMAGES / "multi_face" / "big_bang_theory" / "bbt1.jpg"  # small faces and larger ones

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.catalog import Catalog
-from engine.stores.base import reconcile
-from engine.stores.usearch import UsearchStore
+from engine.library.catalog import Catalog
+from engine.library.stores.base import reconcile
+from engine.library.stores.usearch import UsearchStore
 from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, copy_media, run_ris
 from tests.test_decoder_faults import wait_for, workers_of
 
@@ -43,7 +43,7 @@ def index_cmd(media: Path, data: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "engine.cli",
+        "engine.frontends.cli",
         "index",
         str(media),
         "--data-dir",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.media import walk
-from engine.private import private_dir
+from engine.library.private_files import private_dir
+from engine.media.finding import walk
 from tests.conftest import AOC_PHOTO, ROOT, WEIGHTS, run_ris
 
 MARKUP_PHOTO = "[red]amy[bold] x.png"
@@ -42,7 +42,15 @@ def test_ris_index_makes_its_data_directory_and_parents_private_under_umask_000(
     empty.mkdir()
     data = tmp_path / "x" / "y" / "data"
     run = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "index", str(empty), "--data-dir", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "engine.frontends.cli",
+            "index",
+            str(empty),
+            "--data-dir",
+            str(data),
+        ],
         env=ris_env,
         capture_output=True,
         text=True,
@@ -94,7 +102,7 @@ def test_another_users_private_library_is_one_line_and_exit_2(command, ris_env):
         args = [command, *([str(AOC_PHOTO)] if command == "search" else []), "--data-dir"]
         run = subprocess.run(
             ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-            + [sys.executable, "-m", "engine.cli", *args, str(library)],
+            + [sys.executable, "-m", "engine.frontends.cli", *args, str(library)],
             env={**ris_env, "HOME": str(top), "RIS_SERVE": "off"},
             cwd=ROOT,
             capture_output=True,

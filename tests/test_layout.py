@@ -10,20 +10,21 @@ import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FRONT_END = {"engine.cli", "engine.progress", "engine.bench", "engine.bench_latency"}
+OUTSIDE_THE_CORE = ("engine.frontends", "engine.tools")  # the wings that drive the core
 
 
 def core_modules():
     return sorted(
-        f"engine.{m.name}"
-        for m in pkgutil.iter_modules(engine.__path__)
-        if f"engine.{m.name}" not in FRONT_END
+        m.name
+        for m in pkgutil.walk_packages(engine.__path__, "engine.")
+        if not m.name.startswith(OUTSIDE_THE_CORE)
     )
 
 
 def test_engine_core_never_imports_textual_rich_or_the_tui():
     modules = core_modules()
-    assert "engine.api" in modules and "engine.indexing" in modules
+    assert "engine.api" in modules and "engine.indexing.run" in modules
+    assert "engine.library.stores.usearch" in modules and "engine.models.numpy_faces" in modules
     code = (
         "import sys, importlib\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
@@ -34,11 +35,11 @@ def test_engine_core_never_imports_textual_rich_or_the_tui():
 
 
 def test_help_does_not_import_torch():
-    code = "import sys\nfrom engine.cli import _parser\n_parser().format_help()\nprint('torch' in sys.modules)"
+    code = "import sys\nfrom engine.frontends.cli import _parser\n_parser().format_help()\nprint('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     run = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "engine.cli", "--help"],
+        [sys.executable, "-X", "importtime", "-m", "engine.frontends.cli", "--help"],
         capture_output=True,
         text=True,
     )
@@ -69,11 +70,10 @@ def test_import_contracts_hold():
 
 def test_the_core_never_prints():
     """The core reports through events, errors and its notify callback; only front ends print."""
-    front = {"cli", "progress", "bench", "bench_stores", "bench_latency"}
     offenders = []
     for path in sorted((ROOT / "engine").rglob("*.py")):
         rel = path.relative_to(ROOT / "engine")
-        if rel.stem in front or rel.parts[0] == "evaluation":
+        if rel.parts[0] in ("frontends", "tools"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
@@ -87,15 +87,20 @@ def test_the_core_never_prints():
     assert offenders == []
 
 
-def test_every_test_the_readme_names_exists():
-    """The README backs its guarantees with named tests; a renamed or deleted test breaks it."""
+def test_every_test_the_docs_name_exists():
+    """The README and docs/ back their guarantees with named tests; a renamed or deleted test
+    breaks it. In each page, `::test_x` names a test of the file named last before it."""
     import re
 
-    text = (ROOT / "README.md").read_text()
-    named, current = [], None
-    for file, name in re.findall(r"`(?:(?:tests/)?(test_\w+\.py))?::(test_\w+)`", text):
-        current = file or current
-        named.append((current, name))
+    named = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        current = None
+        for file, name in re.findall(
+            r"`(?:(?:tests/)?(test_\w+\.py))?::(test_\w+)`", page.read_text()
+        ):
+            current = file or current
+            assert current, f"{page.name} names ::{name} before naming its file"
+            named.append((current, name))
     assert len(named) > 20
     for file, name in named:
         source = (ROOT / "tests" / file).read_text()

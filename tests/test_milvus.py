@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from engine.api import build_engine
-from engine.catalog import Catalog
 from engine.errors import StoreBusyError, StoreError, StoreMismatchError
 from engine.events import IndexPlanned
-from engine.faces import NewFace
+from engine.library.catalog import Catalog
+from engine.library.stores.base import reconcile
+from engine.library.stores.choice import StoreChoice, open_store
+from engine.models.faces import NewFace
 from engine.settings import Settings
-from engine.stores.base import reconcile
-from engine.stores.choice import StoreChoice, open_store
 from tests.conftest import (
     AOC_CLIPS,
     AOC_PHOTO,
@@ -97,7 +97,16 @@ def test_migration_to_milvus_keeps_every_vector_and_every_result(dev_index, tmp_
     before_engine.close()
 
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "migrate", "--to", "milvus", "--data-dir", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "engine.frontends.cli",
+            "migrate",
+            "--to",
+            "milvus",
+            "--data-dir",
+            str(data),
+        ],
         env=ris_env,
         capture_output=True,
         text=True,
@@ -119,7 +128,7 @@ def test_migration_to_milvus_keeps_every_vector_and_every_result(dev_index, tmp_
     after_engine.close()
 
     status = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "status", "--data-dir", str(data)],
+        [sys.executable, "-m", "engine.frontends.cli", "status", "--data-dir", str(data)],
         env=ris_env,
         capture_output=True,
         text=True,
@@ -157,7 +166,7 @@ def test_an_unreachable_server_fails_at_once_with_one_clear_line(tmp_path, ris_e
     for args in (["index", str(LMM_PHOTO)], ["search", str(LMM_PHOTO)]):
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "engine.cli", *args, "--data-dir", str(tmp_path / "d")]
+            [sys.executable, "-m", "engine.frontends.cli", *args, "--data-dir", str(tmp_path / "d")]
             + ["--backend", "milvus", "--milvus-uri", uri],
             env=ris_env,
             capture_output=True,

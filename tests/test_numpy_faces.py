@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.media import media_kind
-from engine.models import FaceModels
-from engine.numpy_faces import NumpyFaces, mtcnn_weights, nms
-from engine.sampling import FrameChunk, MediaInfo, SampleOptions, read_media
-from engine.torch_files import LEGACY_MAGIC, LEGACY_PROTOCOL, WeightsFileError, load_state
+from engine.media.finding import media_kind
+from engine.media.sampling import FrameChunk, MediaInfo, SampleOptions, read_media
+from engine.models.face_models import FaceModels
+from engine.models.numpy_faces import NumpyFaces, mtcnn_weights, nms
+from engine.models.torch_files import LEGACY_MAGIC, LEGACY_PROTOCOL, WeightsFileError, load_state
+from engine.models.weights import VGGFACE2, Weights, file_weights
 from engine.vocabulary import MediaKind
-from engine.weights import VGGFACE2, Weights, file_weights
 from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, IMAGES, ROOT, SHARED, WEIGHTS
 
 LFW = SHARED / "data" / "dev" / "lfw"
@@ -79,7 +79,7 @@ def test_a_weights_file_of_random_bytes_is_refused_with_the_same_error(tmp_path,
 
 
 def test_nms_keeps_what_torchvision_keeps():
-    from engine.facenet import nms as torch_nms
+    from engine.models.network_imports import nms as torch_nms
 
     rng = np.random.default_rng(3)
     corner = rng.uniform(0, 200, (300, 2)).astype(np.float32)
@@ -157,7 +157,7 @@ def test_a_cold_search_never_imports_torch(dev_index, ris_env, query):
     engine, _ = dev_index
     script = (
         "import sys, contextlib, io\n"
-        "from engine import cli\n"
+        "from engine.frontends import cli\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
         "    code = cli.main(sys.argv[1:])\n"

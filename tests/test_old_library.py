@@ -76,8 +76,8 @@ def test_a_library_from_e3fb765_opens_searches_alike_and_reindexes_incrementally
     assert now == then
 
     # the vectors written then are trusted as they are: nothing to rebuild
-    from engine.catalog import Catalog
-    from engine.stores.usearch import UsearchStore
+    from engine.library.catalog import Catalog
+    from engine.library.stores.usearch import UsearchStore
     from engine.vocabulary import LibraryKey
 
     catalog, store = Catalog(data / "catalog.sqlite"), UsearchStore(data / "faces.usearch")

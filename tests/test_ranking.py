@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.ranking import FileInfo, Matches, merge_segments, rank, video_score
+from engine.search.ranking import FileInfo, Matches, merge_segments, rank, video_score
 
 
 def hits(rows, quality=None):

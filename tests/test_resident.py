@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import resident
+from engine.frontends import resident
 from tests.conftest import (
     AOC_CLIPS,
     AOC_PHOTO,
@@ -46,7 +46,15 @@ class Served:
         self.log = data_dir.parent / f"serve-{time.monotonic_ns()}.log"
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(data_dir), *extra],
+                [
+                    sys.executable,
+                    "-m",
+                    "engine.frontends.cli",
+                    "serve",
+                    "--data-dir",
+                    str(data_dir),
+                    *extra,
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -144,7 +152,14 @@ def test_a_search_with_settings_of_its_own_is_left_to_the_command(served_dev):
 
 def test_a_served_answer_into_a_closed_pipe_ends_quietly(served_dev):
     """`ris status | head -0` with a server answering: exit 0, no traceback, as in-process."""
-    command = [sys.executable, "-m", "engine.cli", "status", "--data-dir", str(served_dev.data_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "engine.frontends.cli",
+        "status",
+        "--data-dir",
+        str(served_dev.data_dir),
+    ]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     proc = subprocess.Popen(command, env=served_dev.env, **pipes)  # type: ignore[call-overload]
     proc.stdout.close()  # the reader is gone before ris writes

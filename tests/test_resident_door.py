@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli, resident
+from engine.frontends import cli, resident
 from tests.conftest import AOC_PHOTO, LMM_PHOTO, WEIGHTS, copy_media, make_settings, run_ris
 from tests.test_resident import Served, serving
 
@@ -256,7 +256,15 @@ def test_the_same_weights_by_another_path_are_served(small_library):
 def test_three_first_commands_at_once_load_the_models_once(small_library):
     data, weights, env = small_library
     env = {**env, "RIS_SERVE": "auto", "RIS_SERVE_IDLE": "20", "RIS_FACENET_WEIGHTS": str(weights)}
-    args = [sys.executable, "-m", "engine.cli", "search", str(AOC_PHOTO), "--data-dir", str(data)]
+    args = [
+        sys.executable,
+        "-m",
+        "engine.frontends.cli",
+        "search",
+        str(AOC_PHOTO),
+        "--data-dir",
+        str(data),
+    ]
     procs = [subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL) for _ in range(3)]
     place = resident.Place.of(data, create=True)
     assert place is not None

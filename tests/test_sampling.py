@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from engine.sampling import SampleOptions, decoded_size, read_image, read_video, sample_indices
+from engine.media.sampling import (
+    SampleOptions,
+    decoded_size,
+    read_image,
+    read_video,
+    sample_indices,
+)
 from tests.conftest import HAMILTON, IMAGES, VIDEOS
 
 

@@ -81,7 +81,7 @@ def test_a_group_photo_lists_its_faces_and_searches_the_chosen_one(library):
     assert len(q.faces) >= 2
     from PIL import Image
 
-    from engine.faces import query_order
+    from engine.models.faces import query_order
 
     with Image.open(group) as im:  # numbered as the face choice orders them, the main face first
         order = query_order(np.asarray([f.bbox for f in q.faces]), *im.size)

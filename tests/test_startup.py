@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import weights
+from engine.models import weights
 
 CHILD = """
 import sys
 import torch
-from engine.facenet import model_classes, nms
+from engine.models.network_imports import model_classes, nms
 resnet, pnet, rnet, onet = model_classes()
 boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
 kept = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist()

@@ -2,10 +2,10 @@
 
 import pytest
 
-from engine.catalog import Catalog
 from engine.errors import UserError
+from engine.library.catalog import Catalog
+from engine.library.stores.choice import choose, record
 from engine.settings import Settings
-from engine.stores.choice import choose, record
 
 
 def settings(tmp_path, env=None, **kw):

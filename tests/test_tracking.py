@@ -3,13 +3,13 @@
 import numpy as np
 from conftest import media_info
 
-from engine.catalog import Catalog
-from engine.faces import NewFace
-from engine.matching import CLOSEST_FLOOR, NEAR_BEST, match_appearances
-from engine.ranking import rank
-from engine.stores.base import reconcile
-from engine.stores.usearch import UsearchStore
-from engine.tracking import assign_tracks
+from engine.appearances.tracking import assign_tracks
+from engine.library.catalog import Catalog
+from engine.library.stores.base import reconcile
+from engine.library.stores.usearch import UsearchStore
+from engine.models.faces import NewFace
+from engine.search.matching import CLOSEST_FLOOR, NEAR_BEST, match_appearances
+from engine.search.ranking import rank
 
 
 def person(rng, base=None, noise=0.25):

@@ -227,7 +227,7 @@ async def test_enter_on_a_photo_shows_it_large_and_esc_closes_it():
 
 
 def test_the_matched_face_is_boxed_on_the_whole_photo():
-    from engine.thumbnails import boxed
+    from engine.search.thumbnails import boxed
 
     frame = np.full((200, 300, 3), 40, np.uint8)
     im = np.asarray(boxed(frame, (100.0, 50.0, 180.0, 150.0)))
@@ -556,10 +556,11 @@ def test_pictures_are_laid_out_in_the_columns_that_make_them_largest():
 def test_short_paths_fit_their_width_keeping_the_ends_of_a_long_name():
     from ris_tui.formatting import short_path
 
-    assert short_path("/a/b/clip.mp4", 40) == "/a/b/clip.mp4"
-    assert short_path("/archive/2024/interviews/clip.mp4", 16) == "…rviews/clip.mp4"
+    assert short_path("/a/b/clip.mp4", 40).plain == "/a/b/clip.mp4"
+    assert short_path("/archive/2024/interviews/clip.mp4", 16).plain == "…rviews/clip.mp4"
     long = "/v/WDA_AlexandriaOcasioCortez_000.mp4"
-    assert short_path(long, 16) == "WDA_Ale…_000.mp4"
+    assert short_path(long, 16).plain == "WDA_Ale…_000.mp4"
+    assert short_path("/x/[red]amy[/red].png", 40).spans == []  # text, never markup
     assert all(len(short_path(long, w)) <= max(w, 8) for w in range(1, 50))
 
 
@@ -649,7 +650,7 @@ SHOWN |= {"right": "→", "plus": "+", "equals_sign": "+", "minus": "-"}
 SHOWN |= {"right_square_bracket": "]", "left_square_bracket": "["}
 
 
-def test_every_binding_is_in_the_one_key_list_and_the_readme_table_is_that_list():
+def test_every_binding_is_in_the_one_key_list_and_the_docs_table_is_that_list():
     from ris_tui.dialogs import KEYS
     from ris_tui.pathinput import PathInput
     from ris_tui.tables import KeyTable
@@ -659,8 +660,8 @@ def test_every_binding_is_in_the_one_key_list_and_the_readme_table_is_that_list(
         for binding in cls.BINDINGS:
             for key in binding.key.split(","):  # type: ignore[union-attr]
                 assert SHOWN.get(key, key) in listed, f"{cls.__name__}: {key} is not in KEYS"
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    table = readme[readme.index("| key | does |") :].split("\n\n")[0].splitlines()[2:]
+    page = (Path(__file__).parents[1] / "docs" / "tui.md").read_text()
+    table = page[page.index("| key | does |") :].split("\n\n")[0].splitlines()[2:]
     rows = [
         (" ".join(re.findall(r"`([^`]+)`", row.split("|")[1])), row.split("|")[2].strip())
         for row in table

@@ -100,8 +100,8 @@ async def test_hamilton_segments_step_through_the_timeline(dev_index):
 
 async def test_index_from_the_library_and_cancel_keeps_it_consistent(tmp_path: Path):
     from engine.api import build_engine
-    from engine.catalog import Catalog
-    from engine.stores.usearch import UsearchStore
+    from engine.library.catalog import Catalog
+    from engine.library.stores.usearch import UsearchStore
 
     folder = tmp_path / "media"
     folder.mkdir()

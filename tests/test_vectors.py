@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from conftest import media_info
 
-from engine.catalog import Catalog
-from engine.faces import NewFace
+from engine.library.catalog import Catalog
+from engine.library.stores.base import Entries, apply_change, reconcile
+from engine.library.stores.choice import BACKENDS, StoreChoice, open_store
+from engine.models.faces import NewFace
 from engine.settings import Settings
-from engine.stores.base import Entries, apply_change, reconcile
-from engine.stores.choice import BACKENDS, StoreChoice, open_store
 
 
 def unit(rng, n):

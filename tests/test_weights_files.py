@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.torch_files import WeightsFileError, load_state
+from engine.models.torch_files import WeightsFileError, load_state
 from tests.conftest import AOC_PHOTO, ROOT, WEIGHTS, run_ris
 
 MEMORY_CAP_KB = 512 * 1024
@@ -98,7 +98,7 @@ def read_in_a_process(path: Path) -> tuple[int, str, int]:
     its peak resident memory in kB)."""
     script = (
         "import sys\n"
-        "from engine.torch_files import WeightsFileError, load_state\n"
+        "from engine.models.torch_files import WeightsFileError, load_state\n"
         "try:\n"
         "    state = load_state(sys.argv[1])\n"
         "    print('read', sum(float(v.sum()) for v in state.values()))\n"
@@ -149,7 +149,7 @@ def test_a_crafted_tensor_view_is_refused_never_a_crash(tmp_path, case):
 
 
 def test_a_legacy_file_declaring_more_than_it_holds_is_refused(tmp_path):
-    from engine.torch_files import LEGACY_MAGIC, LEGACY_PROTOCOL
+    from engine.models.torch_files import LEGACY_MAGIC, LEGACY_PROTOCOL
 
     path = tmp_path / "legacy.pt"
     with path.open("wb") as f:

@@ -13,7 +13,6 @@ from PIL import Image, ImageDraw
 
 from engine.errors import NoFaceError
 from engine.events import FileFailed, FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
-from engine.query import Query
 from engine.results import (
     ImageHit,
     LibraryStatus,
@@ -24,6 +23,7 @@ from engine.results import (
     Segment,
     VideoHit,
 )
+from engine.search.query import Query
 
 
 def drawn_face(seed: float) -> Image.Image:

@@ -1,0 +1,75 @@
+"""Tracking: linking a video's faces across consecutive samples into appearances (tracks).
+
+A face joins an open track (one seen within a few sampling steps) that no other face of the
+same frame took: the track whose recent faces it resembles most (LINK_SIMILARITY), or, where
+it stands where the track's last face stood and is about as large, the same track at a much
+lower resemblance (NEAR_LINK_SIMILARITY), and after a longer gap (MAX_NEAR_GAP_STEPS: the
+detector lost a turned or blurred face for a moment). Small, blurred or turned faces of one
+person can be less alike than two sharp faces of strangers; where they are ties them together.
+Otherwise the face starts a track. Search then judges whole appearances (see `matching`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.appearances.similarity import unit_mean
+
+LINK_SIMILARITY = 0.5  # cosine similarity to a track's recent faces needed to join it
+NEAR_LINK_SIMILARITY = 0.35  # the same, for a face where the track's last face was
+NEAR_DISTANCE = 0.5  # centre moved at most this many face heights a step (two steps at most)
+NEAR_SIZE = 1.5  # and grew or shrank by at most this factor
+MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps break a track
+MAX_NEAR_GAP_STEPS = 6.0  # unless the face is where the track's last one was
+RECENT = 5  # a track is represented by the mean of its last few faces
+
+
+def assign_tracks(
+    times: np.ndarray, vectors: np.ndarray, step: float, boxes: np.ndarray | None = None
+) -> np.ndarray:
+    """Track number (0, 1, ...) of each face; faces are given with their sample time and,
+    where known, their boxes (x1, y1, x2, y2)."""
+    tracks = np.full(len(times), -1, dtype=np.int64)
+    members: list[list[int]] = []
+    for t in np.unique(times):
+        here = np.flatnonzero(times == t).tolist()
+        open_tracks = [
+            k for k, m in enumerate(members) if t - times[m[-1]] <= MAX_NEAR_GAP_STEPS * step + 1e-6
+        ]
+        pairs = []
+        for k in open_tracks:
+            recent = unit_mean(vectors[members[k][-RECENT:]])
+            last = members[k][-1]
+            steps = max(1.0, (t - times[last]) / step)
+            recent_enough = steps <= MAX_GAP_STEPS + 1e-6
+            for i in here:
+                sim = float(vectors[i] @ recent)
+                near = boxes is not None and _near(boxes[i], boxes[last], steps)
+                if (recent_enough and sim >= LINK_SIMILARITY) or (
+                    near and sim >= NEAR_LINK_SIMILARITY
+                ):
+                    pairs.append((near, sim, i, k))  # place first, then likeness
+        taken_faces: set[int] = set()
+        taken_tracks: set[int] = set()
+        for _, _, i, k in sorted(pairs, reverse=True):
+            if i not in taken_faces and k not in taken_tracks:
+                tracks[i] = k
+                members[k].append(i)
+                taken_faces.add(i)
+                taken_tracks.add(k)
+        for i in here:
+            if tracks[i] < 0:
+                tracks[i] = len(members)
+                members.append([i])
+    return tracks
+
+
+def _near(box: np.ndarray, last: np.ndarray, steps: float) -> bool:
+    """Whether a face could be the one boxed `last`, `steps` sampling steps before."""
+    h, h_last = box[3] - box[1], last[3] - last[1]
+    if h <= 0 or h_last <= 0 or not 1 / NEAR_SIZE <= h / h_last <= NEAR_SIZE:
+        return False
+    dx = (box[0] + box[2] - last[0] - last[2]) / 2
+    dy = (box[1] + box[3] - last[1] - last[3]) / 2
+    reach = NEAR_DISTANCE * max(h, h_last) * min(steps, 2.0)  # a lost face is looked for nearby
+    return bool(np.hypot(dx, dy) <= reach)

@@ -1,0 +1,713 @@
+"""`ris`: the command line. Results on stdout (`--json` for one JSON document), progress and
+errors on stderr. Exit codes: 0 ok, 1 engine failure, 2 user error, 3 index busy, 130 Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import EngineError, QueryError, UserError
+from engine.frontends.resident import DEFAULT_IDLE, SERVED, STARTING_FLAGS, Bypass
+from engine.printable_names import printable
+from engine.settings import DEFAULT_POSSIBLE_MARGIN, DEFAULT_THRESHOLD, Settings
+from engine.timecodes import clock
+from engine.tools.evaluation import SECTIONS
+from engine.vocabulary import MediaKind
+
+if TYPE_CHECKING:
+    from engine.api import Engine
+    from engine.frontends.resident import Server
+    from engine.results import SearchResult
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir", type=Path, help="index and catalog folder (RIS_DATA_DIR; default ./data)"
+    )
+    common.add_argument("--device", help="auto, cpu, cuda or cuda:N (RIS_DEVICE; default auto)")
+    common.add_argument(
+        "--weights",
+        type=Path,
+        help="FaceNet InceptionResnetV1 state_dict (RIS_FACENET_WEIGHTS; default: the "
+        "weights that built the index, else facenet-pytorch's vggface2 download)",
+    )
+    store = common.add_argument_group("vector store (default: the library's own, else usearch)")
+    store.add_argument(
+        "--backend",
+        choices=("usearch", "milvus"),
+        help="usearch (embedded file) or milvus (RIS_BACKEND); an index run makes it the "
+        "library's store",
+    )
+    store.add_argument(
+        "--milvus-uri",
+        help="a local path ending in .db runs Milvus Lite; http://host:19530 is a server "
+        "(RIS_MILVUS_URI; default DATA_DIR/milvus.db)",
+    )
+    store.add_argument(
+        "--milvus-collection", help="the library's collection (RIS_MILVUS_COLLECTION; ris_faces)"
+    )
+    store.add_argument(
+        "--milvus-token",
+        help="user:password or API key of a server with authentication (RIS_MILVUS_TOKEN, "
+        "which keeps it out of the process list)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="ris", description="Find the videos and photos that show a person."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", parents=[common], help="add or update the media under PATH...")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--retry-failed", action="store_true", help="try again files that failed before")
+    p.add_argument("--sample-rate", type=float, help="video frames sampled per second (default 2)")
+    p.add_argument("--min-face-size", type=int, help="smallest face kept, in pixels (default 20)")
+    p.add_argument(
+        "--min-face-prob", type=float, help="lowest detection probability kept (default 0.9)"
+    )
+    speed = p.add_argument_group(
+        "speed (default: chosen from the machine, shown in the first line)"
+    )
+    speed.add_argument("--decoders", type=int, help="decoding processes (RIS_DECODE_WORKERS)")
+    speed.add_argument(
+        "--frame-batch", type=int, help="frames per detection batch (RIS_FRAME_BATCH)"
+    )
+    speed.add_argument(
+        "--detect-threads", type=int, help="batches detected at once (RIS_DETECT_THREADS)"
+    )
+
+    p = sub.add_parser(
+        "search", parents=[common], help="find the videos and photos showing a person"
+    )
+    p.add_argument(
+        "query",
+        type=Path,
+        nargs="+",
+        help="a photo or a video clip of the person; several are searched one after the other "
+        "with the models loaded once (--json: one line each, JSON Lines)",
+    )
+    p.add_argument("--top", type=int, help="videos and photos to list (default 20)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help=f"cosine similarity that counts as a match (default {DEFAULT_THRESHOLD})",
+    )
+    p.add_argument(
+        "--possible-margin",
+        type=float,
+        metavar="M",
+        help="also list possible matches down to M below the threshold, after the matches and "
+        f"marked as such (default {DEFAULT_POSSIBLE_MARGIN}; 0: matches only; "
+        "RIS_POSSIBLE_MARGIN)",
+    )
+    p.add_argument(
+        "--face",
+        type=int,
+        help="which face of the photo (1 = the main face: largest in view, toward the centre) or "
+        "person of the clip "
+        "(1 = most present) to search for",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser("status", parents=[common], help="what is indexed, and what failed and why")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser(
+        "faces",
+        parents=[common],
+        help="every face ris sees in photos and videos, with its embedding",
+        description="Every face ris sees in each photo and sampled video frame, read exactly as "
+        "`ris index` reads it (with the library's weights), the face a query would search for "
+        "marked `chosen`. --json prints JSON Lines, one document per file (README, ris faces).",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--sample-rate", type=float, help="video frames sampled per second (default 2)")
+    p.add_argument("--json", action="store_true", help="JSON Lines: one document per file")
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="keep the models and the library loaded and answer search, status and faces "
+        "of other `ris` processes at once",
+        description="Keep the face models and the library loaded, and answer the `ris search`, "
+        "`ris status` and `ris faces` commands of this user for this data directory over a "
+        "private local socket, with the same output as they print themselves (a photo search "
+        "in a fraction of a second). The commands use it by themselves while it runs; "
+        "RIS_SERVE=auto makes them start it, RIS_SERVE=off keeps them from it (README, "
+        "The resident engine).",
+    )
+    p.add_argument(
+        "--idle",
+        type=float,
+        metavar="SECONDS",
+        help=f"exit after this long without a request (RIS_SERVE_IDLE; default {DEFAULT_IDLE:.0f})",
+    )
+    p.add_argument("--stop", action="store_true", help="stop the server of this data directory")
+
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="check the catalog and the vectors for damage (exit 1 if any), and say what to do",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    sub.add_parser(
+        "repair",
+        parents=[common],
+        help="recover a damaged catalog into a new one (the damaged file is kept) and rebuild "
+        "the vectors from the catalog",
+    )
+
+    p = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy the library's vectors to another store, without re-embedding",
+        description="Copy the library's face vectors from its store (usearch unless migrated "
+        "before) into another, verify the copy, and make it the library's store.",
+    )
+    p.add_argument("--to", required=True, choices=("milvus", "usearch"), help="the new store")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite a Milvus collection that holds another library's vectors",
+    )
+
+    p = sub.add_parser(
+        "eval", parents=[common], help="accuracy benchmarks (LFW, generated and real videos)"
+    )
+    p.add_argument(
+        "--bench",
+        type=Path,
+        default=Path("data/video_bench"),
+        help="the generated video benchmark (data/make_video_benchmark.py writes it)",
+    )
+    p.add_argument(
+        "--hard",
+        type=Path,
+        default=Path("data/video_bench_hard"),
+        help="the hard video benchmark (data/make_hard_video_benchmark.py writes it)",
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"benchmarks to run, comma-separated, of {','.join(SECTIONS)} (default: all)",
+    )
+    p.add_argument(
+        "--shared",
+        type=Path,
+        default=Path("../shared"),
+        help="the folder holding data/dev (LFW, the dev media)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("data/eval.json"), help="where the full figures go"
+    )
+    return parser
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, `kill`), handled like Ctrl-C: finished files are kept and
+    the vectors saved; the exit code is 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if getattr(args, "face", None) is not None and args.face < 1:
+            raise UserError(f"--face must be 1 or more, not {args.face}", "1 is the first face")
+        settings = _settings(args)
+        if args.command == "serve":
+            return _serve(settings, args)
+    except EngineError as err:
+        return _report(err)
+    if args.command in SERVED:
+        from engine.frontends import resident
+
+        try:
+            answered = resident.ask(
+                settings.data_dir, argv, sys.stdout, sys.stderr, _engine_flags(args)
+            )
+        except KeyboardInterrupt:
+            print("\nris: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # the reader went away (`ris status | head`), as in run()
+            _quiet_stdout()
+            return 0
+        if answered is not None:
+            return answered
+    from engine.api import build_engine
+
+    engine = build_engine(settings, notify=_notify)
+    try:
+        return run(engine, args)
+    finally:
+        engine.close()
+
+
+def _notify(text: str) -> None:
+    """The engine's word on slow first-time work, on the command's stderr."""
+    print(f"ris: {text}", file=sys.stderr)
+
+
+def run(engine: Engine, args: argparse.Namespace) -> int:
+    """One command on an engine, its errors reported as `ris` reports them; its exit code."""
+    try:
+        commands = {
+            "index": _index,
+            "search": _search,
+            "status": _status,
+            "check": _check,
+            "faces": _faces,
+            "repair": _repair,
+            "migrate": _migrate,
+            "eval": _eval,
+        }
+        return commands[args.command](engine, args)
+    except EngineError as err:
+        return _report(err)
+    except BrokenPipeError:  # the reader went away (`ris status | head`): stop quietly
+        _quiet_stdout()
+        return 0
+    except PermissionError as err:  # a file of the library this user may not read
+        return _report(
+            UserError(
+                f"permission denied: {err.filename or err}",
+                "the library or a file in it belongs to another user: ask its owner to share "
+                "it, or use a --data-dir of your own",
+            )
+        )
+    except KeyboardInterrupt as stop:
+        what = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        print(
+            f"\nris: {what}; finished files are kept; run the same command to go on",
+            file=sys.stderr,
+        )
+        return 143 if isinstance(stop, Terminated) else 130
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that exiting does not fail again on the closed pipe (a
+    resident engine's captured output has no file: nothing to do)."""
+    with suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from engine.frontends import resident
+
+    if args.stop:
+        stopped = resident.stop(settings.data_dir)
+        print(
+            f"ris: {'stopped' if stopped else 'no server runs for'} {settings.data_dir}",
+            file=sys.stderr,
+        )
+        return 0
+    place = resident.Place.of(settings.data_dir, create=True)
+    if place is None:
+        raise UserError(
+            f"no private folder for the server's socket: {resident.why_not_private()}",
+            "set XDG_RUNTIME_DIR to a folder of your own (mode 0700, such as /run/user/"
+            f"{os.getuid()}), or have {resident.runtime_dir()} removed; commands meanwhile "
+            "run in-process",
+        )
+    idle = (
+        args.idle
+        if args.idle is not None
+        else float(os.environ.get("RIS_SERVE_IDLE") or DEFAULT_IDLE)
+    )
+    log = sys.stderr  # the server's own; a request's output goes to the command that asked
+
+    def say(text: str) -> None:
+        print(f"ris serve: {text}", file=log, flush=True)
+
+    server = resident.Server(settings, _answer, idle, say, _notify)
+    if resident.running(settings.data_dir):
+        say(f"a server already serves {settings.data_dir.resolve()}")
+        return 0
+    device: list[str] = []
+
+    def warm() -> None:  # once the library is this server's: three started at once load once
+        say("loading the models")
+        device.append(server.warm())
+
+    def ready() -> None:
+        say(
+            f"serving {server.data_dir} on {place.socket} (models on {device[0]}; exits "
+            f"after {idle:.0f} s idle)"
+        )
+
+    try:
+        server.serve(place, warm, ready)
+    except Bypass as why:
+        say(str(why))
+    return 0
+
+
+def _engine_flags(args: argparse.Namespace) -> list[str]:
+    """The flags of a command that chose its engine (`--weights W`, ...), as given: a server
+    that RIS_SERVE=auto starts for it takes the same, so that it answers it next time."""
+    flags: list[str] = []
+    for name in STARTING_FLAGS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if isinstance(value, Path) or (name == "milvus_uri" and "://" not in value):
+            value = Path(value).expanduser().resolve()  # the server starts in another folder
+        flags += [f"--{name.replace('_', '-')}", str(value)]
+    return flags
+
+
+def _answer(server: Server, argv: list[str], env: dict[str, str]) -> int:
+    """A request to a resident engine: the command run as in-process, on its engine."""
+    args = _parser().parse_args(argv)
+    engine = server.engine_for(_settings(args, env))
+    return run(engine, args)
+
+
+def _report(err: EngineError) -> int:
+    print(f"ris: error: {printable(err.title)}", file=sys.stderr)
+    if err.hint:
+        print(f"ris: hint: {printable(err.hint)}", file=sys.stderr)
+    return err.exit_code
+
+
+def _settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
+    return Settings.from_env(
+        env,
+        data_dir=args.data_dir,
+        device=args.device,
+        weights=args.weights,
+        sample_rate=getattr(args, "sample_rate", None),
+        min_face_size=getattr(args, "min_face_size", None),
+        min_face_prob=getattr(args, "min_face_prob", None),
+        decode_workers=getattr(args, "decoders", None),
+        frame_batch=getattr(args, "frame_batch", None),
+        detect_threads=getattr(args, "detect_threads", None),
+        threshold=getattr(args, "threshold", None),
+        possible_margin=getattr(args, "possible_margin", None),
+        top=getattr(args, "top", None),
+        backend=args.backend,
+        milvus_uri=args.milvus_uri,
+        milvus_collection=args.milvus_collection,
+        milvus_token=args.milvus_token,
+    )
+
+
+def _index(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
+    from engine.frontends.progress import ProgressBar
+
+    bar = ProgressBar()
+    failures: list[FileFailed] = []
+    for ev in engine.index(args.paths, retry_failed=args.retry_failed):
+        if isinstance(ev, IndexPlanned):
+            print(
+                f"ris: {ev.files} files found: {ev.to_index} to index, {ev.unchanged} unchanged"
+                f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}"
+                f"{f' (on {ev.setup})' if ev.setup else ''}",
+                file=sys.stderr,
+            )
+            if not ev.to_index:
+                print(
+                    "ris: nothing to re-embed: every file is unchanged since the last run",
+                    file=sys.stderr,
+                )
+        elif isinstance(ev, IndexProgressed):
+            bar.update(ev, force=ev.files_done == ev.files_total)
+        elif isinstance(ev, FileFailed):
+            failures.append(ev)
+            bar.message(f"ris: skipped {printable(ev.path)}: {printable(ev.reason)}")
+        elif isinstance(ev, IndexFinished):
+            bar.clear()
+            rate = ev.frames / ev.seconds if ev.seconds else 0
+            print(
+                f"ris: indexed {ev.indexed} files ({ev.faces} faces in {ev.frames} frames, "
+                f"{rate:.1f} frames/s) in {ev.seconds:.1f} s; {ev.unchanged} unchanged, "
+                f"{ev.failed} failed, {ev.removed} removed",
+                file=sys.stderr,
+            )
+    if failures:
+        print(
+            f"ris: {len(failures)} files could not be indexed (also in `ris status`):",
+            file=sys.stderr,
+        )
+        for f in failures:
+            print(f"  {printable(f.path)}\n    {printable(f.reason)}", file=sys.stderr)
+    return 0
+
+
+def _search(engine: Engine, args: argparse.Namespace) -> int:
+    if len(args.query) == 1:  # one document, as it always was
+        result = engine.search(args.query[0], face=args.face)
+        if args.json:
+            json.dump(result.to_json(), sys.stdout, indent=2)
+            print()
+        else:
+            print(format_result(result))
+        return 0
+    failed = 0
+    for i, query in enumerate(args.query):
+        try:
+            result = engine.search(query, face=args.face)
+        except QueryError as err:  # this query cannot be searched: say so, go on with the rest
+            failed += 1
+            _report(err)
+            if args.json:
+                doc = {"query": {"path": str(query)}, "error": err.title, "hint": err.hint}
+                print(json.dumps(doc), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(result.to_json()), flush=True)
+        else:
+            print(("\n" if i else "") + format_result(result), flush=True)
+    return UserError.exit_code if failed else 0
+
+
+def _migrate(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.frontends.progress import CountBar
+
+    bar = CountBar("vectors")
+    done = engine.migrate(args.to, args.replace, bar.update_count)
+    bar.clear()
+    print(
+        f"ris: copied {done.vectors} vectors from {done.source} to {done.target} in "
+        f"{done.seconds:.1f} s; counts equal; {done.checked} sampled vectors equal",
+        file=sys.stderr,
+    )
+    print(f"ris: this library now uses {done.target}", file=sys.stderr)
+    return 0
+
+
+def _eval(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.errors import UserError
+    from engine.tools.evaluation.run import run, table
+
+    settings = engine.settings
+    if args.data_dir is None:  # keep the benchmark indexes apart from the user's library
+        settings = replace(settings, data_dir=Path("data/eval"))
+    sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown or not sections:
+        raise UserError(f"--only {args.only}: unknown benchmark", f"pick from {','.join(SECTIONS)}")
+    for name, folder, maker in (
+        ("video", args.bench, "make_video_benchmark.py"),
+        ("hard", args.hard, "make_hard_video_benchmark.py"),
+    ):
+        if name in sections and not (folder / "truth.json").exists():
+            raise UserError(
+                f"no {name} video benchmark in {folder}",
+                f"make it with: python data/{maker} ../shared/data/dev/lfw {folder}  "
+                "(or run `just eval`)",
+            )
+    from engine.events import IndexFinished, IndexPlanned, IndexProgressed
+    from engine.frontends.progress import ProgressBar
+
+    bar = ProgressBar()
+
+    def on_event(ev: object) -> None:
+        nonlocal bar
+        if isinstance(ev, IndexPlanned):
+            bar = ProgressBar()  # each index run its own clock
+        elif isinstance(ev, IndexProgressed):
+            bar.update(ev, force=ev.files_done == ev.files_total)
+        elif isinstance(ev, IndexFinished):
+            bar.clear()
+
+    report = run(
+        settings,
+        args.shared,
+        args.bench,
+        lambda m: bar.message(f"ris eval: {m}"),
+        on_event,
+        hard=args.hard,
+        sections=sections,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"\nfull figures: {args.out} ({report['seconds']:.0f} s)")
+    return 0
+
+
+def format_result(r: SearchResult) -> str:
+    q = r.query
+    clip = q.kind == MediaKind.VIDEO
+    what = "person" if clip else "face"
+    lines = [
+        f"query: {printable(q.path)} ({'clip' if clip else 'photo'}, {len(q.faces)} "
+        f"{what}{'s' if len(q.faces) != 1 else ''}; searching {what} {q.chosen}"
+        f"{' — pick another with --face N' if len(q.faces) > 1 else ''})",
+        f"threshold: {r.threshold:.2f} cosine similarity"
+        + (f"; possible matches down to {r.possible:.2f}" if r.possible is not None else ""),
+    ]
+    sure = sum(not v.possible for v in r.videos)
+    lines += ["", f"videos ({sure}):" if sure else "videos: no match"]
+    for i, v in enumerate(r.videos, 1):
+        if i == sure + 1:  # possible matches come after every match
+            lines.append(f"  possible, below the threshold ({len(r.videos) - sure}):")
+        lines.append(
+            f"{i:3d}. {v.score:.3f}  {printable(v.path)}  ({v.duration:.1f} s, {len(v.matches)} "
+            f"{'possibly ' if v.possible else ''}matching samples)"
+        )
+        for s in v.segments:
+            lines.append(f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}")
+    sure = sum(not im.possible for im in r.images)
+    lines += ["", f"photos ({sure}):" if sure else "photos: no match"]
+    for i, im in enumerate(r.images, 1):
+        if i == sure + 1:
+            lines.append(f"  possible, below the threshold ({len(r.images) - sure}):")
+        lines.append(f"{i:3d}. {im.score:.3f}  {printable(im.path)}")
+    return "\n".join(lines)
+
+
+def _status(engine: Engine, args: argparse.Namespace) -> int:
+    st = engine.status()
+    if args.json:
+        json.dump(asdict(st), sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"data directory: {printable(st.data_dir)}")
+    if not st.files:
+        print("nothing indexed yet: run `ris index FOLDER`")
+        return 0
+    print(f"weights: {printable(str(st.weights))}")
+    print(f"vector store: {printable(st.store)}")
+    if st.vectors is not None:
+        behind = f", {st.vectors_behind} changes behind the catalog" if st.vectors_behind else ""
+        print(f"vectors: {st.vectors} saved{behind}")
+    print(
+        f"indexed: {st.videos} videos, {st.images} photos, {st.faces} faces; {len(st.failed)} failed"
+    )
+    print("files:")
+    for path, status, faces in st.files:
+        print(f"  {status:8s} {faces:5d} faces  {printable(path)}")
+    if st.failed:
+        print(f"failed ({len(st.failed)}):")
+        for f in st.failed:
+            print(f"  {printable(f.path)}\n    {printable(f.reason)}")
+    return 0
+
+
+def _faces(engine: Engine, args: argparse.Namespace) -> int:
+    failed = 0
+    for found in engine.faces(args.paths):
+        failed += bool(found.error)
+        if args.json:
+            print(json.dumps(found.to_json()), flush=True)
+            continue
+        if found.error:
+            print(f"{printable(found.path)}: {printable(found.error)}", file=sys.stderr)
+            continue
+        size = f"{found.width}x{found.height}"
+        print(f"{printable(found.path)} ({found.kind}, {size}): {len(found.faces)} faces")
+        for f in found.faces:
+            box = ", ".join(f"{v:.0f}" for v in f.bbox)
+            mark = "  chosen" if f.chosen else ""
+            print(f"  {clock(f.t)}  [{box}]  prob {f.prob:.3f}{mark}")
+    return 1 if failed else 0
+
+
+def _check(engine: Engine, args: argparse.Namespace) -> int:
+    report = engine.check()
+    if args.json:
+        json.dump(
+            {**asdict(report), "healthy": report.healthy, "advice": report.advice()},
+            sys.stdout,
+            indent=2,
+        )
+        print()
+        return 0 if report.healthy else 1
+    print(f"catalog: {printable(report.catalog)}")
+    if report.catalog_problems:
+        print(f"  DAMAGED: {len(report.catalog_problems)} problems, SQLite says:")
+        for line in report.catalog_problems[:10]:
+            print(f"    {printable(line)}")
+    elif report.damaged_vectors:
+        print(
+            f"  DAMAGED: {report.damaged_vectors} face vectors fail their checksum (SQLite's "
+            f"own check passed), in {len(report.damaged_files)} files:"
+        )
+        for path in report.damaged_files[:10]:
+            print(f"    {printable(path)}")
+    else:
+        print("  sound (SQLite integrity check passed, every vector matches its checksum)")
+    v = report.vectors
+    if v is not None:
+        print(f"vectors: {printable(v.store)}")
+        print(
+            f"  {v.vectors} vectors for {v.faces} catalog faces; {v.missing} missing, {v.extra} "
+            f"extra; {v.differing} of {v.sampled} sampled differ from the catalog's"
+            + (" (whose damage is above)" if v.differing and report.damaged_vectors else "")
+        )
+        if v.damaged_file:
+            print("  DAMAGED: the vector file does not match its checksum")
+        elif v.behind and not v.healthy:
+            print("  behind the catalog (an interrupted run): caught up by the next run")
+    print(f"{'healthy' if report.healthy else 'to do'}: {report.advice()}")
+    return 0 if report.healthy else 1
+
+
+def _repair(engine: Engine, args: argparse.Namespace) -> int:
+    done = engine.repair(progress=lambda text: print(f"ris: {printable(text)}", file=sys.stderr))
+    mended = done.mended
+    if mended.damaged:
+        print(
+            f"ris: {mended.damaged} damaged vectors in the catalog: {mended.restored} restored "
+            "from the vector store's sound copies",
+            file=sys.stderr,
+        )
+        _listed(
+            "files with damaged vectors and no sound copy will be embedded again by the next "
+            "`ris index` of their folders",
+            mended.to_reindex,
+        )
+    if done.salvage is None:
+        print(
+            f"ris: the catalog was sound; {done.vectors} vectors rebuilt from it", file=sys.stderr
+        )
+        return 0
+    got = done.salvage
+    print(
+        f"ris: recovered {got.files} files and {got.faces} faces into a new catalog; "
+        f"{len(got.lost_files)} file records and {got.lost_faces} faces were lost",
+        file=sys.stderr,
+    )
+    print(f"ris: the damaged catalog is kept at {printable(done.kept or '')}", file=sys.stderr)
+    _listed(
+        "file records were lost; those still on disk are indexed again by the next `ris index` "
+        "of their folders",
+        got.lost_files,
+    )
+    _listed(
+        "files lost faces and will be embedded again by the next `ris index` of their folders",
+        got.to_reindex,
+    )
+    print(f"ris: {done.vectors} vectors rebuilt from the new catalog", file=sys.stderr)
+    return 0
+
+
+def _listed(what: str, paths: Sequence[str]) -> None:
+    """`ris: N <what>:` and the paths, one a line, on stderr; nothing when there are none."""
+    if paths:
+        print(f"ris: {len(paths)} {what}:", file=sys.stderr)
+        for path in paths:
+            print(f"  {printable(path)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The indexing pipeline: find files, decode them ahead in a worker, detect and embed faces,
+and commit each file's faces in one transaction. A cancellable generator of events.
+
+Stopping at any point (Ctrl-C, a closed generator, a killed process) loses no committed work:
+each file is all-or-nothing in the catalog, and the vector index catches up on the next open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from engine.appearances.tracking import assign_tracks
+from engine.errors import StoreError
+from engine.events import (
+    FileFailed,
+    FileIndexed,
+    IndexEvent,
+    IndexFinished,
+    IndexPlanned,
+    IndexProgressed,
+)
+from engine.library.catalog import Catalog
+from engine.library.stores.base import Entries, VectorStore, apply_change, reconcile
+from engine.media.decoding import Decoder
+from engine.media.finding import MediaFile, WalkProblem, supported_types, walk
+from engine.media.sampling import MediaInfo
+from engine.models.face_models import FaceModels
+from engine.models.faces import FramesRead, NewFace, faces_by_file
+from engine.stage_clock import StageClock
+from engine.vocabulary import FileStatus, MediaKind
+
+
+@dataclass
+class Plan:
+    to_index: list[MediaFile] = field(default_factory=list)
+    rejected: list[tuple[MediaFile | WalkProblem, str]] = field(default_factory=list)
+    unreadable: list[WalkProblem] = field(default_factory=list)  # reported; what is indexed stays
+    unchanged: int = 0
+    vanished: list[str] = field(default_factory=list)
+    found: int = 0
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip(os.sep) + os.sep)
+
+
+def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequence[Path]) -> Plan:
+    """What a run must do: new and changed files to index, bad ones to record, vanished to drop.
+
+    A file or folder that cannot be read now is not gone: what the catalog holds under it is
+    kept (and reported); only one the catalog has never seen is recorded as failed.
+    """
+    p = Plan()
+    seen: set[str] = set()
+    records = catalog.files()
+    for item in walk(roots, skip):
+        if str(item.path) in seen:
+            continue  # overlapping roots (`ris index media media/2024`): each file once
+        p.found += 1
+        seen.add(str(item.path))
+        if isinstance(item, WalkProblem):
+            if any(_under(r.path, str(item.path)) for r in records):
+                p.unreadable.append(item)
+            else:
+                p.rejected.append((item, item.reason))
+            continue
+        old = catalog.file(str(item.path))
+        if (
+            old
+            and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)
+            and (old.status == FileStatus.INDEXED or not retry_failed)
+        ):
+            p.unchanged += 1
+        elif item.kind == MediaKind.UNKNOWN:
+            p.rejected.append(
+                (item, f"not a supported photo or video type (ris reads {supported_types()})")
+            )
+        elif item.size == 0:
+            p.rejected.append((item, "empty file (0 bytes)"))
+        else:
+            p.to_index.append(item)
+    prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
+    kept = [str(u.path) for u in p.unreadable]
+    for rec in records:
+        if (
+            any(_under(rec.path, pre) for pre in prefixes)
+            and rec.path not in seen
+            and not any(_under(rec.path, k) for k in kept)
+        ):
+            p.vanished.append(rec.path)
+    return p
+
+
+class Indexer:
+    def __init__(
+        self,
+        catalog: Catalog,
+        vectors: VectorStore,
+        models: FaceModels,
+        decoder: Decoder,
+        save_every: float = 30.0,
+    ) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.models = models
+        self.decoder = decoder
+        self.save_every = save_every
+        self.clock = StageClock()  # where the run's time went (IndexFinished.stages)
+
+    def run(self, work: Plan) -> Iterator[IndexEvent]:
+        t0 = time.monotonic()
+        total_bytes = sum(f.size for f in work.to_index)
+        setup = ""
+        if work.to_index:  # the models load now, so that the first line can say where
+            setup = (
+                f"{self.models.device}, {self.decoder.workers} decoders, "
+                f"{self.models.frame_batch} frames per detection batch, "
+                f"{self.models.detect_threads} detecting"
+            )
+        yield IndexPlanned(
+            work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes, setup
+        )
+        reconcile(self.vectors, self.catalog)
+        if work.vanished:
+            apply_change(self.vectors, self.catalog, self.catalog.remove(work.vanished), None)
+        failed = 0
+        for item, reason in work.rejected:
+            yield self._fail(item, reason)
+            failed += 1
+        for problem in work.unreadable:
+            yield FileFailed(str(problem.path), f"{problem.reason}; what was indexed there is kept")
+            failed += 1
+        counts = {"indexed": 0, "frames": 0, "faces": 0, "bytes": 0}
+        last_save = time.monotonic()
+        try:
+            for event in self._files(work.to_index, counts, total_bytes):
+                if isinstance(event, FileFailed):
+                    failed += 1
+                elif isinstance(event, FileIndexed):
+                    counts["indexed"] += 1
+                yield event
+                if time.monotonic() - last_save > self.save_every:
+                    with self.clock.busy_in("store"):
+                        self.vectors.save()
+                    last_save = time.monotonic()
+        except BaseException:  # Ctrl-C, a closed generator, a store that went away
+            with suppress(StoreError):  # the error in flight says more
+                self.vectors.save()
+            raise
+        with self.clock.busy_in("store"):
+            self.vectors.save()
+        yield IndexFinished(
+            counts["indexed"],
+            failed,
+            work.unchanged,
+            len(work.vanished),
+            counts["frames"],
+            counts["faces"],
+            time.monotonic() - t0,
+            self.clock,
+        )
+
+    def _files(
+        self, files: list[MediaFile], counts: dict[str, int], total_bytes: int
+    ) -> Iterator[IndexEvent]:
+        if not files:
+            return  # nothing to embed: the models are never loaded
+        done_files = 0
+        reading: dict[int, float] = {}  # bytes of the files in flight already looked at
+        found = 0  # faces seen, committed or not
+        models = self.models
+        reads = faces_by_file(
+            self.decoder.decode(files),
+            models,
+            models.frame_batch,
+            self.clock,
+            models.detect_threads,
+        )
+        for read in reads:
+            if isinstance(read, FramesRead):
+                f, info = read.file, read.file.info
+                assert info is not None
+                reading[id(f)] = f.file.size * min(1.0, f.frames / max(info.samples, 1))
+                counts["frames"] += read.frames
+                found += read.faces
+                current = str(f.file.path)
+            else:
+                reading.pop(id(read), None)
+                done_files += 1
+                counts["bytes"] += read.file.size
+                with self.clock.busy_in("store"):
+                    if read.error is None and read.info is not None and read.ended:
+                        outcome: IndexEvent = self._commit(read.file, read.info, read.faces)
+                        counts["faces"] += len(read.faces)
+                    else:
+                        found -= len(read.faces)
+                        outcome = self._fail(read.file, read.error or "decoding ended early")
+                yield outcome
+                current = str(read.file.path)
+            yield IndexProgressed(
+                done_files,
+                len(files),
+                counts["bytes"] + int(sum(reading.values())),
+                total_bytes,
+                counts["frames"],
+                found,
+                current,
+            )
+
+    def _commit(self, f: MediaFile, info: MediaInfo, faces: list[NewFace]) -> FileIndexed:
+        if faces and info.step:
+            times = np.asarray([x.t for x in faces])
+            vectors = np.stack([x.vector for x in faces])
+            boxes = np.asarray([x.box for x in faces], dtype=np.float64)
+            tracks = assign_tracks(times, vectors, info.step, boxes)
+            faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
+        else:  # a photo: each face is an appearance of its own (never averaged with the others)
+            faces = [replace(x, track=k) for k, x in enumerate(faces)]
+        file_id, removed, new = self.catalog.save_indexed(
+            str(f.path), f.size, f.mtime_ns, info, faces
+        )
+        added = None
+        if faces:  # the vectors in hand, with the fields a store keeps beside them
+            added = Entries(
+                new,
+                np.stack([x.vector for x in faces]).astype(np.float32),
+                np.full(len(new), file_id, np.int64),
+                np.asarray([x.track for x in faces], np.int64),
+                np.asarray([x.t for x in faces]),
+            )
+        apply_change(self.vectors, self.catalog, removed, added)
+        return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
+
+    def _fail(self, item: MediaFile | WalkProblem, reason: str) -> FileFailed:
+        size, mtime, kind = (
+            (item.size, item.mtime_ns, item.kind)
+            if isinstance(item, MediaFile)
+            else (0, 0, MediaKind.UNKNOWN)
+        )
+        removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason)
+        apply_change(self.vectors, self.catalog, removed, None)
+        return FileFailed(str(item.path), reason)

@@ -1,0 +1,215 @@
+"""The vector-store contract, and the one invariant that crash safety rests on.
+
+The catalog (SQLite) is the source of truth: it keeps every face with its vector. A store holds
+a searchable copy of those vectors keyed by face id, and the catalog version it matches. Only
+the functions of this module move that version:
+
+- `reconcile(store, catalog)`: after a crash, a migration or another process's run, make the
+  store hold exactly the catalog's faces (stale keys out, missing ones in, in batches);
+- `apply_change(store, catalog, removed, added)`: mirror one committed catalog change;
+- `adopt(store, catalog)`: a store filled with a verified copy of every face becomes current.
+
+A store whose version lags the catalog's is never trusted as current: the next reconcile
+catches it up from the catalog, so a crash between a catalog commit and a store save loses
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from engine.errors import StoreError
+
+if TYPE_CHECKING:
+    from engine.library.catalog import Catalog
+
+RECONCILE_BATCH = 10_000  # vectors read from the catalog and added at a time
+
+
+@dataclass(frozen=True)
+class Entries:
+    """Face vectors with the fields a store keeps beside them (Milvus groups by file and track)."""
+
+    keys: np.ndarray  # catalog face ids
+    vectors: np.ndarray  # (N, EMBEDDING_DIM) float32, unit length
+    file_ids: np.ndarray
+    tracks: np.ndarray
+    times: np.ndarray  # seconds
+
+    @classmethod
+    def from_catalog(
+        cls, catalog: Catalog, keys: np.ndarray, vectors: np.ndarray | None = None
+    ) -> Entries:
+        """The catalog's faces `keys`, with their vectors from the catalog or as given (in the
+        order of `keys`). Keys the catalog does not know are an error."""
+        rows = catalog.faces(keys)
+        at = {int(k): i for i, k in enumerate(rows.ids.tolist())}
+        lost = [int(k) for k in keys if int(k) not in at]
+        if lost:
+            raise StoreError(
+                f"the store holds {len(lost)} vectors the catalog does not know "
+                f"(e.g. id {lost[0]})",
+                "run `ris index` on the library first to reconcile them",
+            )
+        order = np.asarray([at[int(k)] for k in keys], dtype=np.int64)
+        keys = np.asarray(keys, np.int64)
+        if vectors is None:
+            vectors = catalog.vectors(keys)
+        return cls(
+            keys,
+            np.asarray(vectors, np.float32),
+            rows.file_ids[order],
+            rows.tracks[order],
+            rows.times[order],
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class VersionMark:
+    """The catalog version a store holds, as `base` marks it: what both backends share."""
+
+    _version = -1
+    damaged = False  # a file backend sets it when its file did not match its checksum
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def mark(self, version: int) -> None:
+        self._version = version
+
+
+class VectorStore(Protocol):
+    """What every backend does. Keys are the catalog's face ids; vectors are unit length."""
+
+    damaged: bool
+    """True when the store's own file was found damaged on opening (it then opened empty, at
+    version -1, for `reconcile` to rebuild); what `ris check` reports."""
+
+    shared: bool
+    """True when other processes see this store's writes (a Milvus collection): then only the
+    holder of the writer lock may change it. False for a copy in this process's memory."""
+
+    @property
+    def version(self) -> int:
+        """The catalog version this store holds, as last marked; -1 when unknown (new, cleared,
+        or its file could not be trusted). Read by `base`; callers never set it."""
+        ...
+
+    def mark(self, version: int) -> None:
+        """Note that the store now holds catalog version `version`. Called only by `base`;
+        durable at the next `save`."""
+        ...
+
+    def describe(self) -> str:
+        """One line for people: backend and where ('usearch /data/faces.usearch')."""
+        ...
+
+    def __len__(self) -> int:
+        """How many vectors the store holds."""
+        ...
+
+    def keys(self) -> np.ndarray:
+        """Every key held (int64), in no particular order."""
+        ...
+
+    def add(self, entries: Entries) -> None:
+        """Add vectors under new keys. Visible to this store's searches at once; durable at the
+        next `save` (usearch) or when the server acknowledges (Milvus)."""
+        ...
+
+    def remove(self, keys: np.ndarray) -> None:
+        """Drop these keys; keys not held are ignored."""
+        ...
+
+    def save(self) -> None:
+        """Make what was added and removed durable, with the marked version. Atomic: a crash
+        leaves the previous save or this one, never a mix."""
+        ...
+
+    def search(
+        self,
+        queries: np.ndarray,
+        min_similarity: float,
+        one_per_track: bool = False,
+        limit: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keys within `min_similarity` (cosine) of any query, with their best similarity.
+
+        All of them, or with `limit` about that many of the most similar per query; with
+        `one_per_track` a store may return only the best face of each track (what matching
+        needs to nominate appearances), which Milvus does on the server.
+        """
+        ...
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The stored vectors of `keys`, in that order; a key not held is an error."""
+        ...
+
+    def export(self, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every (keys, vectors) held, in batches of at most `batch`."""
+        ...
+
+    def clear(self) -> None:
+        """Hold nothing, version -1 (a Milvus collection is dropped and made anew)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the store's resources; unsaved additions are lost (the catalog has them)."""
+        ...
+
+
+def is_current(store: VectorStore, catalog: Catalog) -> bool:
+    """Whether the store holds exactly the catalog's faces, by its recorded version (and, for a
+    shared store that another process may have changed, its count)."""
+    if store.version != catalog.version:
+        return False
+    return not store.shared or len(store) == catalog.face_count()
+
+
+def reconcile(store: VectorStore, catalog: Catalog, save: bool = False) -> bool:
+    """Make the store hold exactly the catalog's faces and mark it current; True if anything
+    changed. With `save`, make that durable (the caller holds the writer lock)."""
+    if is_current(store, catalog):
+        return False
+    want = catalog.face_ids()
+    have = store.keys()
+    stale = np.setdiff1d(have, want)
+    missing = np.setdiff1d(want, have)
+    store.remove(stale)
+    for lo in range(0, len(missing), RECONCILE_BATCH):
+        store.add(Entries.from_catalog(catalog, missing[lo : lo + RECONCILE_BATCH]))
+    store.mark(catalog.version)
+    if save:
+        store.save()
+    return bool(len(stale) or len(missing))
+
+
+def apply_change(
+    store: VectorStore, catalog: Catalog, removed: np.ndarray, added: Entries | None
+) -> None:
+    """Mirror one committed catalog change (which bumped its version by one) in the store.
+
+    The store is marked current only if it was current before the change; should it fail here,
+    the catalog already holds the change and the store's version lags, so the next reconcile
+    catches it up.
+    """
+    was_current = store.version == catalog.version - 1
+    store.remove(removed)
+    if added is not None and len(added):
+        store.add(added)
+    if was_current:
+        store.mark(catalog.version)
+
+
+def adopt(store: VectorStore, catalog: Catalog) -> None:
+    """A store just filled with every face of the catalog (a verified copy) becomes current,
+    durably."""
+    store.mark(catalog.version)
+    store.save()

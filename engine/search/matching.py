@@ -1,0 +1,136 @@
+"""Matching: from the faces nearest the query to whole appearances that match it.
+
+Single frames are noisy: among thousands of frames of strangers a few come close to any query.
+So frames only nominate candidates (down to CANDIDATE_MARGIN below the threshold); the decision
+is taken per track (a face followed through a video, see `tracking`): a track matches when the
+mean of its faces matches the query, faces cut by the edge of the frame counting less. A
+matching track contributes all its faces, so segments cover the whole appearance, blurred
+frames included.
+
+Below the threshold, down to a lower similarity, appearances are possible matches: listed
+after every match, marked, for files with no match (the way a face service lets its caller
+lower the match threshold and see what comes close). When nothing in the library matches, the
+files nearest the query below that floor are listed as possible matches too, each with only its
+best appearances: a search of degraded footage, where the person's own faces score 0.1 to 0.3,
+still ranks the likeliest videos first instead of answering nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from engine.library.catalog import Catalog
+from engine.library.stores.base import VectorStore
+from engine.search.ranking import FileInfo, Matches
+
+CANDIDATE_MARGIN = 0.10
+POSSIBLE_CANDIDATES = 32  # faces nearest the query, per result asked for, that may nominate
+# possible appearances (at least 256): enough to fill the page, and a search stays fast
+# with no match anywhere, possible matches reach down to CLOSEST_FLOOR, a file below the
+# possible floor listing only its appearances within NEAR_BEST of its best one
+CLOSEST_FLOOR = 0.0
+NEAR_BEST = 0.05
+
+
+def match_appearances(
+    query: np.ndarray,
+    catalog: Catalog,
+    vectors: VectorStore,
+    threshold: float,
+    possible: float | None = None,
+    top: int = 20,
+    closest: bool = True,
+) -> Matches:
+    """The appearances whose tracks match `query` at `threshold`. With `possible` (a lower
+    similarity), a file with no such appearance is still given with its tracks at or above
+    `possible`, marked a possible match (`Matches.possible`); files with a match never list
+    their merely possible appearances. When no file matches, files whose best track is below
+    `possible` (down to CLOSEST_FLOOR) are possible matches too, with their tracks within
+    NEAR_BEST of that best (`Matches.floor` says how low the list reaches); `closest=False`
+    replays the rule before that (evaluation)."""
+    floor = threshold if possible is None else min(possible, threshold)
+    keys, _ = vectors.search(query, threshold - CANDIDATE_MARGIN, one_per_track=True)
+    if floor < threshold:  # the nearest faces below: enough to fill a page, bounded in time
+        more, _ = vectors.search(  # faces, not tracks: every store nominates the same ones
+            query,
+            (min(floor, CLOSEST_FLOOR) if closest else floor) - CANDIDATE_MARGIN,
+            one_per_track=False,
+            limit=max(256, POSSIBLE_CANDIDATES * top),
+        )
+        keys = np.union1d(keys, more)
+    nominated = catalog.faces(keys)
+    tracks_by_file: dict[int, set[int]] = defaultdict(set)
+    for fid, track in zip(nominated.file_ids.tolist(), nominated.tracks.tolist(), strict=True):
+        tracks_by_file[fid].add(track)
+    records = catalog.files_by_id(tracks_by_file)
+    faces = catalog.tracks_faces((f, t) for f, tracks in tracks_by_file.items() for t in tracks)
+    assert faces.vectors is not None
+    if not len(faces.ids):
+        return Matches.none()
+    # every appearance scored at once: the weighted mean of its faces against the query
+    size = np.asarray(
+        [(records[f].width or 0, records[f].height or 0) if f in records else (0, 0)
+         for f in faces.file_ids.tolist()], dtype=np.float64,
+    ).reshape(-1, 2)  # fmt: skip
+    weights = visible_share(faces.boxes, size[:, 0], size[:, 1]) ** 2
+    keys = (faces.file_ids.astype(np.int64) << 32) | faces.tracks.astype(np.int64)
+    appearances, which = np.unique(keys, return_inverse=True)
+    scores = appearance_similarities(faces.vectors, weights, which, len(appearances), query)
+    files, file_of = np.unique(appearances >> 32, return_inverse=True)
+    best = np.full(len(files), -np.inf)
+    np.maximum.at(best, file_of, scores)
+    reach = floor  # how low a file's best appearance may be and the file still listed
+    if closest and floor < threshold and not (best >= threshold).any():
+        reach = min(floor, CLOSEST_FLOOR)  # nothing matches: the closest files, best first
+    cut = np.where(best >= threshold, threshold, floor)  # a file with a match: matches only
+    cut = np.where(best < floor, np.maximum(best - NEAR_BEST, reach), cut)  # its best moments
+    keep = (scores[which] >= cut[file_of[which]]) & (best[file_of[which]] >= reach)
+    if not keep.any():
+        return Matches.none()
+    listed = best >= reach
+    return Matches(
+        faces.file_ids[keep],
+        faces.times[keep],
+        faces.boxes[keep],
+        np.clip(faces.vectors[keep] @ query, 0.0, 1.0),
+        {int(f): float(b) for f, b in zip(files[listed], best[listed], strict=True)},
+        frozenset(int(f) for f in files[listed & (best < threshold)]),
+        faces.tracks[keep],
+        {  # read once here for the frame sizes, and handed to ranking for the rest
+            int(f): FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
+            for f in files[listed].tolist()
+            if (r := records.get(int(f))) is not None
+        },
+        reach if possible is not None else None,
+    )
+
+
+def appearance_similarities(
+    vectors: np.ndarray, weights: np.ndarray, which: np.ndarray, count: int, query: np.ndarray
+) -> np.ndarray:
+    """Per appearance (`which` numbers each face's, 0 to count - 1, each used), the similarity
+    of the query to the normalised weighted mean of its faces (their plain mean where every
+    weight is 0)."""
+    order = np.argsort(which, kind="stable")
+    starts = np.flatnonzero(np.r_[True, which[order][1:] != which[order][:-1]])
+    w = weights[order]
+    totals = np.add.reduceat(w, starts)
+    plain = np.repeat(totals <= 0, np.diff(np.r_[starts, len(order)]))
+    w = np.where(plain, 1.0, w)
+    sums = np.add.reduceat(vectors[order] * w[:, None], starts, axis=0)
+    norms = np.maximum(np.linalg.norm(sums, axis=1), 1e-12)
+    return (sums @ query) / norms
+
+
+def visible_share(boxes: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """How much of each face box lies inside its frame of `w` x `h` pixels (1: all of it; a
+    size of 0: unknown, taken as all). A face cut by the edge of the frame embeds unlike the
+    same face whole, so it counts less in its track's mean."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    known = (w > 0) & (h > 0)
+    area = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-9) * np.maximum(boxes[:, 3] - boxes[:, 1], 1e-9)
+    inside_w = np.clip(np.minimum(boxes[:, 2], w) - np.maximum(boxes[:, 0], 0), 0, None)
+    inside_h = np.clip(np.minimum(boxes[:, 3], h) - np.maximum(boxes[:, 1], 0), 0, None)
+    return np.where(known, np.clip(inside_w * inside_h / area, 0.0, 1.0), 1.0)
