@@ -6,6 +6,7 @@ import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from engine.errors import UserError
 from engine.vocabulary import FaceUpscale
@@ -19,29 +20,90 @@ from engine.vocabulary import FaceUpscale
 DEFAULT_THRESHOLD = 0.45
 DEFAULT_POSSIBLE_MARGIN = 0.25  # see README, "Possible matches"
 
-_ENV = {
-    "data_dir": ("RIS_DATA_DIR", Path),
-    "device": ("RIS_DEVICE", str),
-    "weights": ("RIS_FACENET_WEIGHTS", Path),
-    "sample_rate": ("RIS_SAMPLE_RATE", float),
-    "min_face_size": ("RIS_MIN_FACE_SIZE", int),
-    "min_face_prob": ("RIS_MIN_FACE_PROB", float),
-    "threshold": ("RIS_THRESHOLD", float),
-    "possible_margin": ("RIS_POSSIBLE_MARGIN", float),
-    "decode_timeout": ("RIS_DECODE_TIMEOUT", float),
-    "decode_workers": ("RIS_DECODE_WORKERS", int),
-    "frame_batch": ("RIS_FRAME_BATCH", int),
-    "detect_threads": ("RIS_DETECT_THREADS", int),
-    "face_batch": ("RIS_FACE_BATCH", int),
-    "face_margin": ("RIS_FACE_MARGIN", int),
-    "face_upscale": ("RIS_FACE_UPSCALE", str),
-    "backend": ("RIS_BACKEND", str),
-    "milvus_uri": ("RIS_MILVUS_URI", str),
-    "milvus_token": ("RIS_MILVUS_TOKEN", str),
-    "milvus_collection": ("RIS_MILVUS_COLLECTION", str),
-    "milvus_timeout": ("RIS_MILVUS_TIMEOUT", float),
-    "milvus_index": ("RIS_MILVUS_INDEX", str),
-}
+
+@dataclass(frozen=True)
+class Option:
+    """One setting as people give it: the `Settings` field it sets, its RIS_* variable, its
+    flag of the `ris` command, what kind of value it takes and within which limits, and the
+    flag's help. Everything about a setting but its default (the field's) is written here."""
+
+    name: str
+    variable: str | None = None
+    flag: str | None = None
+    kind: type = str
+    low: float | None = None  # None: no limits checked
+    high: float = math.inf
+    closed: bool = True  # whether `low` itself is allowed
+    help: str | None = None
+
+    @property
+    def dest(self) -> str:
+        """The flag's attribute on parsed arguments."""
+        return (self.flag or "").lstrip("-").replace("-", "_")
+
+
+# fmt: off
+OPTIONS: tuple[Option, ...] = (
+    Option("data_dir", "RIS_DATA_DIR", "--data-dir", Path,
+           help="index and catalog folder (RIS_DATA_DIR; default ./data)"),
+    Option("device", "RIS_DEVICE", "--device",
+           help="auto, cpu, cuda or cuda:N (RIS_DEVICE; default auto)"),
+    Option("weights", "RIS_FACENET_WEIGHTS", "--weights", Path,
+           help="FaceNet InceptionResnetV1 state_dict (RIS_FACENET_WEIGHTS; default: the "
+           "weights that built the index, else facenet-pytorch's vggface2 download)"),
+    Option("sample_rate", "RIS_SAMPLE_RATE", "--sample-rate", float, 0.0, closed=False,
+           help="video frames sampled per second (default 2)"),
+    Option("min_face_size", "RIS_MIN_FACE_SIZE", "--min-face-size", int, 1,
+           help="smallest face kept, in pixels (default 20)"),
+    Option("min_face_prob", "RIS_MIN_FACE_PROB", "--min-face-prob", float, 0.0, 1.0,
+           help="lowest detection probability kept (default 0.9)"),
+    Option("threshold", "RIS_THRESHOLD", "--threshold", float, 0.0, 1.0,
+           help=f"cosine similarity that counts as a match (default {DEFAULT_THRESHOLD})"),
+    Option("possible_margin", "RIS_POSSIBLE_MARGIN", "--possible-margin", float, 0.0, 1.0,
+           help="also list possible matches down to M below the threshold, after the matches "
+           f"and marked as such (default {DEFAULT_POSSIBLE_MARGIN}; 0: matches only; "
+           "RIS_POSSIBLE_MARGIN)"),
+    Option("top", None, "--top", int, 1, help="videos and photos to list (default 20)"),
+    Option("decode_timeout", "RIS_DECODE_TIMEOUT", None, float, 0.0, closed=False),
+    Option("decode_workers", "RIS_DECODE_WORKERS", "--decoders", int, 0, 256,
+           help="decoding processes (RIS_DECODE_WORKERS)"),
+    Option("frame_batch", "RIS_FRAME_BATCH", "--frame-batch", int, 0, 4096,
+           help="frames per detection batch (RIS_FRAME_BATCH)"),
+    Option("detect_threads", "RIS_DETECT_THREADS", "--detect-threads", int, 0, 64,
+           help="batches detected at once (RIS_DETECT_THREADS)"),
+    Option("face_batch", "RIS_FACE_BATCH", None, int, 0, 65536),
+    Option("face_margin", "RIS_FACE_MARGIN", None, int),
+    Option("face_upscale", "RIS_FACE_UPSCALE", None, str),
+    Option("backend", "RIS_BACKEND", "--backend",
+           help="usearch (embedded file) or milvus (RIS_BACKEND); an index run makes it the "
+           "library's store"),
+    Option("milvus_uri", "RIS_MILVUS_URI", "--milvus-uri",
+           help="a local path ending in .db runs Milvus Lite; http://host:19530 is a server "
+           "(RIS_MILVUS_URI; default DATA_DIR/milvus.db)"),
+    Option("milvus_token", "RIS_MILVUS_TOKEN", "--milvus-token",
+           help="user:password or API key of a server with authentication (RIS_MILVUS_TOKEN, "
+           "which keeps it out of the process list)"),
+    Option("milvus_collection", "RIS_MILVUS_COLLECTION", "--milvus-collection",
+           help="the library's collection (RIS_MILVUS_COLLECTION; ris_faces)"),
+    Option("milvus_timeout", "RIS_MILVUS_TIMEOUT", None, float, 0.0, closed=False),
+    Option("milvus_index", "RIS_MILVUS_INDEX", None, str),
+)
+# fmt: on
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def option(name: str) -> Option:
+    """The option that sets the `Settings` field `name`."""
+    return _BY_NAME[name]
+
+
+def add_flag(parser: Any, name: str, **extra: Any) -> None:
+    """Add the flag of the setting `name` to an argparse parser or group, as the table says
+    (each front end's flags for the engine's settings come from here)."""
+    o = option(name)
+    if o.flag is None:
+        raise ValueError(f"the setting {name} has no flag")
+    parser.add_argument(o.flag, type=None if o.kind is str else o.kind, help=o.help, **extra)
 
 
 _WORDS = {int: "whole number", float: "number"}
@@ -89,13 +151,14 @@ class Settings:
         """Defaults, then RIS_* variables, then explicit overrides (None means not given)."""
         env = dict(os.environ) if env is None else env
         values: dict[str, object] = {}
-        for name, (var, cast) in _ENV.items():
-            if env.get(var):
+        for o in OPTIONS:
+            var = o.variable
+            if var and env.get(var):
                 try:
-                    values[name] = cast(env[var])
+                    values[o.name] = o.kind(env[var])
                 except ValueError:
                     raise UserError(
-                        f"{var}={env[var]!r} is not a {_WORDS.get(cast, 'valid value')}",
+                        f"{var}={env[var]!r} is not a {_WORDS.get(o.kind, 'valid value')}",
                         f"set {var} to a valid value, or unset it",
                     ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -109,31 +172,17 @@ class Settings:
 
     def check(self) -> None:
         """Refuse values that cannot work, naming the flag and the variable (UserError)."""
-        limits = (
-            ("sample_rate", "--sample-rate", "RIS_SAMPLE_RATE", 0.0, math.inf, False),
-            ("min_face_size", "--min-face-size", "RIS_MIN_FACE_SIZE", 1, math.inf, True),
-            ("min_face_prob", "--min-face-prob", "RIS_MIN_FACE_PROB", 0.0, 1.0, True),
-            ("threshold", "--threshold", "RIS_THRESHOLD", 0.0, 1.0, True),
-            ("possible_margin", "--possible-margin", "RIS_POSSIBLE_MARGIN", 0.0, 1.0, True),
-            ("top", "--top", "", 1, math.inf, True),
-            ("decode_timeout", "", "RIS_DECODE_TIMEOUT", 0.0, math.inf, False),
-            ("decode_workers", "--decoders", "RIS_DECODE_WORKERS", 0, 256, True),
-            ("frame_batch", "--frame-batch", "RIS_FRAME_BATCH", 0, 4096, True),
-            ("face_batch", "", "RIS_FACE_BATCH", 0, 65536, True),
-            ("detect_threads", "--detect-threads", "RIS_DETECT_THREADS", 0, 64, True),
-            ("milvus_timeout", "", "RIS_MILVUS_TIMEOUT", 0.0, math.inf, False),
-        )
         if self.face_upscale not in {u.value for u in FaceUpscale}:
             choices = " or ".join(u.value for u in FaceUpscale)
             raise UserError(f"RIS_FACE_UPSCALE must be {choices}, not {self.face_upscale!r}")
-        for name, flag, var, low, high, closed in limits:
-            value = getattr(self, name)
-            if value is None:
+        for o in OPTIONS:
+            value, low, high = getattr(self, o.name), o.low, o.high
+            if value is None or low is None:
                 continue
-            above = value >= low if closed else value > low
+            above = value >= low if o.closed else value > low
             if not (math.isfinite(value) and above and value <= high):
-                where = " / ".join(w for w in (flag, var) if w)
-                bound = f"at least {low}" if closed else f"more than {low}"
+                where = " / ".join(w for w in (o.flag, o.variable) if w)
+                bound = f"at least {low}" if o.closed else f"more than {low}"
                 span = bound if high == math.inf else f"from {low} to {high}"
                 raise UserError(f"{where} must be a number {span}, not {value}")
 
@@ -158,6 +207,9 @@ class Settings:
             return max(1, min(32, cores - 1))
         return max(1, min(8, cores // 4))
 
+    # The data directory's files, named here only: the catalog (and SQLite's -wal and -shm
+    # beside it), the usearch vectors (and their sidecar faces.json), the writer lock, a Milvus
+    # Lite database when that is the store (ris-tui keeps its query history there too).
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / "catalog.sqlite"
@@ -169,3 +221,7 @@ class Settings:
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "index.lock"
+
+    @property
+    def milvus_lite_path(self) -> Path:
+        return self.data_dir / "milvus.db"

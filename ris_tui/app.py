@@ -35,6 +35,7 @@ from .backend import (
     IndexFinished,
     IndexPlanned,
     IndexProgressed,
+    add_flag,
     is_photo,
     settings_from,
 )
@@ -917,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
         + "\n".join(f"  {k:<16}{what}" for k, what in KEYS)
         + "\n\nIndex with `ris index FOLDER`, or from the Library tab (i).",
     )
-    parser.add_argument("--data-dir", type=Path, help="the index (default ./data, RIS_DATA_DIR)")
+    add_flag(parser, "data_dir")  # the engine's settings: their flags as `ris` has them
     parser.add_argument("--query", help="search this photo or clip at start")
     parser.add_argument(
         "--images",
@@ -926,14 +927,8 @@ def main(argv: list[str] | None = None) -> int:
         help="how to draw faces: auto (default; RIS_TUI_IMAGES) picks sixel or kitty graphics "
         "where the terminal has them, else half-blocks",
     )
-    parser.add_argument(
-        "--backend",
-        choices=("usearch", "milvus"),
-        help="vector store (RIS_BACKEND; default: the library's own)",
-    )
-    parser.add_argument(
-        "--milvus-uri", help="Milvus Lite .db path or http://host:19530 (RIS_MILVUS_URI)"
-    )
+    add_flag(parser, "backend", choices=("usearch", "milvus"))
+    add_flag(parser, "milvus_uri")
     args = parser.parse_args(argv)
 
     images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))

@@ -19,7 +19,7 @@ from engine.errors import EngineError
 from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
 from engine.media.finding import media_kind
 from engine.printable_names import printable
-from engine.settings import Settings
+from engine.settings import Settings, add_flag
 from engine.timecodes import clock
 from engine.vocabulary import MediaKind
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Backend",
+    "add_flag",  # the flags of the engine's settings, as `ris` has them
     "EngineError",
     "FileFailed",
     "IndexFinished",

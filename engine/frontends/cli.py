@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from engine.errors import EngineError, QueryError, UserError
 from engine.frontends.resident import DEFAULT_IDLE, SERVED, STARTING_FLAGS, Bypass
 from engine.printable_names import printable
-from engine.settings import DEFAULT_POSSIBLE_MARGIN, DEFAULT_THRESHOLD, Settings
+from engine.settings import OPTIONS, Settings, add_flag
 from engine.timecodes import clock
 from engine.tools.evaluation import SECTIONS
 from engine.vocabulary import MediaKind
@@ -31,36 +31,12 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--data-dir", type=Path, help="index and catalog folder (RIS_DATA_DIR; default ./data)"
-    )
-    common.add_argument("--device", help="auto, cpu, cuda or cuda:N (RIS_DEVICE; default auto)")
-    common.add_argument(
-        "--weights",
-        type=Path,
-        help="FaceNet InceptionResnetV1 state_dict (RIS_FACENET_WEIGHTS; default: the "
-        "weights that built the index, else facenet-pytorch's vggface2 download)",
-    )
+    for name in ("data_dir", "device", "weights"):
+        add_flag(common, name)
     store = common.add_argument_group("vector store (default: the library's own, else usearch)")
-    store.add_argument(
-        "--backend",
-        choices=("usearch", "milvus"),
-        help="usearch (embedded file) or milvus (RIS_BACKEND); an index run makes it the "
-        "library's store",
-    )
-    store.add_argument(
-        "--milvus-uri",
-        help="a local path ending in .db runs Milvus Lite; http://host:19530 is a server "
-        "(RIS_MILVUS_URI; default DATA_DIR/milvus.db)",
-    )
-    store.add_argument(
-        "--milvus-collection", help="the library's collection (RIS_MILVUS_COLLECTION; ris_faces)"
-    )
-    store.add_argument(
-        "--milvus-token",
-        help="user:password or API key of a server with authentication (RIS_MILVUS_TOKEN, "
-        "which keeps it out of the process list)",
-    )
+    add_flag(store, "backend", choices=("usearch", "milvus"))
+    for name in ("milvus_uri", "milvus_collection", "milvus_token"):
+        add_flag(store, name)
     parser = argparse.ArgumentParser(
         prog="ris", description="Find the videos and photos that show a person."
     )
@@ -69,21 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", parents=[common], help="add or update the media under PATH...")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--retry-failed", action="store_true", help="try again files that failed before")
-    p.add_argument("--sample-rate", type=float, help="video frames sampled per second (default 2)")
-    p.add_argument("--min-face-size", type=int, help="smallest face kept, in pixels (default 20)")
-    p.add_argument(
-        "--min-face-prob", type=float, help="lowest detection probability kept (default 0.9)"
-    )
+    for name in ("sample_rate", "min_face_size", "min_face_prob"):
+        add_flag(p, name)
     speed = p.add_argument_group(
         "speed (default: chosen from the machine, shown in the first line)"
     )
-    speed.add_argument("--decoders", type=int, help="decoding processes (RIS_DECODE_WORKERS)")
-    speed.add_argument(
-        "--frame-batch", type=int, help="frames per detection batch (RIS_FRAME_BATCH)"
-    )
-    speed.add_argument(
-        "--detect-threads", type=int, help="batches detected at once (RIS_DETECT_THREADS)"
-    )
+    for name in ("decode_workers", "frame_batch", "detect_threads"):
+        add_flag(speed, name)
 
     p = sub.add_parser(
         "search", parents=[common], help="find the videos and photos showing a person"
@@ -95,20 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a photo or a video clip of the person; several are searched one after the other "
         "with the models loaded once (--json: one line each, JSON Lines)",
     )
-    p.add_argument("--top", type=int, help="videos and photos to list (default 20)")
-    p.add_argument(
-        "--threshold",
-        type=float,
-        help=f"cosine similarity that counts as a match (default {DEFAULT_THRESHOLD})",
-    )
-    p.add_argument(
-        "--possible-margin",
-        type=float,
-        metavar="M",
-        help="also list possible matches down to M below the threshold, after the matches and "
-        f"marked as such (default {DEFAULT_POSSIBLE_MARGIN}; 0: matches only; "
-        "RIS_POSSIBLE_MARGIN)",
-    )
+    add_flag(p, "top")
+    add_flag(p, "threshold")
+    add_flag(p, "possible_margin", metavar="M")
     p.add_argument(
         "--face",
         type=int,
@@ -130,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         "marked `chosen`. --json prints JSON Lines, one document per file (README, ris faces).",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    p.add_argument("--sample-rate", type=float, help="video frames sampled per second (default 2)")
+    add_flag(p, "sample_rate")
     p.add_argument("--json", action="store_true", help="JSON Lines: one document per file")
 
     p = sub.add_parser(
@@ -387,25 +344,9 @@ def _report(err: EngineError) -> int:
 
 
 def _settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
-    return Settings.from_env(
-        env,
-        data_dir=args.data_dir,
-        device=args.device,
-        weights=args.weights,
-        sample_rate=getattr(args, "sample_rate", None),
-        min_face_size=getattr(args, "min_face_size", None),
-        min_face_prob=getattr(args, "min_face_prob", None),
-        decode_workers=getattr(args, "decoders", None),
-        frame_batch=getattr(args, "frame_batch", None),
-        detect_threads=getattr(args, "detect_threads", None),
-        threshold=getattr(args, "threshold", None),
-        possible_margin=getattr(args, "possible_margin", None),
-        top=getattr(args, "top", None),
-        backend=args.backend,
-        milvus_uri=args.milvus_uri,
-        milvus_collection=args.milvus_collection,
-        milvus_token=args.milvus_token,
-    )
+    """Settings from the flags this command has (the table's), over the RIS_* variables."""
+    given = {o.name: getattr(args, o.dest, None) for o in OPTIONS if o.flag}
+    return Settings.from_env(env, **given)
 
 
 def _index(engine: Engine, args: argparse.Namespace) -> int:

@@ -51,7 +51,7 @@ def choose(settings: Settings, catalog: Catalog | None) -> StoreChoice:
     uri = (
         settings.milvus_uri
         or (catalog.meta(LibraryKey.MILVUS_URI) if same and catalog else None)
-        or str(settings.data_dir / "milvus.db")
+        or str(settings.milvus_lite_path)
     )
     collection = (
         settings.milvus_collection
