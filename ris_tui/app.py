@@ -15,13 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, TabbedContent
@@ -39,8 +39,9 @@ from .backend import (
     is_photo,
     settings_from,
 )
-from .dialogs import KEYS, PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen, PhotoView
+from .dialogs import PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen, PhotoView
 from .formatting import clock, printable
+from .keymap import KEYS, app_bindings, commands
 from .library import LibraryPane
 from .main_screen import MainScreen
 from .messages import (
@@ -100,36 +101,7 @@ class RisApp(App[None]):
     TabPane { padding: 0; }
     .heading { text-style: bold; height: 1; }
     """
-    BINDINGS = [
-        # priority (here and below): run as the key arrives, so the keys typed ahead after it
-        # (over SSH they come in one read) land in the box it opens, not in the list
-        # (see check_action)
-        Binding("slash", "new_search", "search", priority=True),
-        Binding("enter", "submit_box", show=False, priority=True),  # the query or filter box
-        Binding("question_mark", "help", "help", show=False),
-        Binding("f1", "help", "help", priority=True),  # also while a text box has focus
-        Binding("1", "tab('videos')", "videos", show=False),
-        Binding("2", "tab('photos')", "photos", show=False),
-        Binding("3", "tab('library')", "library", show=False),
-        Binding("n", "segment(1)", "next seg"),
-        Binding("p", "segment(-1)", "prev seg"),
-        Binding("o", "open", "open"),
-        Binding("y", "copy('path')", "copy"),
-        Binding("Y", "copy('time')", "copy time", show=False),
-        Binding("e", "export", "export"),
-        Binding("f", "pick_face", "face", show=False),
-        Binding("ctrl+f", "filter", "filter", show=False, priority=True),
-        Binding("s", "sort", "sort", show=False),
-        Binding("plus,equals_sign", "threshold(0.05)", "stricter", show=False),
-        Binding("minus", "threshold(-0.05)", "looser", show=False),
-        Binding("right_square_bracket", "top(2)", "more", show=False),
-        Binding("left_square_bracket", "top(0.5)", "fewer", show=False),
-        Binding("i", "index_folder", "index", show=False, priority=True),
-        Binding("r", "refresh_library", "refresh", show=False),
-        Binding("escape", "cancel", "cancel", show=False),
-        Binding("q", "go_back", "back/quit"),
-        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
-    ]
+    BINDINGS = app_bindings()  # every key once, with the help and the palette: keymap.py
 
     def __init__(
         self,
@@ -835,37 +807,12 @@ class RisApp(App[None]):
             self.screen.set_focus(self.query_one(TAB_LISTS.get(tab, "#video-list")))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette (ctrl+p): the app's own actions by name, then Textual's."""
-        yield SystemCommand(
-            "Search", "search for a person: a photo or clip path", self.action_new_search
-        )
-        yield SystemCommand(
-            "Index a folder", "add or update a folder's media", self.action_index_folder
-        )
-        yield SystemCommand(
-            "Open in a player", "the selected video at its segment", self.action_open
-        )
-        yield SystemCommand("Copy path and time", "path#t=seconds, by OSC 52", self.action_copy)
-        yield SystemCommand("Export results", "the results as JSON", self.action_export)
-        yield SystemCommand(
-            "Search for another face", "or another person of the clip", self.action_pick_face
-        )
-        yield SystemCommand(
-            "Refresh the library", "what is indexed, what failed", self.action_refresh_library
-        )
-        yield SystemCommand(
-            "Stricter threshold (+)",
-            "search again, 0.05 higher",
-            lambda: self.action_threshold(0.05),
-        )
-        yield SystemCommand(
-            "Looser threshold (-)", "search again, 0.05 lower", lambda: self.action_threshold(-0.05)
-        )
-        yield SystemCommand("More results (])", "twice as many", lambda: self.action_top(2))
-        yield SystemCommand("Fewer results ([)", "half as many", lambda: self.action_top(0.5))
-        yield SystemCommand("Filter the list", "by words of the path (ctrl+f)", self.action_filter)
-        yield SystemCommand("Sort the list", "by score, name or length (s)", self.action_sort)
-        yield SystemCommand("Keys", "every key of ris-tui", self.action_help)
+        """The command palette (ctrl+p): the app's own actions by name (keymap.py), then
+        Textual's."""
+        for command in commands():
+            yield SystemCommand(
+                command.title, command.help, partial(self.run_action, command.action)
+            )
         yield from super().get_system_commands(screen)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:

@@ -13,37 +13,13 @@ from textual.widgets import Input, Static
 
 from .formatting import clock
 from .images import Picture
+from .keymap import KEYS  # every key once; the help shows them
 from .tables import KeyTable
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from engine.results import QueryFace
-
-# Every key of the app, once: the help screen shows this, the README's key table and the
-# bindings are tested against it (tests/test_tui.py), the --help epilog is made from it.
-KEYS = [
-    ("/", "new search: a photo or clip path, enter runs it"),
-    ("tab  →", "in a path box: complete the path"),
-    ("↑  ↓", "in the query box: earlier / later queries"),
-    ("↑ ↓ j k g G", "in a list: move; first / last"),
-    ("ctrl+f  s", "filter a list by path / sort it: score, name, length"),
-    ("enter", "open a video's segments, play one, enlarge a photo"),
-    ("tab  shift+tab", "next / previous pane"),
-    ("1  2  3", "videos / photos / library"),
-    ("n  p", "next / previous segment"),
-    ("o", "open the video at the segment, or the photo"),
-    ("y  Y", "copy the path (for a shell) / the time, by OSC 52"),
-    ("e", "export the results as JSON"),
-    ("f", "search for another face or person of the query"),
-    ("+  -", "stricter / looser threshold (0.05 a step), searched again"),
-    ("]  [", "list twice / half as many videos and photos"),
-    ("i  r", "index a folder / refresh the library"),
-    ("esc", "cancel a search or index run; leave a box"),
-    ("?  F1", "this help (F1 also while typing)"),
-    ("ctrl+p", "command palette: every action by name"),
-    ("q  ctrl+c", "back, quit from the video list / quit"),
-]
 
 
 def keys_markup() -> str:

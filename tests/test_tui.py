@@ -695,6 +695,41 @@ async def test_the_command_palette_offers_the_apps_actions():
         assert app.focused is app.query_one("#index-path")  # the action ran
 
 
+def test_every_key_and_palette_entry_names_an_action_of_the_app_once():
+    """keymap.py writes each key once: the bindings, the help and the palette come from it.
+    Every palette entry runs an action the app has; every bound action is in the help's rows;
+    `Y` (copy the time) is in the palette, as the palette said "path and time" and copied the
+    path (issue 29)."""
+    from ris_tui.keymap import ROWS, commands
+
+    def action_name(action: str) -> str:
+        return action.split("(")[0]
+
+    for row in ROWS:
+        for binding in row.bindings:
+            assert hasattr(RisApp, f"action_{action_name(binding.action)}"), binding
+        for command in row.commands:
+            assert hasattr(RisApp, f"action_{action_name(command.action)}"), command
+    keys = [k for b in RisApp.BINDINGS for k in b.key.split(",")]  # type: ignore[union-attr]
+    assert len(keys) == len(set(keys)), "a key bound twice"
+    by_action = {c.action: c.title for c in commands()}
+    assert by_action["copy('path')"] != by_action["copy('time')"]
+    assert "(Y)" in by_action["copy('time')"]
+
+
+async def test_the_palettes_copy_the_time_copies_the_time(tmp_path: Path):
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"/tmp/q.jpg", "enter")
+        await settle(pilot)
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        await pilot.press("ctrl+p", *"copy the time", "enter")
+        await settle(pilot)
+        assert copied and copied[-1].replace(".", "").isdigit(), copied
+
+
 def test_a_photo_opens_in_a_viewer_and_tmux_without_clipboard_is_told(tmp_path: Path):
     from ris_tui.player import clipboard_problem, viewer_command
 

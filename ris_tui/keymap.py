@@ -1,0 +1,180 @@
+"""Every key of ris-tui and every action by name, written once.
+
+Each row is what the help shows (the keys as people read them, and what they do), the app's
+bindings behind it (the keys of the lists and of the path boxes are their widgets' own, in
+`tables.py` and `pathinput.py`), and the command palette's entries for it. The app's
+BINDINGS, the help screen, `ris-tui --help`, the palette and docs/tui.md's key table all come
+from here (tests/test_tui.py holds the last to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Command:
+    """An entry of the command palette: a title, what it does, the action it runs."""
+
+    title: str
+    help: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Row:
+    keys: str  # as the help shows them
+    does: str
+    bindings: tuple[Binding, ...] = ()  # the app's own
+    commands: tuple[Command, ...] = ()
+
+
+def _b(keys: str, action: str, label: str, show: bool = False, priority: bool = False) -> Binding:
+    return Binding(keys, action, label, show=show, priority=priority)
+
+
+# priority: run as the key arrives, so the keys typed ahead after it (over SSH they come in one
+# read) land in the box it opens, not in the list (see RisApp.check_action)
+ROWS: tuple[Row, ...] = (
+    Row(
+        "/",
+        "new search: a photo or clip path, enter runs it",
+        (
+            _b("slash", "new_search", "search", show=True, priority=True),
+            _b("enter", "submit_box", "", priority=True),  # the query or filter box
+        ),
+        (Command("Search", "search for a person: a photo or clip path", "new_search"),),
+    ),
+    Row("tab  →", "in a path box: complete the path"),
+    Row("↑  ↓", "in the query box: earlier / later queries"),
+    Row("↑ ↓ j k g G", "in a list: move; first / last"),
+    Row(
+        "ctrl+f  s",
+        "filter a list by path / sort it: score, name, length",
+        (_b("ctrl+f", "filter", "filter", priority=True), _b("s", "sort", "sort")),
+        (
+            Command("Filter the list", "by words of the path (ctrl+f)", "filter"),
+            Command("Sort the list", "by score, name or length (s)", "sort"),
+        ),
+    ),
+    Row("enter", "open a video's segments, play one, enlarge a photo"),
+    Row("tab  shift+tab", "next / previous pane"),
+    Row(
+        "1  2  3",
+        "videos / photos / library",
+        (
+            _b("1", "tab('videos')", "videos"),
+            _b("2", "tab('photos')", "photos"),
+            _b("3", "tab('library')", "library"),
+        ),
+    ),
+    Row(
+        "n  p",
+        "next / previous segment",
+        (
+            _b("n", "segment(1)", "next seg", show=True),
+            _b("p", "segment(-1)", "prev seg", show=True),
+        ),
+    ),
+    Row(
+        "o",
+        "open the video at the segment, or the photo",
+        (_b("o", "open", "open", show=True),),
+        (Command("Open in a player", "the selected video at its segment", "open"),),
+    ),
+    Row(
+        "y  Y",
+        "copy the path (for a shell) / the time, by OSC 52",
+        (_b("y", "copy('path')", "copy", show=True), _b("Y", "copy('time')", "copy time")),
+        (
+            Command("Copy the path (y)", "quoted for a shell, by OSC 52", "copy('path')"),
+            Command("Copy the time (Y)", "seconds into the video, by OSC 52", "copy('time')"),
+        ),
+    ),
+    Row(
+        "e",
+        "export the results as JSON",
+        (_b("e", "export", "export", show=True),),
+        (Command("Export results", "the results as JSON", "export"),),
+    ),
+    Row(
+        "f",
+        "search for another face or person of the query",
+        (_b("f", "pick_face", "face"),),
+        (Command("Search for another face", "or another person of the clip", "pick_face"),),
+    ),
+    Row(
+        "+  -",
+        "stricter / looser threshold (0.05 a step), searched again",
+        (
+            _b("plus,equals_sign", "threshold(0.05)", "stricter"),
+            _b("minus", "threshold(-0.05)", "looser"),
+        ),
+        (
+            Command("Stricter threshold (+)", "search again, 0.05 higher", "threshold(0.05)"),
+            Command("Looser threshold (-)", "search again, 0.05 lower", "threshold(-0.05)"),
+        ),
+    ),
+    Row(
+        "]  [",
+        "list twice / half as many videos and photos",
+        (
+            _b("right_square_bracket", "top(2)", "more"),
+            _b("left_square_bracket", "top(0.5)", "fewer"),
+        ),
+        (
+            Command("More results (])", "twice as many", "top(2)"),
+            Command("Fewer results ([)", "half as many", "top(0.5)"),
+        ),
+    ),
+    Row(
+        "i  r",
+        "index a folder / refresh the library",
+        (
+            _b("i", "index_folder", "index", priority=True),
+            _b("r", "refresh_library", "refresh"),
+        ),
+        (
+            Command("Index a folder", "add or update a folder's media", "index_folder"),
+            Command("Refresh the library", "what is indexed, what failed", "refresh_library"),
+        ),
+    ),
+    Row("esc", "cancel a search or index run; leave a box", (_b("escape", "cancel", "cancel"),)),
+    Row(
+        "?  F1",
+        "this help (F1 also while typing)",
+        (
+            _b("question_mark", "help", "help"),
+            _b("f1", "help", "help", show=True, priority=True),  # also while typing
+        ),
+        (Command("Keys", "every key of ris-tui", "help"),),
+    ),
+    Row("ctrl+p", "command palette: every action by name"),
+    Row(
+        "q  ctrl+c",
+        "back, quit from the video list / quit",
+        (
+            _b("q", "go_back", "back/quit", show=True),
+            _b("ctrl+c", "quit", "quit", priority=True),
+        ),
+    ),
+)
+
+KEYS = [(row.keys, row.does) for row in ROWS]  # the help's rows
+
+
+FOOTER = ("slash", "f1", "n", "p", "o", "y", "e", "q")  # the keys the footer shows, in order
+
+
+def app_bindings() -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
+    """The app's bindings: the footer's first, in its order, then the others."""
+    every = [binding for row in ROWS for binding in row.bindings]
+    shown = sorted((b for b in every if b.show), key=lambda b: FOOTER.index(b.key))
+    return [*shown, *(b for b in every if not b.show)]
+
+
+def commands() -> list[Command]:
+    """The palette's entries, in the order of the help."""
+    return [command for row in ROWS for command in row.commands]
