@@ -41,7 +41,7 @@ from engine.library.repair import (
 from engine.library.stores.base import VectorStore, reconcile
 from engine.library.stores.choice import StoreChoice, choose, open_store, record
 from engine.media.sampling import SampleOptions
-from engine.models.face_models import FaceModels, pick_device
+from engine.models.face_models import FaceModels, resolve_device
 from engine.models.weights import Weights, resolve_weights
 from engine.results import LibraryStatus, Migration, QueryInfo, SearchResult
 from engine.search.face_listing import FileFaces, list_faces
@@ -66,6 +66,7 @@ class Engine:
         self._models = models
         self._catalog: Catalog | None = None
         self._store: VectorStore | None = None
+        self._device: str | None = None
 
     # parts, opened on first use ------------------------------------------------------------
     def _get_catalog(self) -> Catalog:
@@ -91,7 +92,7 @@ class Engine:
             s = self.settings
             self._models = FaceModels(
                 self._weights(),
-                s.device,
+                self.device,
                 s.min_face_size,
                 s.min_face_prob,
                 s.face_batch,
@@ -102,6 +103,14 @@ class Engine:
                 self._upscale(),
             )
         return self._models
+
+    @property
+    def device(self) -> str:
+        """The device the settings name, resolved once for this engine ("auto" becomes "cpu"
+        or "cuda"): the models run on it and the decoders are counted for it."""
+        if self._device is None:
+            self._device = resolve_device(self.settings.device)
+        return self._device
 
     def _upscale(self) -> FaceUpscale:
         """How this library enlarges small face crops: as recorded; a library with faces and no
@@ -232,7 +241,7 @@ class Engine:
                 decoder = Decoder(
                     self.sample_options,
                     timeout=self.settings.decode_timeout,
-                    workers=self.settings.decoders(str(pick_device(self.settings.device))),
+                    workers=self.settings.decoders(self.device),
                 )
                 indexer = Indexer(catalog, store, models, decoder, self.settings.save_every)
                 yield from indexer.run(work)
@@ -263,7 +272,7 @@ class Engine:
             self._get_models(),
             s.match_threshold,
             s.decode_timeout,
-            s.decoders(str(pick_device(s.device))),
+            s.decoders(self.device),
         )
 
     def read_query(

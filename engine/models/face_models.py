@@ -41,6 +41,15 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+def resolve_device(name: str) -> str:
+    """The device `name` means here, as a name ("auto" becomes "cpu" or "cuda"): without
+    importing torch where no NVIDIA driver is loaded. A CUDA device that is not there is a
+    UserError."""
+    if on_cpu(name):
+        return "cpu"
+    return str(pick_device(name))
+
+
 def nvidia_driver() -> bool:
     """Whether an NVIDIA driver is loaded: without one, CUDA cannot be available, and `auto`
     is the CPU without asking torch (importing it takes a second or more)."""
