@@ -22,31 +22,19 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, SHARED, copy_media, run_ris
+from tests.test_fault_injection import index_cmd, touch_all
 
 pytestmark = pytest.mark.slow
 
 SEED = 20261203
 KILLS = 20
 LFW = SHARED / "data" / "dev" / "lfw"
-
-
-def index_cmd(media: Path, data: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "engine.frontends.cli",
-        "index",
-        str(media),
-        "--data-dir",
-        str(data),
-    ]
 
 
 def committed(catalog: Path) -> set[tuple[str, int]]:
@@ -84,13 +72,6 @@ def writer_view(pid: int, into: Path) -> set[tuple[str, int]]:
         if name in ("catalog.sqlite", "catalog.sqlite-wal"):
             shutil.copyfile(fd, into / name)  # the same file the writer has, whatever its name
     return committed(into / "catalog.sqlite")
-
-
-def touch_all(media: Path, step: int) -> None:
-    """A new modification time for every file: the next run indexes every file again."""
-    for f in media.iterdir():
-        st = f.stat()
-        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + step * 1_000_000_000))
 
 
 @pytest.fixture(scope="module")
