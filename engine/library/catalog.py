@@ -120,7 +120,7 @@ def stored_path(path: str) -> str | bytes:
     return path
 
 
-def _loaded_path(value: str | bytes) -> str:
+def loaded_path(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
@@ -128,7 +128,7 @@ def _file_record(row: Sequence) -> FileRecord:
     """A files row (in `_FILE_COLUMNS` order) as a record, its kind and status as enums."""
     key, path, kind, size, mtime_ns, status, *rest = row
     return FileRecord(
-        key, _loaded_path(path), MediaKind(kind), size, mtime_ns, FileStatus(status), *rest
+        key, loaded_path(path), MediaKind(kind), size, mtime_ns, FileStatus(status), *rest
     )
 
 
@@ -394,7 +394,7 @@ class Catalog:
     def vectors_have_checksums(self) -> bool:
         """Whether each face records its vector's CRC-32 (schema 3; an older catalog opened
         read-only does not)."""
-        return any(r[1] == "vector_crc" for r in self.db.execute("PRAGMA table_info(faces)"))
+        return has_vector_checksums(self.db)
 
     def unsound_vectors(self) -> np.ndarray:
         """The ids of the faces whose stored vector is damaged: its bytes do not match their
@@ -427,7 +427,7 @@ class Catalog:
         for chunk in _chunks(sorted({int(i) for i in ids})):
             marks = ",".join("?" * len(chunk))
             paths.update(
-                _loaded_path(r[0])
+                loaded_path(r[0])
                 for r in self.db.execute(
                     "SELECT DISTINCT files.path FROM faces JOIN files ON files.id = faces.file_id "
                     f"WHERE faces.id IN ({marks})",
@@ -453,6 +453,11 @@ def _with_vectors(rows: Sequence[Sequence]) -> FaceRows:
         else np.zeros((0, EMBEDDING_DIM), np.float32)
     )
     return _face_rows([r[:8] for r in rows], vectors)
+
+
+def has_vector_checksums(db: sqlite3.Connection) -> bool:
+    """Whether the faces table of a catalog has the vectors' checksums column (schema 3)."""
+    return any(r[1] == "vector_crc" for r in db.execute("PRAGMA table_info(faces)"))
 
 
 def vector_crc(blob: bytes | None) -> int | None:

@@ -9,7 +9,6 @@ the caller to keep.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.library.catalog import Catalog, open_read_only, sound_vector, vector_crc
+from engine.library.catalog import (
+    Catalog,
+    has_vector_checksums,
+    loaded_path,
+    open_read_only,
+    sound_vector,
+    vector_crc,
+)
 from engine.library.stores.base import VectorStore
 from engine.vocabulary import FileStatus, LibraryKey
 
@@ -245,7 +251,7 @@ def salvage(
     for row in faces:
         known_files.setdefault(row[1], None)
     out.lost_files = sorted(
-        _loaded(path) if path is not None else f"#{key} (its path is lost too)"
+        loaded_path(path) if isinstance(path, str | bytes) else f"#{key} (its path is lost too)"
         for key, path in known_files.items()
         if key not in read_files
     )
@@ -261,7 +267,7 @@ def salvage(
         file_id, path, status, count = row[0], row[1], row[5], row[13]
         got = by_file.get(file_id, [])
         if status == FileStatus.INDEXED and len(got) != count:
-            out.to_reindex.append(os.fsdecode(path) if isinstance(path, bytes) else path)
+            out.to_reindex.append(loaded_path(path))
             continue
         kept_files.append(row)
         kept_faces += [
@@ -294,14 +300,11 @@ def salvage(
 
 
 def _has_crc(db: sqlite3.Connection) -> bool:
+    """Whether a damaged catalog's faces have checksums, as far as it can be read."""
     try:
-        return any(r[1] == "vector_crc" for r in db.execute("PRAGMA table_info(faces)"))
+        return has_vector_checksums(db)
     except sqlite3.DatabaseError:
         return False
-
-
-def _loaded(path: object) -> str:
-    return os.fsdecode(path) if isinstance(path, bytes) else str(path)
 
 
 def repair_vectors(
