@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -113,10 +115,14 @@ def _file_type(st: os.stat_result) -> str:
 
 def _kernel_file(st: os.stat_result) -> bool:
     """Whether a file lies on /proc or /sys: "regular" files whose size says nothing."""
+    return st.st_dev in _kernel_devices()
+
+
+@functools.cache
+def _kernel_devices() -> frozenset[int]:
+    """The devices of /proc and /sys, read once (a walk stats every file against them)."""
+    devices = set()
     for mount in ("/proc", "/sys"):
-        try:
-            if st.st_dev == os.stat(mount).st_dev:
-                return True
-        except OSError:
-            pass
-    return False
+        with contextlib.suppress(OSError):
+            devices.add(os.stat(mount).st_dev)
+    return frozenset(devices)
