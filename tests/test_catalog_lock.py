@@ -38,9 +38,16 @@ LFW = SHARED / "data" / "dev" / "lfw"
 
 
 def committed(catalog: Path) -> set[tuple[str, int]]:
-    """(path, modification time) of every file indexed in the catalog at `catalog`."""
+    """(path, modification time) of every file indexed in the catalog at `catalog`; none when
+    there is no catalog yet, or it has no tables yet (a writer stopped while it starts): opening
+    a missing file would create an empty catalog, which ris then refuses as truncated."""
+    if not catalog.exists():
+        return set()
     db = sqlite3.connect(catalog, timeout=30)
     try:
+        made = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'files'").fetchone()
+        if made is None:
+            return set()
         rows = db.execute("SELECT path, mtime_ns FROM files WHERE status = 'indexed'").fetchall()
     finally:
         db.close()
