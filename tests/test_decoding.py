@@ -1,6 +1,10 @@
 """The decoding worker: bad files are reported and the run goes on, hangs are bounded."""
 
 import os
+import threading
+import time
+
+import pytest
 
 from engine.media.decoding import Decoder
 from engine.media.finding import MediaFile
@@ -50,3 +54,18 @@ def test_a_photo_that_is_not_an_image_is_reported(tmp_path):
     fake.write_text("nope")
     (event,) = list(Decoder(SampleOptions(), timeout=30).decode([media(fake, "image")]))
     assert "cannot read the photo" in event.error
+
+
+def test_a_cancel_ends_the_workers_while_the_consumer_is_busy_elsewhere():
+    """A query clip's consumer spends seconds on a batch between events: the decoding
+    process must end at the cancel (and be reaped), not when the consumer next asks."""
+    stop = threading.Event()
+    decoder = Decoder(SampleOptions(chunk=1), timeout=60)
+    events = decoder.decode([media(HAMILTON)], stop)
+    next(events)  # the workers run
+    (pid,) = decoder.pids()
+    stop.set()
+    time.sleep(1.0)  # busy on a batch: the generator is not resumed
+    with pytest.raises(ProcessLookupError):  # gone, not even a zombie
+        os.kill(pid, 0)
+    assert list(events) == []  # no file is blamed for the kill, none is replaced

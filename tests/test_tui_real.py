@@ -327,16 +327,23 @@ def test_esc_during_a_clip_search_stops_its_engine_work(dev_index, tmp_path: Pat
         time.sleep(0.5)
         term.keys("Escape")
         term.wait_for("Search cancelled", 5)
-        deadline = time.monotonic() + 4.0  # a batch in flight finishes first
+        deadline = time.monotonic() + 2.0  # the decoder is killed at the cancel, not later
         while (
             time.monotonic() < deadline
             and subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).returncode == 0
         ):
             time.sleep(0.1)
         assert not subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout
-        before = cpu_seconds(pid)
-        time.sleep(3.0)
-        assert cpu_seconds(pid) - before < 0.5  # idle: nothing is left working
+        # the batch on the models when esc came (4 frames: 1 s here, 9 s beside two busy
+        # loops) may finish; then the app is idle, long before the rest of the 33 s clip
+        # (17 such batches) could be read
+        deadline = time.monotonic() + 12.0
+        while True:
+            before = cpu_seconds(pid)
+            time.sleep(2.0)
+            if cpu_seconds(pid) - before < 0.4:
+                break  # idle: nothing is left working
+            assert time.monotonic() < deadline, "still working 12 s after the cancel"
         term.keys("/" + str(AOC_PHOTO), "Enter")  # and the app still searches
         term.wait_for("at similarity")
     finally:

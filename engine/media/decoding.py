@@ -170,8 +170,13 @@ class Decoder:
         def fresh() -> _Worker:
             return _Worker(self.opts, self.read_ahead, folder, outbox)
 
+        finished = threading.Event()
         try:
             self._pool = [fresh() for _ in range(min(self.workers, len(files)) or 1)]
+            if stop is not None:  # a cancel ends the workers at once, not at the next event
+                threading.Thread(
+                    target=self._kill_on, args=(stop, finished), daemon=True, name="ris-decode-stop"
+                ).start()
             while True:
                 self._assign(todo)
                 if not any(w.files for w in self._pool) or (stop is not None and stop.is_set()):
@@ -184,6 +189,8 @@ class Decoder:
                         yield Decoded(worker.files.popleft(), error=_stalled(self.timeout))
                         self._replace(worker, fresh(), todo)
                     continue
+                if stop is not None and stop.is_set():
+                    return  # its workers were killed: no file is blamed, none replaced
                 if worker not in self._pool or not worker.files:
                     continue  # what a worker killed for stalling said before it died
                 file = worker.files[0]
@@ -202,6 +209,7 @@ class Decoder:
                 else:
                     yield Decoded(file, chunk=msg)
         finally:  # done, cancelled or failed: no worker outlives the run
+            finished.set()
             for worker in self._pool:
                 if worker.files:
                     worker.kill()
@@ -213,6 +221,17 @@ class Decoder:
                     outbox.get(timeout=0.05)
             self._pool = []
             remove_folder(folder)
+
+    def _kill_on(self, stop: threading.Event, finished: threading.Event) -> None:
+        """Kill every worker once `stop` is set, even while the consumer is busy elsewhere
+        (a batch on the models): decoding work does not outlive a cancel."""
+        while not finished.is_set():
+            if stop.wait(0.1):
+                for worker in list(self._pool):
+                    with suppress(OSError, subprocess.TimeoutExpired):
+                        worker.proc.kill()
+                        worker.proc.wait(timeout=5)  # reaped: no zombie waits for the batch
+                return
 
     def _assign(self, todo: deque[MediaFile]) -> None:
         """Files to workers: each its next, then each a second, and so on up to `depth`."""

@@ -7,6 +7,7 @@ or searched for.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ def faces_by_file(
     clock: StageClock | None = None,
     threads: int = 1,
     query: bool = False,
+    stop: threading.Event | None = None,
 ) -> Generator[FileRead | FramesRead, None, None]:
     """A decoder's events, file by file, each file whole once read (FileRead), as files end
     (not in the order given), with progress between (FramesRead).
@@ -94,7 +96,8 @@ def faces_by_file(
     size, as a batch must be), so that many short files, or photos, keep a GPU as busy as one
     long video does. Batches are detected in `threads` threads while this one goes on reading
     the decoders (and a GPU works on one batch while the host prepares the next). `query`: a
-    query clip's frames (see `FaceModels.query_faces`).
+    query clip's frames (see `FaceModels.query_faces`). Once `stop` is set, a batch waiting
+    for a thread is not begun: a cancel waits for at most the batch already on the models.
     """
     clock = clock or StageClock()
     open_files: dict[int, FileRead] = {}  # by id of the MediaFile: files interleave
@@ -104,7 +107,8 @@ def faces_by_file(
 
     def send(group: list[tuple[FileRead, FrameChunk]]) -> Iterator[FramesRead]:
         live = [item for item in group if item[0].error is None]  # not failed meanwhile
-        flight.append(_Batch(group, live, pool.submit(_faces, live, models, clock, query)))
+        work = pool.submit(_faces, live, models, clock, query, stop)
+        flight.append(_Batch(group, live, work))
         while len(flight) > threads + 1:
             yield from _settle(flight.popleft(), models, clock, query)
 
@@ -184,10 +188,12 @@ def _faces(
     models: FaceModels,
     clock: StageClock,
     query: bool = False,
+    stop: threading.Event | None = None,
 ) -> list[list[NewFace]]:
-    """The faces of each chunk, detected and embedded as one batch."""
-    if not items:
-        return []
+    """The faces of each chunk, detected and embedded as one batch (none once `stop` is set:
+    the work was cancelled while the batch waited for a thread)."""
+    if not items or (stop is not None and stop.is_set()):
+        return [[] for _ in items]
     frames = np.concatenate([c.frames for _, c in items]) if len(items) > 1 else items[0][1].frames
     scales = np.concatenate([np.full(len(c.times), _scale(f)) for f, c in items])
     found, vectors = (models.query_faces if query else models.faces)(frames, scales, clock)

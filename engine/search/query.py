@@ -138,7 +138,7 @@ def _clip_faces(
     clip = MediaFile(path, MediaKind.VIDEO, st.st_size, st.st_mtime_ns)
     decoded = Decoder(opts, timeout=timeout).decode([clip], stop)
     # small batches (4 frames on a CPU): a cancelled query waits for at most one of them
-    reads = faces_by_file(decoded, models, models.query_batch, query=True)
+    reads = faces_by_file(decoded, models, models.query_batch, query=True, stop=stop)
     found: list[FileRead] = []
     try:
         for read in reads:
