@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import (
     CatalogError,
@@ -28,11 +29,19 @@ from engine.errors import (
     WeightsMismatchError,
 )
 from engine.events import FileFailed, IndexEvent
-from engine.library.catalog import Catalog, reported
-from engine.library.lock import WriterLock
+from engine.library.catalog import Catalog
+from engine.library.catalogs import (
+    catalog_exists,
+    catalog_name,
+    on_postgres,
+    open_catalog,
+    reported,
+    writer_lock,
+)
 from engine.library.repair import (
     CheckReport,
     RepairReport,
+    VectorRepair,
     catalog_problems,
     check_vectors,
     repair_vectors,
@@ -50,6 +59,9 @@ from engine.search.query import Query, read_query
 from engine.search.ranking import FileInfo, Matches, rank
 from engine.settings import Settings
 from engine.vocabulary import FaceUpscale, FileStatus, LibraryKey, MediaKind
+
+if TYPE_CHECKING:
+    from engine.library.catalog_copy import CatalogCopy
 
 Notify = Callable[[str], None]
 
@@ -71,7 +83,7 @@ class Engine:
     # parts, opened on first use ------------------------------------------------------------
     def _get_catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = Catalog(self.settings.catalog_path)
+            self._catalog = open_catalog(self.settings)
         return self._catalog
 
     @property
@@ -189,12 +201,12 @@ class Engine:
         """Open the catalog and the vector store now, caught up, rather than at the first
         search (a resident engine does this before it answers)."""
         if self.exists():
-            with reported(self.settings.catalog_path):
+            with reported(self.settings):
                 self._catch_up()
 
     def exists(self) -> bool:
         try:
-            return self.settings.catalog_path.exists()
+            return catalog_exists(self.settings)
         except PermissionError:
             raise _not_yours(self.settings.data_dir) from None
 
@@ -219,8 +231,8 @@ class Engine:
         from engine.media.decoding import Decoder
 
         _require(paths)
-        with WriterLock(self.settings.lock_path), reported(self.settings.catalog_path):
-            catalog = Catalog(self.settings.catalog_path)
+        with writer_lock(self.settings), reported(self.settings):
+            catalog = open_catalog(self.settings)
             if catalog.read_only:
                 catalog.close()
                 raise UserError(
@@ -306,7 +318,7 @@ class Engine:
         """Videos and photos showing the query's face (`face`, 1 = the main one), best first:
         those at `threshold` or more, then possible matches down to `possible_margin` below it
         (settings' defaults where None)."""
-        with reported(self.settings.catalog_path):
+        with reported(self.settings):
             return self._search(query, face, threshold, top, possible_margin)
 
     def _search(
@@ -347,7 +359,7 @@ class Engine:
             reconcile(store, catalog)
             return
         try:
-            with WriterLock(self.settings.lock_path):
+            with writer_lock(self.settings):
                 reconcile(store, catalog, save=True)
         except IndexBusyError:
             pass
@@ -366,13 +378,23 @@ class Engine:
         return SearchResult(info, threshold, tuple(videos), tuple(images))
 
     def status(self) -> LibraryStatus:
-        with reported(self.settings.catalog_path):
+        with reported(self.settings):
             return self._status()
 
     def _status(self) -> LibraryStatus:
         data_dir = str(self.settings.data_dir.resolve())
         if not self.exists():
-            return LibraryStatus(data_dir, None, 0, 0, 0, (), (), self.store_choice.describe())
+            return LibraryStatus(
+                data_dir,
+                None,
+                0,
+                0,
+                0,
+                (),
+                (),
+                self.store_choice.describe(),
+                catalog=catalog_name(self.settings),
+            )
         catalog = self._get_catalog()
         files = catalog.files()
         indexed = [f for f in files if f.status == FileStatus.INDEXED]
@@ -389,6 +411,7 @@ class Engine:
             files=tuple((f.path, str(f.status), f.faces) for f in files),
             store=self.store_choice.describe(),
             **self._saved_vectors(catalog),
+            catalog=catalog_name(self.settings),
         )
 
     def _saved_vectors(self, catalog: Catalog) -> dict[str, int | None]:
@@ -428,7 +451,7 @@ class Engine:
                 f"the library already uses {source_choice.describe()}",
                 "name another target (--to, --milvus-uri, --milvus-collection)",
             )
-        with WriterLock(self.settings.lock_path):
+        with writer_lock(self.settings):
             stores: list[VectorStore] = []
             try:
                 stores.append(open_store(source_choice, self.settings, catalog, create=False))
@@ -449,20 +472,49 @@ class Engine:
             time.monotonic() - t0,
         )
 
+    def migrate_catalog(
+        self, progress: Callable[[int, int], None] = lambda done, total: None
+    ) -> tuple[CatalogCopy, float]:
+        """Copy the data directory's SQLite catalog into the PostgreSQL one the settings name
+        (`--catalog`), verify it row by row, and leave the source as it was; (what was
+        copied, seconds). The vectors need no copy: their keys are the same."""
+        from engine.library.catalog_copy import copy_catalog
+        from engine.library.lock import WriterLock
+
+        uri, path = self.settings.catalog, self.settings.catalog_path
+        if uri is None:
+            raise UserError(
+                "name the PostgreSQL catalog to copy into", "--catalog postgresql://..."
+            )
+        if not path.exists():
+            raise UserError(
+                f"nothing is indexed in {self.settings.data_dir} to copy",
+                "--data-dir names the library whose catalog.sqlite to copy",
+            )
+        t0 = time.monotonic()
+        with WriterLock(self.settings.lock_path):  # no index run changes the source meanwhile
+            with reported(replace(self.settings, catalog=None)):
+                source = Catalog(path, read_only=True)
+            try:
+                copied = copy_catalog(source, uri, progress)
+            finally:
+                source.close()
+        return copied, time.monotonic() - t0
+
     def check(self) -> CheckReport:
         """SQLite's integrity check of the catalog, and the vector store compared with it.
         Reads only; safe while an index run goes on (the store may then be reported behind)."""
         if not self.exists():
             raise UserError(f"nothing is indexed in {self.settings.data_dir}", "nothing to check")
-        path = self.settings.catalog_path
+        path = catalog_name(self.settings)
         try:
-            catalog = Catalog(path, read_only=True)
+            catalog = open_catalog(self.settings, read_only=True)
         except CatalogError as err:
-            return CheckReport(str(path), (err.title,), None)
+            return CheckReport(path, (err.title,), None)
         try:
             problems = catalog_problems(catalog)
             if problems:
-                return CheckReport(str(path), problems, None)
+                return CheckReport(path, problems, None)
             damaged = catalog.unsound_vectors()
             store = open_store(choose(self.settings, catalog), self.settings, catalog, create=False)
             try:
@@ -470,7 +522,7 @@ class Engine:
             finally:
                 store.close()
             files = tuple(catalog.files_of_faces(damaged))
-            return CheckReport(str(path), (), vectors, len(damaged), files)
+            return CheckReport(path, (), vectors, len(damaged), files)
         finally:
             catalog.close()
 
@@ -479,8 +531,10 @@ class Engine:
         deleted) and rebuild the vectors from the catalog. Holds the writer lock."""
         if not self.exists():
             raise UserError(f"nothing is indexed in {self.settings.data_dir}", "nothing to repair")
+        if on_postgres(self.settings):
+            return self._repair_vectors(progress)
         path = self.settings.catalog_path
-        with WriterLock(self.settings.lock_path):
+        with writer_lock(self.settings):
             self.close()
             try:
                 catalog = Catalog(path)
@@ -500,22 +554,34 @@ class Engine:
                     if old.exists():
                         os.replace(old, new)
                 os.replace(fresh, path)
-            with reported(path):
-                catalog = Catalog(path)
-                try:
-                    choice = choose(self.settings, catalog)
-                    store = open_store(choice, self.settings, catalog, create=True)
-                    try:
-                        mended = repair_vectors(catalog, store, progress)
-                        progress(f"rebuilding the vectors in {store.describe()}")
-                        store.clear()
-                        reconcile(store, catalog, save=True)
-                        count = len(store)
-                    finally:
-                        store.close()
-                finally:
-                    catalog.close()
+            count, mended = self._rebuild_vectors(progress)
         return RepairReport(problems, rescued, str(kept) if kept else None, count, mended)
+
+    def _repair_vectors(self, progress: Notify) -> RepairReport:
+        """Repair of a PostgreSQL catalog: the server keeps its own pages sound (and restores
+        them from its backups), so what is left is ris's: damaged vectors, and the store."""
+        with writer_lock(self.settings):
+            self.close()
+            count, mended = self._rebuild_vectors(progress)
+        return RepairReport((), None, None, count, mended)
+
+    def _rebuild_vectors(self, progress: Notify) -> tuple[int, VectorRepair]:
+        """Restore or drop the catalog's damaged vectors, then rebuild the store from it."""
+        with reported(self.settings):
+            catalog = open_catalog(self.settings)
+            try:
+                choice = choose(self.settings, catalog)
+                store = open_store(choice, self.settings, catalog, create=True)
+                try:
+                    mended = repair_vectors(catalog, store, progress)
+                    progress(f"rebuilding the vectors in {store.describe()}")
+                    store.clear()
+                    reconcile(store, catalog, save=True)
+                    return len(store), mended
+                finally:
+                    store.close()
+            finally:
+                catalog.close()
 
 
 def _with_journals(path: Path) -> list[Path]:

@@ -124,6 +124,7 @@ class LibraryStatus:
     store: str = "usearch"  # where the vectors live (engine/stores/choice.py)
     vectors: int | None = None  # held by the store as saved; None if it cannot be opened now
     vectors_behind: int | None = None  # catalog changes the saved store lacks (0: in step)
+    catalog: str = ""  # where the catalog is: DATA_DIR/catalog.sqlite, or a PostgreSQL URI
 
 
 @dataclass(frozen=True)

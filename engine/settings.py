@@ -46,6 +46,10 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("data_dir", "RIS_DATA_DIR", "--data-dir", Path,
            help="index and catalog folder (RIS_DATA_DIR; default ./data)"),
+    Option("catalog", "RIS_CATALOG", "--catalog",
+           help="postgresql://user@host/db keeps the catalog on PostgreSQL, shared by many "
+           "machines (RIS_CATALOG, which keeps a password out of the process list; default: "
+           "DATA_DIR/catalog.sqlite)"),
     Option("device", "RIS_DEVICE", "--device",
            help="auto, cpu, cuda or cuda:N (RIS_DEVICE; default auto)"),
     Option("weights", "RIS_FACENET_WEIGHTS", "--weights", Path,
@@ -119,6 +123,7 @@ def usable_cores() -> int:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
+    catalog: str | None = None  # None: DATA_DIR/catalog.sqlite; postgresql://...: PostgreSQL
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     weights: Path | None = None  # None: the weights that built the index, else vggface2
     sample_rate: float = 2.0  # frames per second sampled from videos
@@ -172,6 +177,13 @@ class Settings:
 
     def check(self) -> None:
         """Refuse values that cannot work, naming the flag and the variable (UserError)."""
+        if self.catalog is not None and not self.catalog.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise UserError(
+                "--catalog / RIS_CATALOG must be a postgresql:// URI",
+                "leave it unset for the data directory's own SQLite catalog",
+            )
         if self.face_upscale not in {u.value for u in FaceUpscale}:
             choices = " or ".join(u.value for u in FaceUpscale)
             raise UserError(f"RIS_FACE_UPSCALE must be {choices}, not {self.face_upscale!r}")

@@ -54,7 +54,7 @@ def media_info(kind: str = "video", samples: int = 0, duration: float | None = N
     return MediaInfo(MediaKind(kind), 640, 360, duration, None, samples, step, 1.0)
 
 
-def run_ris(env: dict[str, str], *args: str, timeout: float = 600):  # type: ignore[no-untyped-def]
+def run_ris(env: dict[str, str], *args: str, timeout: float = 600, cwd: Path | None = None):  # type: ignore[no-untyped-def]
     """`ris ARGS...` as a user runs it: a subprocess, output captured."""
     import subprocess
     import sys
@@ -65,6 +65,7 @@ def run_ris(env: dict[str, str], *args: str, timeout: float = 600):  # type: ign
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
     )
 
 
@@ -125,3 +126,25 @@ def copy_media(dest: Path, *files: Path) -> list[Path]:
         shutil.copy2(f, target)
         out.append(target)
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the session, from this machine's binaries (see
+    tests/postgres_server.py); the tests that need it skip, saying why, where none can be had."""
+    from tests.postgres_server import PostgresServer
+
+    why = PostgresServer.unavailable()
+    if why:
+        pytest.skip(why)
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_uri(postgres) -> str:  # type: ignore[no-untyped-def]
+    """The URI of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres.new_database()

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    for name in ("data_dir", "device", "weights"):
+    for name in ("data_dir", "catalog", "device", "weights"):
         add_flag(common, name)
     store = common.add_argument_group("vector store (default: the library's own, else usearch)")
     add_flag(store, "backend", choices=("usearch", "milvus"))
@@ -127,11 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "migrate",
         parents=[common],
-        help="copy the library's vectors to another store, without re-embedding",
-        description="Copy the library's face vectors from its store (usearch unless migrated "
-        "before) into another, verify the copy, and make it the library's store.",
+        help="copy the library's vectors to another store, or its catalog to PostgreSQL, "
+        "without re-embedding",
+        description="--to STORE: copy the library's face vectors from its store (usearch unless "
+        "migrated before) into another, verify the copy, and make it the library's store. "
+        "--catalog postgresql://...: copy the data directory's SQLite catalog into an empty "
+        "PostgreSQL database, verify it row by row, and leave the source as it was.",
     )
-    p.add_argument("--to", required=True, choices=("milvus", "usearch"), help="the new store")
+    p.add_argument("--to", choices=("milvus", "usearch"), help="the new store")
     p.add_argument(
         "--replace",
         action="store_true",
@@ -422,6 +425,13 @@ def _search(engine: Engine, args: argparse.Namespace) -> int:
 def _migrate(engine: Engine, args: argparse.Namespace) -> int:
     from engine.frontends.progress import CountBar
 
+    if args.to is None:
+        if engine.settings.catalog is None:
+            raise UserError(
+                "say what to migrate to",
+                "--to milvus|usearch moves the vectors; --catalog postgresql://... the catalog",
+            )
+        return _migrate_catalog(engine)
     bar = CountBar("vectors")
     done = engine.migrate(args.to, args.replace, bar.update_count)
     bar.clear()
@@ -431,6 +441,27 @@ def _migrate(engine: Engine, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(f"ris: this library now uses {done.target}", file=sys.stderr)
+    return 0
+
+
+def _migrate_catalog(engine: Engine) -> int:
+    from engine.frontends.progress import CountBar
+    from engine.library.catalogs import catalog_name
+
+    bar = CountBar("faces")
+    copied, seconds = engine.migrate_catalog(bar.update_count)
+    bar.clear()
+    target = catalog_name(engine.settings)
+    print(
+        f"ris: copied {copied.files} files and {copied.faces} faces from "
+        f"{engine.settings.catalog_path} to {target} in {seconds:.1f} s; every row verified",
+        file=sys.stderr,
+    )
+    print(
+        f"ris: use it with --catalog {target} (or RIS_CATALOG); {engine.settings.catalog_path} "
+        "is left as it was",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -523,6 +554,8 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         print()
         return 0
     print(f"data directory: {printable(st.data_dir)}")
+    if st.catalog.startswith("postgres"):
+        print(f"catalog: {printable(st.catalog)}")
     if not st.files:
         print("nothing indexed yet: run `ris index FOLDER`")
         return 0

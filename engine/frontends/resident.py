@@ -55,7 +55,7 @@ REQUEST_DEADLINE = 5.0  # seconds a connection has to send its whole request
 MAX_CONNECTIONS = 32  # requests handled at once; more are closed at once
 SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path holds 108 with its NUL)
 # the flags of a command that choose its engine: an auto-started server is given the same
-STARTING_FLAGS = ("weights", "device", "backend", "milvus_uri", "milvus_collection")
+STARTING_FLAGS = ("catalog", "weights", "device", "backend", "milvus_uri", "milvus_collection")
 
 
 class Bypass(Exception):

@@ -1,0 +1,216 @@
+"""The catalog on PostgreSQL (`--catalog postgresql://...`), against a real server started from
+this machine's binaries (tests/postgres_server.py): the same records as SQLite's, the same
+answers through `ris`, a copy of a SQLite library, one writer on every machine, and failures
+that say what is wrong in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import AOC_PHOTO, HAMILTON, IMAGES, LMM_PHOTO, media_info, run_ris
+
+from engine.errors import CatalogError, IndexBusyError, UserError
+from engine.library.catalog import Catalog
+from engine.library.postgres_catalog import (
+    LOCK_WRITER,
+    SCHEMA,
+    AdvisoryLock,
+    PostgresCatalog,
+    masked,
+)
+from engine.models.faces import NewFace
+from engine.vocabulary import FileStatus, LibraryKey, MediaKind
+
+ODD_NAME = os.fsdecode(b"/media/caf\xe9 \xff.mp4")  # not UTF-8: a name only bytes can hold
+
+
+def face(t: float, seed: int, track: int = 0) -> NewFace:
+    v = np.random.default_rng(seed).normal(size=512).astype(np.float32)
+    return NewFace(t, (1.5, 2.0, 30.25, 40.0), 0.99, v / np.linalg.norm(v), track)
+
+
+def exercise(cat: Catalog) -> dict[str, object]:
+    """The same writes, then every question the engine asks, on either catalog."""
+    cat.set_meta(LibraryKey.WEIGHTS_ID, "sha256:abc")
+    v0 = cat.version
+    _, _, a = cat.save_indexed(
+        "/m/a.mp4",
+        10,
+        5,
+        media_info("video", 16, 8.0, 0.5),
+        [face(0.0, 1), face(0.5, 2, 1), face(1.0, 3, 1)],
+    )
+    _, _, odd = cat.save_indexed(ODD_NAME, 11, 6, media_info("video", 4, 2.0, 0.5), [face(0, 4)])
+    _, removed, b = cat.save_indexed(
+        "/m/a.mp4", 12, 7, media_info("video", 16, 8.0, 0.5), [face(0.0, 5), face(2.0, 6, 2)]
+    )
+    cat.save_failed("/m/bad.mp4", MediaKind.VIDEO, 3, 3, "cannot decode")
+    _, _, gone = cat.save_indexed("/m/p.jpg", 1, 1, media_info("image"), [face(0, 7)])
+    cat.remove(["/m/p.jpg"])
+    ids = cat.face_ids()
+    rows = cat.faces(ids)
+    a_rec = cat.file("/m/a.mp4")
+    assert a_rec is not None
+    return {
+        "removed": sorted(removed.tolist()) == sorted(a.tolist()),
+        "new keys": set(b.tolist()).isdisjoint(a.tolist() + odd.tolist() + gone.tolist()),
+        "versions": cat.version - v0,
+        "files": [(f.path, f.kind, f.size, f.status, f.error, f.faces) for f in cat.files()],
+        "failed": [f.path for f in cat.files(FileStatus.FAILED)],
+        "odd": cat.file(ODD_NAME) is not None and cat.file(ODD_NAME).path == ODD_NAME,  # type: ignore[union-attr]
+        "count": cat.face_count(),
+        "times": rows.times.tolist(),
+        "boxes": rows.boxes.tolist(),
+        "tracks": rows.tracks.tolist(),
+        "vectors": cat.vectors(ids).round(6).tolist(),
+        "file faces": cat.file_faces(a_rec.id).times.tolist(),
+        "track faces": cat.tracks_faces([(a_rec.id, 2)]).times.tolist(),
+        "by id": sorted(r.path for r in cat.files_by_id([a_rec.id]).values()),
+        "of faces": cat.files_of_faces(ids),
+        "unsound": cat.unsound_vectors().tolist(),
+        "meta": cat.meta(LibraryKey.WEIGHTS_ID),
+        "library id": len(cat.library_id()),
+    }
+
+
+def test_the_postgres_catalog_answers_as_the_sqlite_one(tmp_path: Path, pg_uri: str):
+    ours = exercise(Catalog(tmp_path / "catalog.sqlite"))
+    theirs = exercise(PostgresCatalog(pg_uri))
+    assert theirs == ours
+    assert ours["removed"] and ours["new keys"] and ours["odd"] and ours["versions"] == 6
+
+
+def test_a_damaged_vector_is_found_by_its_checksum(pg_uri: str, postgres):
+    cat = PostgresCatalog(pg_uri)
+    _, _, keys = cat.save_indexed("/m/a.mp4", 1, 1, media_info(), [face(0, 1), face(1, 2)])
+    # one byte of the second vector changed behind ris's back (its norm barely moves)
+    postgres.sql(
+        pg_uri,
+        f"UPDATE {SCHEMA}.faces SET vector = set_byte(vector, 100, get_byte(vector, 100) # 1) "
+        f"WHERE id = {int(keys[1])}",
+    )
+    assert cat.unsound_vectors().tolist() == [int(keys[1])]
+    assert cat.files_of_faces(keys[1:]) == ["/m/a.mp4"]
+
+
+def test_a_newer_schema_is_refused_with_a_hint(pg_uri: str, postgres):
+    PostgresCatalog(pg_uri).close()
+    postgres.sql(pg_uri, f"UPDATE {SCHEMA}.schema_version SET version = 99")
+    with pytest.raises(UserError, match="schema 99, newer than this ris") as err:
+        PostgresCatalog(pg_uri)
+    assert err.value.exit_code == 2 and "upgrade ris" in err.value.hint
+
+
+def test_one_writer_at_a_time_on_every_machine(pg_uri: str):
+    PostgresCatalog(pg_uri).close()
+    with (
+        AdvisoryLock(pg_uri, LOCK_WRITER, "busy"),
+        pytest.raises(IndexBusyError, match="server pid"),
+        AdvisoryLock(pg_uri, LOCK_WRITER, "busy"),
+    ):
+        pass
+    with AdvisoryLock(pg_uri, LOCK_WRITER, "busy"):  # released with its session
+        pass
+
+
+def test_passwords_are_masked_everywhere_they_are_shown():
+    assert masked("postgresql://ana:s3cr%40t@db:5432/ris") == "postgresql://ana:***@db:5432/ris"
+    assert masked("postgresql://db/ris?password=s3cret&sslmode=require") == (
+        "postgresql://db/ris?password=***&sslmode=require"
+    )
+    with pytest.raises(CatalogError) as err:
+        PostgresCatalog("postgresql://ana:s3cret@/ris?host=/nonexistent-ris-socket")
+    assert "s3cret" not in str(err.value) and "ana:***@" in str(err.value)
+
+
+# through `ris`, as a user runs it ---------------------------------------------------------------
+
+
+def _media(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for f in (HAMILTON, LMM_PHOTO, AOC_PHOTO):
+        shutil.copy2(f, folder / f.name)
+    return folder
+
+
+def _search(env: dict[str, str], cwd: Path, *args: str) -> str:
+    out = run_ris(env, "search", "--json", str(LMM_PHOTO), *args, cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_index_search_and_migrate_through_ris(tmp_path: Path, postgres, ris_env):
+    """Indexed into PostgreSQL: the faces, times, boxes and vectors of a SQLite run, the same
+    `ris search --json` bytes, also from a folder with nothing but the URI; a SQLite library
+    copied with `ris migrate --catalog` answers alike; a second run embeds nothing."""
+    media = _media(tmp_path / "media")
+    uri = postgres.new_database()
+    sqlite_dir, pg_dir = tmp_path / "sqlite", tmp_path / "pg"
+    out = run_ris(ris_env, "index", "--data-dir", str(sqlite_dir), str(media))
+    assert out.returncode == 0, out.stderr
+    out = run_ris(ris_env, "index", "--data-dir", str(pg_dir), "--catalog", uri, str(media))
+    assert out.returncode == 0, out.stderr
+    assert "indexed 3 files" in out.stderr
+
+    ours, theirs = Catalog(sqlite_dir / "catalog.sqlite", read_only=True), PostgresCatalog(uri)
+    for record in ours.files():
+        other = theirs.file(record.path)
+        assert other is not None and other.faces == record.faces and other.status == "indexed"
+        a, b = ours.file_faces(record.id), theirs.file_faces(other.id)
+        np.testing.assert_allclose(b.times, a.times)
+        np.testing.assert_allclose(b.boxes, a.boxes, atol=1e-3)
+        assert b.vectors is not None and a.vectors is not None
+        np.testing.assert_allclose(b.vectors, a.vectors, atol=1e-5)
+    assert len(theirs.files()) == len(ours.files()) == 3
+    ours.close()
+    theirs.close()
+
+    expected = _search(ris_env, tmp_path, "--data-dir", str(sqlite_dir))
+    assert json.loads(expected)["videos"], "the query's person is in the clip"
+    assert _search(ris_env, tmp_path, "--data-dir", str(pg_dir), "--catalog", uri) == expected
+    elsewhere = tmp_path / "elsewhere"  # a searcher with the URI alone: no data directory
+    elsewhere.mkdir()
+    assert _search({**ris_env, "RIS_CATALOG": uri}, elsewhere) == expected
+    assert list(elsewhere.iterdir()) == [], "a searcher writes nothing"
+
+    again = run_ris(ris_env, "index", "--data-dir", str(pg_dir), "--catalog", uri, str(media))
+    assert again.returncode == 0 and "nothing to re-embed" in again.stderr
+
+    copy = postgres.new_database()
+    out = run_ris(ris_env, "migrate", "--data-dir", str(sqlite_dir), "--catalog", copy)
+    assert out.returncode == 0, out.stderr
+    assert "every row verified" in out.stderr
+    assert _search(ris_env, tmp_path, "--data-dir", str(sqlite_dir), "--catalog", copy) == expected
+    twice = run_ris(ris_env, "migrate", "--data-dir", str(sqlite_dir), "--catalog", copy)
+    assert twice.returncode == 2 and "already holds a library" in twice.stderr
+
+    status = run_ris(ris_env, "status", "--data-dir", str(pg_dir), "--catalog", uri)
+    assert status.returncode == 0 and f"catalog: {uri}" in status.stdout
+
+
+def test_failures_say_what_is_wrong_in_one_line(tmp_path: Path, postgres, pg_uri: str, ris_env):
+    down = "postgresql://ana:s3cret@/ris?host=/nonexistent-ris-socket"
+    out = run_ris(ris_env, "search", str(LMM_PHOTO), "--catalog", down, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "s3cret" not in out.stderr + out.stdout and "Traceback" not in out.stderr
+    assert out.stderr.startswith("ris: error: cannot reach the catalog postgresql://ana:***@")
+
+    out = run_ris(ris_env, "status", "--catalog", "mysql://x", cwd=tmp_path)
+    assert out.returncode == 2 and "must be a postgresql:// URI" in out.stderr
+
+    out = run_ris(ris_env, "search", str(LMM_PHOTO), "--catalog", pg_uri, cwd=tmp_path)
+    assert out.returncode == 2 and "nothing is indexed" in out.stderr.lower(), out.stderr
+
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy2(IMAGES / LMM_PHOTO.relative_to(IMAGES), media / "lmm.png")
+    with AdvisoryLock(pg_uri, LOCK_WRITER, "busy"):  # an index run elsewhere holds the library
+        out = run_ris(
+            ris_env, "index", "--catalog", pg_uri, "--data-dir", str(tmp_path / "d"), str(media)
+        )
+    assert out.returncode == 3 and "another ris index run is writing" in out.stderr, out.stderr
