@@ -33,11 +33,13 @@ from engine.library.catalog import Catalog
 from engine.library.catalogs import (
     catalog_exists,
     catalog_name,
+    indexing_lock,
     on_postgres,
     open_catalog,
     reported,
     writer_lock,
 )
+from engine.library.claims import Claims
 from engine.library.repair import (
     CheckReport,
     RepairReport,
@@ -231,7 +233,7 @@ class Engine:
         from engine.media.decoding import Decoder
 
         _require(paths)
-        with writer_lock(self.settings), reported(self.settings):
+        with indexing_lock(self.settings), reported(self.settings):
             catalog = open_catalog(self.settings)
             if catalog.read_only:
                 catalog.close()
@@ -240,6 +242,7 @@ class Engine:
                     "indexing needs write access to the data directory; searches work read-only",
                 )
             store: VectorStore | None = None
+            claims: Claims | None = None
             try:
                 # a store other processes see (Milvus) is shared with this engine's searches
                 shared = self._store if self._store is not None and self._store.shared else None
@@ -255,9 +258,15 @@ class Engine:
                     timeout=self.settings.decode_timeout,
                     workers=self.settings.decoders(self.device),
                 )
-                indexer = Indexer(catalog, store, models, decoder, self.settings.save_every)
+                if self.settings.catalog is not None:  # shared with other indexers
+                    claims = Claims(self.settings.catalog, self.settings.claim_lease)
+                indexer = Indexer(
+                    catalog, store, models, decoder, self.settings.save_every, claims, retry_failed
+                )
                 yield from indexer.run(work)
             finally:
+                if claims is not None:
+                    claims.close()
                 if store is not None and store is not self._store:
                     with suppress(StoreError):
                         store.close()

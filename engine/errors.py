@@ -59,6 +59,11 @@ class CatalogError(EngineError):
     """The catalog on disk cannot be used (newer schema, damaged file)."""
 
 
+class ClaimLost(CatalogError):
+    """A file's claim passed to another indexer (this one's lease ran out while it was paused
+    or cut off): its work on the file is not committed, the other's is."""
+
+
 class StoreError(EngineError):
     """The vector store cannot be reached or used (a Milvus server down, timed out)."""
 

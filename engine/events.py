@@ -35,6 +35,15 @@ class FileFailed:
 
 
 @dataclass(frozen=True)
+class FileLeft:
+    """A file this run worked on but did not commit: another indexer sharing the library took
+    it over (this run's claim ran out while it was paused); that one commits it."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class IndexProgressed:
     files_done: int
     files_total: int
@@ -57,4 +66,4 @@ class IndexFinished:
     stages: StageClock | None = None  # where the time went
 
 
-IndexEvent = IndexPlanned | FileIndexed | FileFailed | IndexProgressed | IndexFinished
+IndexEvent = IndexPlanned | FileIndexed | FileFailed | FileLeft | IndexProgressed | IndexFinished

@@ -89,6 +89,9 @@ OPTIONS: tuple[Option, ...] = (
            "which keeps it out of the process list)"),
     Option("milvus_collection", "RIS_MILVUS_COLLECTION", "--milvus-collection",
            help="the library's collection (RIS_MILVUS_COLLECTION; ris_faces)"),
+    Option("claim_lease", "RIS_CLAIM_LEASE", "--claim-lease", float, 1.0,
+           help="seconds an indexer's claim on a file lasts unless renewed (a PostgreSQL "
+           "catalog's shared work; RIS_CLAIM_LEASE; default 60)"),
     Option("milvus_timeout", "RIS_MILVUS_TIMEOUT", None, float, 0.0, closed=False),
     Option("milvus_index", "RIS_MILVUS_INDEX", None, str),
 )
@@ -148,6 +151,7 @@ class Settings:
     milvus_uri: str | None = None  # None: the library's recorded URI, else DATA_DIR/milvus.db
     milvus_token: str | None = None  # "user:password" or an API key, for servers with auth
     milvus_collection: str | None = None  # None: the library's recorded one, else ris_faces
+    claim_lease: float = 60.0  # seconds a claim on a file lasts unless its holder renews it
     milvus_timeout: float = 30.0  # seconds for one call to the server
     milvus_index: str = "AUTOINDEX"  # vector index type of a new collection (HNSW, IVF_FLAT...)
 

@@ -209,8 +209,9 @@ def test_failures_say_what_is_wrong_in_one_line(tmp_path: Path, postgres, pg_uri
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy2(IMAGES / LMM_PHOTO.relative_to(IMAGES), media / "lmm.png")
-    with AdvisoryLock(pg_uri, LOCK_WRITER, "busy"):  # an index run elsewhere holds the library
+    with AdvisoryLock(pg_uri, LOCK_WRITER, "busy"):  # a repair elsewhere holds the library
         out = run_ris(
             ris_env, "index", "--catalog", pg_uri, "--data-dir", str(tmp_path / "d"), str(media)
         )
-    assert out.returncode == 3 and "another ris index run is writing" in out.stderr, out.stderr
+    assert out.returncode == 3 and "a repair or migration holds the library" in out.stderr
+    assert "ris at " in out.stderr  # who holds it

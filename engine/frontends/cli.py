@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name in ("decode_workers", "frame_batch", "detect_threads"):
         add_flag(speed, name)
+    add_flag(p, "claim_lease")
 
     p = sub.add_parser(
         "search", parents=[common], help="find the videos and photos showing a person"
@@ -353,7 +354,13 @@ def _settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Se
 
 
 def _index(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
+    from engine.events import (
+        FileFailed,
+        FileLeft,
+        IndexFinished,
+        IndexPlanned,
+        IndexProgressed,
+    )
     from engine.frontends.progress import ProgressBar
 
     bar = ProgressBar()
@@ -376,6 +383,8 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         elif isinstance(ev, FileFailed):
             failures.append(ev)
             bar.message(f"ris: skipped {printable(ev.path)}: {printable(ev.reason)}")
+        elif isinstance(ev, FileLeft):
+            bar.message(f"ris: left to another indexer: {printable(ev.reason)}")
         elif isinstance(ev, IndexFinished):
             bar.clear()
             rate = ev.frames / ev.seconds if ev.seconds else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,16 +17,18 @@ from pathlib import Path
 import numpy as np
 
 from engine.appearances.tracking import assign_tracks
-from engine.errors import StoreError
+from engine.errors import ClaimLost, StoreError
 from engine.events import (
     FileFailed,
     FileIndexed,
+    FileLeft,
     IndexEvent,
     IndexFinished,
     IndexPlanned,
     IndexProgressed,
 )
-from engine.library.catalog import Catalog
+from engine.library.catalog import Catalog, Fence
+from engine.library.claims import MAX_ATTEMPTS, Claims
 from engine.library.stores.base import Entries, VectorStore, apply_change, reconcile
 from engine.media.decoding import Decoder
 from engine.media.finding import MediaFile, WalkProblem, supported_types, walk
@@ -106,6 +108,8 @@ class Indexer:
         models: FaceModels,
         decoder: Decoder,
         save_every: float = 30.0,
+        claims: Claims | None = None,
+        retry_failed: bool = False,
     ) -> None:
         self.catalog = catalog
         self.vectors = vectors
@@ -113,6 +117,13 @@ class Indexer:
         self.decoder = decoder
         self.save_every = save_every
         self.clock = StageClock()  # where the run's time went (IndexFinished.stages)
+        # shared work (a PostgreSQL library): each file is claimed just before it is decoded
+        self.claims = claims
+        self.retry_failed = retry_failed
+        self._fences: dict[str, Fence] = {}  # path -> the claim its commit is made under
+        self._elsewhere: list[MediaFile] = []  # planned files another indexer held
+        self._given_up: list[FileFailed] = []  # files whose claims kept running out
+        self._done = 0  # files of the plan done, here or by another indexer
 
     def run(self, work: Plan) -> Iterator[IndexEvent]:
         t0 = time.monotonic()
@@ -127,7 +138,10 @@ class Indexer:
         yield IndexPlanned(
             work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes, setup
         )
-        reconcile(self.vectors, self.catalog)
+        if self.claims is None or not self.vectors.shared:
+            # (a store others write too is levelled by searches while no run is going: here,
+            # another run's vectors, committed after the catalog was read, would look stale)
+            reconcile(self.vectors, self.catalog)
         if work.vanished:
             apply_change(self.vectors, self.catalog, self.catalog.remove(work.vanished), None)
         failed = 0
@@ -139,17 +153,21 @@ class Indexer:
             failed += 1
         counts = {"indexed": 0, "frames": 0, "faces": 0, "bytes": 0}
         last_save = time.monotonic()
+        total = len(work.to_index)
         try:
-            for event in self._files(work.to_index, counts, total_bytes):
-                if isinstance(event, FileFailed):
-                    failed += 1
-                elif isinstance(event, FileIndexed):
-                    counts["indexed"] += 1
-                yield event
-                if time.monotonic() - last_save > self.save_every:
-                    with self.clock.busy_in("store"):
-                        self.vectors.save()
-                    last_save = time.monotonic()
+            batch = work.to_index
+            while batch:  # what this run indexes, then what others held and left undone
+                for event in self._files(batch, counts, total, total_bytes):
+                    if isinstance(event, FileFailed):
+                        failed += 1
+                    elif isinstance(event, FileIndexed):
+                        counts["indexed"] += 1
+                    yield event
+                    if time.monotonic() - last_save > self.save_every:
+                        with self.clock.busy_in("store"):
+                            self.vectors.save()
+                        last_save = time.monotonic()
+                batch = yield from self._wait_for_others(counts, total, total_bytes)
         except BaseException:  # Ctrl-C, a closed generator, a store that went away
             with suppress(StoreError):  # the error in flight says more
                 self.vectors.save()
@@ -167,17 +185,86 @@ class Indexer:
             self.clock,
         )
 
+    def _claimed(self, files: list[MediaFile]) -> Iterator[MediaFile]:
+        """The files this run may index, claimed one by one as the decoders need them: a file
+        another indexer holds is left to it (and waited for at the end), one it finished
+        meanwhile is skipped, one whose claims kept running out is given up."""
+        assert self.claims is not None
+        for f in files:
+            got = self.claims.claim(str(f.path))
+            if got is None:
+                self._elsewhere.append(f)
+                continue
+            fence, attempts = got
+            if self._finished(f):
+                self.claims.release(str(f.path))
+                self._done += 1
+                continue
+            if attempts > MAX_ATTEMPTS:
+                reason = (
+                    f"given up after {MAX_ATTEMPTS} indexers stopped while indexing it (killed, "
+                    "out of memory?); --retry-failed tries it again"
+                )
+                self._fences[str(f.path)] = fence
+                self._given_up.append(self._fail(f, reason))
+                self._done += 1
+                continue
+            self._fences[str(f.path)] = fence
+            yield f
+
+    def _finished(self, f: MediaFile) -> bool:
+        """Whether the catalog holds this very file (same size and time) as done."""
+        rec = self.catalog.file(str(f.path))
+        return (
+            rec is not None
+            and (rec.size, rec.mtime_ns) == (f.size, f.mtime_ns)
+            and (rec.status == FileStatus.INDEXED or not self.retry_failed)
+        )
+
+    def _wait_for_others(
+        self, counts: dict[str, int], total: int, total_bytes: int
+    ) -> Generator[IndexEvent, None, list[MediaFile]]:
+        """Wait while other indexers hold files of this run's plan; what they leave undone
+        (their claims ran out: killed) comes back, for this run to claim and index."""
+        assert self.claims is not None or not self._elsewhere
+        while self._elsewhere:
+            assert self.claims is not None
+            held = self.claims.held_elsewhere([str(f.path) for f in self._elsewhere])
+            waiting, undone = [], []
+            for f in self._elsewhere:
+                if str(f.path) in held:
+                    waiting.append(f)
+                elif self._finished(f):
+                    self._done += 1
+                else:
+                    undone.append(f)
+            self._elsewhere = waiting
+            if undone:
+                return undone
+            if waiting:
+                yield IndexProgressed(
+                    self._done,
+                    total,
+                    counts["bytes"],
+                    total_bytes,
+                    counts["frames"],
+                    counts["faces"],
+                    f"waiting for {len(waiting)} files other indexers are indexing",
+                )
+                time.sleep(1.0)
+        return []
+
     def _files(
-        self, files: list[MediaFile], counts: dict[str, int], total_bytes: int
+        self, files: list[MediaFile], counts: dict[str, int], total: int, total_bytes: int
     ) -> Iterator[IndexEvent]:
         if not files:
             return  # nothing to embed: the models are never loaded
-        done_files = 0
         reading: dict[int, float] = {}  # bytes of the files in flight already looked at
         found = 0  # faces seen, committed or not
         models = self.models
+        source = files if self.claims is None else self._claimed(files)
         reads = faces_by_file(
-            self.decoder.decode(files),
+            self.decoder.decode(source),
             models,
             models.frame_batch,
             self.clock,
@@ -193,20 +280,26 @@ class Indexer:
                 current = str(f.file.path)
             else:
                 reading.pop(id(read), None)
-                done_files += 1
+                self._done += 1
                 counts["bytes"] += read.file.size
                 with self.clock.busy_in("store"):
-                    if read.error is None and read.info is not None and read.ended:
-                        outcome: IndexEvent = self._commit(read.file, read.info, read.faces)
-                        counts["faces"] += len(read.faces)
-                    else:
+                    try:
+                        if read.error is None and read.info is not None and read.ended:
+                            outcome: IndexEvent = self._commit(read.file, read.info, read.faces)
+                            counts["faces"] += len(read.faces)
+                        else:
+                            found -= len(read.faces)
+                            outcome = self._fail(read.file, read.error or "decoding ended early")
+                    except ClaimLost as lost:
                         found -= len(read.faces)
-                        outcome = self._fail(read.file, read.error or "decoding ended early")
+                        outcome = FileLeft(str(read.file.path), lost.title)
                 yield outcome
                 current = str(read.file.path)
+            while self._given_up:
+                yield self._given_up.pop(0)
             yield IndexProgressed(
-                done_files,
-                len(files),
+                self._done,
+                total,
                 counts["bytes"] + int(sum(reading.values())),
                 total_bytes,
                 counts["frames"],
@@ -223,8 +316,11 @@ class Indexer:
             faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
         else:  # a photo: each face is an appearance of its own (never averaged with the others)
             faces = [replace(x, track=k) for k, x in enumerate(faces)]
+        fence = self._fences.pop(str(f.path), None)
+        if self.claims is not None:
+            self.claims.done(str(f.path))  # ended by the commit, or lost: no longer renewed
         file_id, removed, new = self.catalog.save_indexed(
-            str(f.path), f.size, f.mtime_ns, info, faces
+            str(f.path), f.size, f.mtime_ns, info, faces, fence
         )
         added = None
         if faces:  # the vectors in hand, with the fields a store keeps beside them
@@ -244,6 +340,9 @@ class Indexer:
             if isinstance(item, MediaFile)
             else (0, 0, MediaKind.UNKNOWN)
         )
-        removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason)
+        fence = self._fences.pop(str(item.path), None)
+        if self.claims is not None:
+            self.claims.done(str(item.path))
+        removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason, fence)
         apply_change(self.vectors, self.catalog, removed, None)
         return FileFailed(str(item.path), reason)

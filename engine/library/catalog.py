@@ -106,6 +106,16 @@ class FaceRows:
 _FILE_COLUMNS = ", ".join(FileRecord.__dataclass_fields__)
 
 
+@dataclass(frozen=True)
+class Fence:
+    """The claim a commit is made under, where indexers share the work (a PostgreSQL catalog,
+    engine/library/claims.py): the commit happens only while the claim is still this
+    holder's, and ends it. A SQLite catalog has one writer at a time and needs none."""
+
+    owner: str  # host:pid
+    token: int
+
+
 def stored_path(path: str) -> str | bytes:
     """A path as the catalog keeps it: text, or the raw bytes of a name that is not UTF-8.
 
@@ -241,7 +251,13 @@ class Catalog:
         return out
 
     def save_indexed(
-        self, path: str, size: int, mtime_ns: int, info: MediaInfo, faces: Sequence[NewFace]
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        info: MediaInfo,
+        faces: Sequence[NewFace],
+        fence: Fence | None = None,
     ) -> tuple[int, np.ndarray, np.ndarray]:
         """Record a file and its faces in one transaction; (file id, removed keys, new keys)."""
         with self.db:
@@ -269,7 +285,13 @@ class Catalog:
         return file_id, removed, np.asarray(new, dtype=np.int64)
 
     def save_failed(
-        self, path: str, kind: MediaKind, size: int, mtime_ns: int, reason: str
+        self,
+        path: str,
+        kind: MediaKind,
+        size: int,
+        mtime_ns: int,
+        reason: str,
+        fence: Fence | None = None,
     ) -> np.ndarray:
         with self.db:
             removed = self._drop_faces(path)

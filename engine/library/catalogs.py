@@ -45,12 +45,28 @@ def catalog_name(settings: Settings) -> str:
 
 
 def writer_lock(settings: Settings) -> AbstractContextManager[object]:
-    """One index run (or repair, or migration) at a time per library: a lock file in the data
-    directory, or a PostgreSQL advisory lock that keeps out writers on every machine."""
+    """The library to oneself (a repair, a migration; an index run on SQLite): a lock file in
+    the data directory, or a PostgreSQL advisory lock that keeps out every index run on every
+    machine."""
     if settings.catalog is not None:
         from engine.library.postgres_catalog import LOCK_WRITER, AdvisoryLock
 
-        return AdvisoryLock(settings.catalog, LOCK_WRITER, "another ris index run is writing")
+        return AdvisoryLock(
+            settings.catalog, LOCK_WRITER, "ris index runs or another repair are writing"
+        )
+    return WriterLock(settings.lock_path)
+
+
+def indexing_lock(settings: Settings) -> AbstractContextManager[object]:
+    """What an index run holds: on SQLite the writer lock (one run at a time); on PostgreSQL
+    a shared one, so that any number of runs share the work (by claims, see claims.py) while
+    a repair or migration, which takes it whole, waits for none of them."""
+    if settings.catalog is not None:
+        from engine.library.postgres_catalog import LOCK_WRITER, AdvisoryLock
+
+        return AdvisoryLock(
+            settings.catalog, LOCK_WRITER, "a repair or migration holds the library", shared=True
+        )
     return WriterLock(settings.lock_path)
 
 

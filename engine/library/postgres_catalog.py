@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import CatalogError, UserError
+from engine.errors import CatalogError, ClaimLost, UserError
 from engine.library.catalog import (
     Catalog,
     FaceRows,
+    Fence,
     FileRecord,
     _face_rows,
     _with_vectors,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from engine.models.faces import NewFace
 
 SCHEMA = "ris"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS = {
     1: f"""
     CREATE TABLE {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,6 +72,19 @@ _MIGRATIONS = {
         vector_crc BIGINT NOT NULL            -- CRC-32 of vector's bytes
     );
     CREATE INDEX faces_by_file ON {SCHEMA}.faces(file_id);
+    """,
+    # work shared by claims (engine/library/claims.py): a file is indexed by whoever holds
+    # its claim; the token fences out a holder whose lease ran out while it was paused
+    2: f"""
+    CREATE SEQUENCE {SCHEMA}.claim_tokens;
+    CREATE TABLE {SCHEMA}.claims (
+        path BYTEA PRIMARY KEY,
+        owner TEXT NOT NULL,                  -- host:pid of the indexer holding it
+        token BIGINT NOT NULL,                -- from claim_tokens: new at every claim
+        expires TIMESTAMPTZ NOT NULL,         -- renewed by the holder's heartbeat
+        attempts INTEGER NOT NULL DEFAULT 1   -- claims of it so far (taken over: +1)
+    );
+    ALTER TABLE {SCHEMA}.files ADD COLUMN indexer TEXT;  -- host:pid that committed it
     """,
 }
 # advisory lock keys (one namespace for ris: the first key of the two-key form)
@@ -105,7 +119,7 @@ def connect(uri: str) -> psycopg.Connection:
             "pip install 'ris[postgres]' (or psycopg[binary])",
         ) from None
     try:
-        return psycopg.connect(uri, autocommit=True, connect_timeout=10)
+        return psycopg.connect(uri, autocommit=True, connect_timeout=10, application_name="ris")
     except psycopg.Error as err:
         raise CatalogError(
             f"cannot reach the catalog {masked(uri)}: {_first_line(err)}",
@@ -163,8 +177,8 @@ class AdvisoryLock:
     """A PostgreSQL session advisory lock on a connection of its own: held until released or
     until the connection ends (the server releases it when this process dies, on any host)."""
 
-    def __init__(self, uri: str, key: int, busy: str) -> None:
-        self.uri, self.key, self.busy = uri, key, busy
+    def __init__(self, uri: str, key: int, busy: str, shared: bool = False) -> None:
+        self.uri, self.key, self.busy, self.shared = uri, key, busy, shared
         self._db: psycopg.Connection | None = None
 
     def __enter__(self) -> AdvisoryLock:
@@ -172,8 +186,10 @@ class AdvisoryLock:
 
         db = connect(self.uri)
         with reported(self.uri):
+            how = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
             got = db.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.key)
+                f"SELECT {how}(%s, %s)",  # type: ignore[arg-type]
+                (LOCK_NAMESPACE, self.key),
             ).fetchone()
         if not (got and got[0]):
             holder = _holder(db, self.key)
@@ -342,12 +358,19 @@ class PostgresCatalog(Catalog):
         return {r[0]: _record(r) for r in rows}
 
     def save_indexed(
-        self, path: str, size: int, mtime_ns: int, info: MediaInfo, faces: Sequence[NewFace]
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        info: MediaInfo,
+        faces: Sequence[NewFace],
+        fence: Fence | None = None,
     ) -> tuple[int, np.ndarray, np.ndarray]:
         with self.pg.transaction():
+            self._end_claim(path, fence)
             removed = self._drop_faces(path)
             file_id = self._upsert(
-                path, info.kind, size, mtime_ns, FileStatus.INDEXED, None, info, len(faces)
+                path, info.kind, size, mtime_ns, FileStatus.INDEXED, None, info, len(faces), fence
             )
             new: list[int] = []
             if faces:
@@ -370,11 +393,18 @@ class PostgresCatalog(Catalog):
         return file_id, removed, np.asarray(new, dtype=np.int64)
 
     def save_failed(
-        self, path: str, kind: MediaKind, size: int, mtime_ns: int, reason: str
+        self,
+        path: str,
+        kind: MediaKind,
+        size: int,
+        mtime_ns: int,
+        reason: str,
+        fence: Fence | None = None,
     ) -> np.ndarray:
         with self.pg.transaction():
+            self._end_claim(path, fence)
             removed = self._drop_faces(path)
-            self._upsert(path, kind, size, mtime_ns, FileStatus.FAILED, reason, None, 0)
+            self._upsert(path, kind, size, mtime_ns, FileStatus.FAILED, reason, None, 0, fence)
             self._bump()
         return removed
 
@@ -395,6 +425,24 @@ class PostgresCatalog(Catalog):
         ).fetchall()
         return np.sort(np.asarray([r[0] for r in rows], dtype=np.int64))
 
+    def _end_claim(self, path: str, fence: Fence | None) -> None:
+        """Inside a commit: end its claim, or refuse the commit (ClaimLost) when the claim has
+        passed to another indexer. The claim's row is locked until the commit ends, so a
+        takeover waits for it, then finds it gone."""
+        if fence is None:
+            return
+        row = self._q(
+            f"DELETE FROM {SCHEMA}.claims WHERE path = %s AND token = %s RETURNING owner",
+            (os.fsencode(path), fence.token),
+        ).fetchone()
+        if row is None:
+            raise ClaimLost(
+                f"{path}: this indexer's claim ran out and another took the file over; its "
+                "work here is not committed",
+                "the other indexer commits it (a lease runs out when its holder is paused or "
+                "cut off for longer than --claim-lease)",
+            )
+
     def _upsert(
         self,
         path: str,
@@ -405,16 +453,18 @@ class PostgresCatalog(Catalog):
         error: str | None,
         info: MediaInfo | None,
         faces: int,
+        fence: Fence | None = None,
     ) -> int:
         row = self._q(
             f"INSERT INTO {_FILES} (path, kind, size, mtime_ns, status, error, duration, fps, "
-            "width, height, samples, step, faces, indexed_at) "
-            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "width, height, samples, step, faces, indexed_at, indexer) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
             "ON CONFLICT (path) DO UPDATE SET kind=excluded.kind, size=excluded.size, "
             "mtime_ns=excluded.mtime_ns, status=excluded.status, error=excluded.error, "
             "duration=excluded.duration, fps=excluded.fps, width=excluded.width, "
             "height=excluded.height, samples=excluded.samples, step=excluded.step, "
-            "faces=excluded.faces, indexed_at=excluded.indexed_at RETURNING id",
+            "faces=excluded.faces, indexed_at=excluded.indexed_at, indexer=excluded.indexer "
+            "RETURNING id",
             (
                 os.fsencode(path),
                 str(kind),
@@ -430,6 +480,7 @@ class PostgresCatalog(Catalog):
                 info.step if info else None,
                 faces,
                 time.time(),
+                fence.owner if fence else None,
             ),
         ).fetchone()
         return int(row[0])

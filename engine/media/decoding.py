@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sized
 from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -160,10 +160,11 @@ class Decoder:
         return [w.proc.pid for w in self._pool]
 
     def decode(
-        self, files: Sequence[MediaFile], stop: threading.Event | None = None
+        self, files: Iterable[MediaFile], stop: threading.Event | None = None
     ) -> Iterator[Decoded]:
-        """Each file's events; ends early, workers stopped, once `stop` is set."""
-        todo = deque(files)
+        """Each file's events; ends early, workers stopped, once `stop` is set. `files` is
+        read as workers need them, not before (so an iterator may claim each as it goes)."""
+        todo: _Todo = _Todo(files)
         outbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue(self.workers * self.read_ahead)
         folder = make_folder()
 
@@ -172,7 +173,8 @@ class Decoder:
 
         finished = threading.Event()
         try:
-            self._pool = [fresh() for _ in range(min(self.workers, len(files)) or 1)]
+            count = len(files) if isinstance(files, Sized) else self.workers
+            self._pool = [fresh() for _ in range(min(self.workers, count) or 1)]
             if stop is not None:  # a cancel ends the workers at once, not at the next event
                 threading.Thread(
                     target=self._kill_on, args=(stop, finished), daemon=True, name="ris-decode-stop"
@@ -233,21 +235,33 @@ class Decoder:
                         worker.proc.wait(timeout=5)  # reaped: no zombie waits for the batch
                 return
 
-    def _assign(self, todo: deque[MediaFile]) -> None:
+    def _assign(self, todo: _Todo) -> None:
         """Files to workers: each its next, then each a second, and so on up to `depth`."""
         for level in range(1, self.depth + 1):
             for worker in self._pool:
-                if todo and len(worker.files) < level:
-                    worker.send(todo.popleft())
+                if len(worker.files) < level and (file := todo.next()) is not None:
+                    worker.send(file)
 
     def _stalled(self, worker: _Worker) -> bool:
         return bool(worker.files) and time.monotonic() - worker.heard > self.timeout
 
-    def _replace(self, old: _Worker, new: _Worker, todo: deque[MediaFile]) -> None:
+    def _replace(self, old: _Worker, new: _Worker, todo: _Todo) -> None:
         """A fresh worker in place of one that died; what it had not begun goes back first."""
-        todo.extendleft(reversed(old.files))
+        todo.back.extendleft(reversed(old.files))
         old.files.clear()
         self._pool[self._pool.index(old)] = new
+
+
+class _Todo:
+    """The files not yet given to a worker: those given back (a worker died) first, then the
+    rest of `files`, read one at a time as workers need them."""
+
+    def __init__(self, files: Iterable[MediaFile]) -> None:
+        self.back: deque[MediaFile] = deque()
+        self._rest = iter(files)
+
+    def next(self) -> MediaFile | None:
+        return self.back.popleft() if self.back else next(self._rest, None)
 
 
 def _stalled(timeout: float) -> str:

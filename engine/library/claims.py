@@ -1,0 +1,131 @@
+"""Work shared by claims: any number of `ris index` processes, on one machine or many, index one
+PostgreSQL library side by side, each file by exactly one of them.
+
+An indexer claims a file just before it decodes it. A claim is a row of `ris.claims` with a
+lease that the holder's heartbeat renews and a fencing token that is new at every claim. The
+commit of a file's faces ends its claim in the same transaction, and only if the token is still
+the holder's (`PostgresCatalog._end_claim`): an indexer paused past its lease (SIGSTOP, a VM
+suspended, a network cut) finds its file taken over, and its work is refused, never committed
+twice. A claim whose lease ran out (its holder killed) is taken over by whoever asks next; a
+file whose claims keep running out is given up after `MAX_ATTEMPTS` and recorded as failed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from engine.library.catalog import Fence
+from engine.library.postgres_catalog import SCHEMA, connect, reported
+
+if TYPE_CHECKING:
+    import psycopg
+
+MAX_ATTEMPTS = 3  # claims of one file that ran out before it is given up
+_CLAIMS = f"{SCHEMA}.claims"
+
+
+def this_indexer() -> str:
+    """How a claim and a committed file name the process that holds or made them."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Claims:
+    """This process's claims on one library, on a connection of their own, renewed every
+    `lease / 4` seconds by a heartbeat thread while they are held."""
+
+    def __init__(self, uri: str, lease: float = 60.0) -> None:
+        self.uri = uri
+        self.lease = lease
+        self.owner = this_indexer()
+        self._db: psycopg.Connection = connect(uri)
+        self._lock = threading.Lock()  # one statement at a time on the connection
+        self._held: dict[str, int] = {}  # path -> token
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="ris-claims")
+        self._beat.start()
+
+    def _sql(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
+        with self._lock, reported(self.uri):
+            cur = self._db.execute(sql, args)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
+    def claim(self, path: str) -> tuple[Fence, int] | None:
+        """Claim a file: (its fence, the how-manieth claim of it this is), or None while
+        another indexer's lease on it runs."""
+        rows = self._sql(
+            f"INSERT INTO {_CLAIMS} (path, owner, token, expires) "
+            f"VALUES (%s, %s, nextval('{SCHEMA}.claim_tokens'), "
+            "clock_timestamp() + make_interval(secs => %s)) "
+            "ON CONFLICT (path) DO UPDATE SET owner = excluded.owner, token = excluded.token, "
+            f"expires = excluded.expires, attempts = {_CLAIMS}.attempts + 1 "
+            f"WHERE {_CLAIMS}.expires < clock_timestamp() "
+            "RETURNING token, attempts",
+            (os.fsencode(path), self.owner, self.lease),
+        )
+        if not rows:
+            return None
+        token, attempts = rows[0]
+        with self._lock:
+            self._held[path] = int(token)
+        return Fence(self.owner, int(token)), int(attempts)
+
+    def held_elsewhere(self, paths: list[str]) -> set[str]:
+        """Which of `paths` another indexer holds a live claim on now."""
+        if not paths:
+            return set()
+        rows = self._sql(
+            f"SELECT path FROM {_CLAIMS} WHERE path = ANY(%s) AND owner <> %s "
+            "AND expires >= clock_timestamp()",
+            ([os.fsencode(p) for p in paths], self.owner),
+        )
+        return {os.fsdecode(bytes(r[0])) for r in rows}
+
+    def done(self, path: str) -> None:
+        """Forget a claim the commit ended (or that was lost)."""
+        with self._lock:
+            self._held.pop(path, None)
+
+    def release(self, path: str) -> None:
+        """Give a claim back unused (the file turned out to be done already)."""
+        token = self._held.get(path)
+        if token is not None:
+            self._sql(
+                f"DELETE FROM {_CLAIMS} WHERE path = %s AND token = %s",
+                (os.fsencode(path), token),
+            )
+            self.done(path)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(max(0.2, self.lease / 4)):
+            with self._lock:
+                tokens = list(self._held.values())
+            if not tokens:
+                continue
+            try:
+                self._sql(
+                    f"UPDATE {_CLAIMS} SET expires = clock_timestamp() + "
+                    "make_interval(secs => %s) WHERE owner = %s AND token = ANY(%s)",
+                    (self.lease, self.owner, tokens),
+                )
+            except Exception:  # the server is away: the commit will say so, or be refused
+                continue
+
+    def close(self) -> None:
+        """Stop renewing, give back what is still held (an interrupted run), and disconnect."""
+        self._stop.set()
+        self._beat.join(timeout=5)
+        with self._lock:
+            held = list(self._held.items())
+        try:
+            for path, token in held:
+                self._sql(
+                    f"DELETE FROM {_CLAIMS} WHERE path = %s AND token = %s",
+                    (os.fsencode(path), token),
+                )
+        except Exception:
+            pass  # they run out by themselves
+        finally:
+            self._db.close()

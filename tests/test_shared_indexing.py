@@ -1,0 +1,178 @@
+"""Several `ris index` processes share one PostgreSQL library by claims (engine/library/
+claims.py), each with its own data directory as on its own machine: one is SIGKILLed while it
+holds a claim, after it has committed a file; one is SIGSTOPped past its lease, its file taken
+over, then resumed, and its commit of that file refused. Every file is still committed exactly
+once, with the faces a one-process SQLite run finds, and a second run embeds nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import AOC_CLIPS, HAMILTON, IMAGES, VIDEOS, run_ris
+from test_fault_injection import index_cmd
+
+from engine.library.catalog import Catalog
+from engine.library.postgres_catalog import SCHEMA, PostgresCatalog
+
+LEASE = 4.0  # seconds: short, so that a paused indexer's claim runs out within the test
+CLIPS = [
+    *AOC_CLIPS,
+    VIDEOS / "Ed_Markey" / "OpenTalker_SadTalker" / "WDA_EdMarkey0_000.mp4",
+    VIDEOS / "Katie_Hill" / "OpenTalker_SadTalker" / "WDA_KatieHill_000.mp4",
+    HAMILTON,
+]
+
+
+def _subset(folder: Path) -> dict[str, Path]:
+    """Copies of 6 dev clips and 6 dev photos under `folder`: copy name -> original."""
+    folder.mkdir()
+    photos = sorted(p for p in IMAGES.rglob("*") if p.is_file())[:6]
+    names = {}
+    for original in [*CLIPS, *photos]:
+        name = f"{original.parent.parent.name}_{original.parent.name}_{original.name}"
+        shutil.copy2(original, folder / name)
+        names[name] = original
+    return names
+
+
+def _rows(uri: str, sql: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as db:
+        try:
+            return db.execute(sql).fetchall()  # type: ignore[arg-type]
+        except psycopg.errors.UndefinedTable:
+            return []  # the first indexer has not created the schema yet
+
+
+def _wait(what: str, check, timeout: float = 300.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
+    tmp_path: Path, postgres, dev_index, ris_env
+):
+    engine, _ = dev_index
+    media = tmp_path / "media"
+    originals = _subset(media)
+    uri = postgres.new_database()
+    # small detection batches: commits come one by one, not in a burst at the end of a run
+    env = {**ris_env, "RIS_CATALOG": uri, "RIS_CLAIM_LEASE": str(LEASE), "RIS_FRAME_BATCH": "4"}
+    env["OMP_NUM_THREADS"] = "1"
+    procs = []
+    for k in range(3):
+        log = open(tmp_path / f"indexer{k}.log", "w")  # noqa: SIM115
+        procs.append(
+            subprocess.Popen(
+                index_cmd(media, tmp_path / f"machine{k}"),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        time.sleep(0.3)  # the first creates the schema; the others find it
+    by_pid = {p.pid: p for p in procs}
+
+    def pid(owner: str) -> int:
+        return int(owner.rsplit(":", 1)[1])
+
+    try:
+        # 1. kill one that has committed a file and holds a claim now
+        def victim() -> int | None:
+            done = {
+                r[0]
+                for r in _rows(uri, f"SELECT indexer FROM {SCHEMA}.files WHERE indexer IS NOT NULL")
+            }
+            holding = {r[0] for r in _rows(uri, f"SELECT owner FROM {SCHEMA}.claims")}
+            both = sorted(done & holding)
+            return pid(both[0]) if both else None
+
+        killed = _wait("an indexer with a commit and a claim", victim)
+        by_pid[killed].send_signal(signal.SIGKILL)
+        by_pid[killed].wait()
+
+        # 2. pause another past its lease while it holds a clip's claim it took a while ago
+        def clip_claims() -> set[tuple[str, bytes, int]]:
+            rows = _rows(uri, f"SELECT owner, path, token FROM {SCHEMA}.claims")
+            return {
+                (r[0], bytes(r[1]), r[2])
+                for r in rows
+                if bytes(r[1]).endswith(b".mp4") and pid(r[0]) != killed
+            }
+
+        def paused() -> tuple[int, bytes, int] | None:
+            before = clip_claims()
+            time.sleep(1.0)  # the same claim a second later: it is being worked on, not committed
+            both = sorted(before & clip_claims())
+            return (pid(both[0][0]), both[0][1], both[0][2]) if both else None
+
+        stopped, path, token = _wait("a claim to pause", paused)
+        by_pid[stopped].send_signal(signal.SIGSTOP)
+        try:
+            # the third takes the file over once the lease runs out, and commits it
+            def taken() -> bool:
+                rows = _rows(
+                    uri, f"SELECT indexer FROM {SCHEMA}.files WHERE path = '\\x{path.hex()}'"
+                )
+                return bool(rows) and rows[0][0] is not None and pid(rows[0][0]) != stopped
+
+            _wait("the paused indexer's file to be taken over and committed", taken)
+        finally:
+            by_pid[stopped].send_signal(signal.SIGCONT)
+        for p in procs:
+            if p.pid != killed:
+                assert p.wait(timeout=600) == 0, (tmp_path / "indexer0.log").read_text()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    logs = {p.pid: (tmp_path / f"indexer{k}.log").read_text() for k, p in enumerate(procs)}
+    assert "left to another indexer" in logs[stopped], logs[stopped]  # its commit was refused
+    assert "Traceback" not in "".join(logs.values())
+    # no decoder outlives its indexer
+    assert not subprocess.run(
+        ["pgrep", "-f", "engine.media.decode_worker"], capture_output=True
+    ).stdout
+
+    # every file committed exactly once: each commit bumps the version by one
+    cat = PostgresCatalog(uri)
+    files = cat.files()
+    assert sorted(Path(f.path).name for f in files) == sorted(originals)
+    assert all(f.status == "indexed" for f in files), [(f.path, f.error) for f in files]
+    assert cat.version == len(files)
+    assert not _rows(uri, f"SELECT * FROM {SCHEMA}.claims")
+    owners = {pid(r[0]) for r in _rows(uri, f"SELECT indexer FROM {SCHEMA}.files")}
+    assert len(owners) >= 2  # the work was shared
+
+    # the faces of a one-process SQLite run of the same files
+    reference = Catalog(engine.settings.catalog_path, read_only=True)
+    for f in files:
+        ours = reference.file(str(originals[Path(f.path).name]))
+        assert ours is not None and ours.faces == f.faces, f.path
+        a, b = reference.file_faces(ours.id), cat.file_faces(f.id)
+        np.testing.assert_allclose(b.times, a.times)
+        np.testing.assert_allclose(b.boxes, a.boxes, atol=0.05)
+        assert a.vectors is not None and b.vectors is not None
+        np.testing.assert_allclose(b.vectors, a.vectors, atol=1e-4)
+    reference.close()
+    cat.close()
+
+    again = run_ris({**env}, "index", str(media), "--data-dir", str(tmp_path / "machine0"))
+    assert again.returncode == 0 and "nothing to re-embed" in again.stderr, again.stderr
+    assert os.path.exists(tmp_path / "machine0")
