@@ -121,7 +121,18 @@ class PostgresServer:
             db.execute(statement)  # type: ignore[arg-type]
 
     def restart(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "restart")
+        """Stop the server (its clients' connections drop) and start it again."""
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "server.log"),  # not our pipes: the server outlives this call
+            "-w",
+            "-m",
+            "fast",
+            "restart",
+        )
 
     def stop(self) -> None:
         subprocess.run(

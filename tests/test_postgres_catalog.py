@@ -215,3 +215,56 @@ def test_failures_say_what_is_wrong_in_one_line(tmp_path: Path, postgres, pg_uri
         )
     assert out.returncode == 3 and "a repair or migration holds the library" in out.stderr
     assert "ris at " in out.stderr  # who holds it
+
+
+def test_a_database_restart_mid_run_loses_no_committed_file(tmp_path: Path, postgres, ris_env):
+    """The server restarted under an index run: the run stops with one line (exit 1), every
+    file committed before is there, and the next run finishes the rest without redoing them,
+    and without waiting for the claims the stopped run left (its process is gone)."""
+    import subprocess
+    import time
+
+    from test_fault_injection import index_cmd
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for k, f in enumerate(sorted(p for p in IMAGES.rglob("*.jpg"))[:30]):
+        shutil.copy2(f, media / f"{k:02d}_{f.name}")
+    shutil.copy2(HAMILTON, media / "zz_hamilton.mp4")  # last: the run is still going
+    uri = postgres.new_database()
+    env = {**ris_env, "RIS_CATALOG": uri, "RIS_FRAME_BATCH": "4"}
+    run = subprocess.Popen(
+        index_cmd(media, tmp_path / "data"), env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        committed: list[str] = []
+        while len(committed) < 3:
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.1)
+            try:
+                committed = PostgresCatalog(uri, read_only=True).files_of_faces(
+                    np.arange(1, 100_000)
+                )
+            except (CatalogError, UserError):  # not created yet
+                committed = []
+        before = {f.path: f.faces for f in PostgresCatalog(uri, read_only=True).files()}
+        postgres.restart()
+        _, err = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode in (0, 1), err
+    if run.returncode == 1:  # it met the restart: one line, then the hint
+        assert "Traceback" not in err and "ris: error: lost the catalog" in err, err
+    after = PostgresCatalog(uri, read_only=True)
+    for path, faces in before.items():
+        record = after.file(path)
+        assert record is not None and record.faces == faces  # nothing committed was lost
+    t0 = time.monotonic()
+    again = run_ris(env, "index", str(media), "--data-dir", str(tmp_path / "data"))
+    assert again.returncode == 0, again.stderr
+    assert "waiting" not in again.stderr and time.monotonic() - t0 < 55  # the lease is 60 s
+    assert len(after.files()) == len(list(media.iterdir())), again.stderr
+    kept = int(again.stderr.split(" to index, ")[1].split(" unchanged")[0])
+    assert kept >= len(before)  # what was committed is not embedded again

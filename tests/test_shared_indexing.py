@@ -73,6 +73,7 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
     # small detection batches: commits come one by one, not in a burst at the end of a run
     env = {**ris_env, "RIS_CATALOG": uri, "RIS_CLAIM_LEASE": str(LEASE), "RIS_FRAME_BATCH": "4"}
     env["OMP_NUM_THREADS"] = "1"
+    env["RIS_DECODE_WORKERS"] = "2"  # each holds claims on up to 4 files: one to kill is found
     procs = []
     for k in range(3):
         log = open(tmp_path / f"indexer{k}.log", "w")  # noqa: SIM115
@@ -91,18 +92,32 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
         return int(owner.rsplit(":", 1)[1])
 
     try:
-        # 1. kill one that has committed a file and holds a claim now
+        # 1. kill one that has committed a file and holds a claim now: at the first commits
+        # all are paused while the catalog is read, so the moment cannot slip by
         def victim() -> int | None:
-            done = {
-                r[0]
-                for r in _rows(uri, f"SELECT indexer FROM {SCHEMA}.files WHERE indexer IS NOT NULL")
-            }
-            holding = {r[0] for r in _rows(uri, f"SELECT owner FROM {SCHEMA}.claims")}
-            both = sorted(done & holding)
-            return pid(both[0]) if both else None
+            if not _rows(uri, f"SELECT 1 FROM {SCHEMA}.files WHERE indexer IS NOT NULL"):
+                return None
+            for p in procs:
+                p.send_signal(signal.SIGSTOP)
+            chosen = None
+            try:
+                done = {
+                    r[0]
+                    for r in _rows(
+                        uri, f"SELECT indexer FROM {SCHEMA}.files WHERE indexer IS NOT NULL"
+                    )
+                }
+                holding = {r[0] for r in _rows(uri, f"SELECT owner FROM {SCHEMA}.claims")}
+                both = sorted(done & holding)
+                if both:
+                    chosen = pid(both[0])
+                    by_pid[chosen].send_signal(signal.SIGKILL)
+            finally:
+                for p in procs:
+                    p.send_signal(signal.SIGCONT)
+            return chosen
 
         killed = _wait("an indexer with a commit and a claim", victim)
-        by_pid[killed].send_signal(signal.SIGKILL)
         by_pid[killed].wait()
 
         # 2. pause another past its lease while it holds a clip's claim it took a while ago

@@ -32,6 +32,20 @@ def this_indexer() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _dead_here(owner: str) -> bool:
+    """Whether a claim's holder was a process of this machine that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
+
+
 class Claims:
     """This process's claims on one library, on a connection of their own, renewed every
     `lease / 4` seconds by a heartbeat thread while they are held."""
@@ -66,22 +80,39 @@ class Claims:
             (os.fsencode(path), self.owner, self.lease),
         )
         if not rows:
+            rows = self._take_from_the_dead(path)
+        if not rows:
             return None
         token, attempts = rows[0]
         with self._lock:
             self._held[path] = int(token)
         return Fence(self.owner, int(token)), int(attempts)
 
+    def _take_from_the_dead(self, path: str) -> list[tuple]:
+        """A live claim whose holder was a process of this machine that is gone (killed, or
+        cut off from the server) is taken over now, not when its lease runs out."""
+        rows = self._sql(
+            f"SELECT owner, token FROM {_CLAIMS} WHERE path = %s", (os.fsencode(path),)
+        )
+        if not rows or not _dead_here(rows[0][0]):
+            return []
+        return self._sql(
+            f"UPDATE {_CLAIMS} SET owner = %s, token = nextval('{SCHEMA}.claim_tokens'), "
+            "expires = clock_timestamp() + make_interval(secs => %s), attempts = attempts + 1 "
+            "WHERE path = %s AND token = %s RETURNING token, attempts",
+            (self.owner, self.lease, os.fsencode(path), rows[0][1]),
+        )
+
     def held_elsewhere(self, paths: list[str]) -> set[str]:
-        """Which of `paths` another indexer holds a live claim on now."""
+        """Which of `paths` another live indexer holds a live claim on now."""
         if not paths:
             return set()
         rows = self._sql(
-            f"SELECT path FROM {_CLAIMS} WHERE path = ANY(%s) AND owner <> %s "
+            f"SELECT path, owner FROM {_CLAIMS} WHERE path = ANY(%s) AND owner <> %s "
             "AND expires >= clock_timestamp()",
             ([os.fsencode(p) for p in paths], self.owner),
         )
-        return {os.fsdecode(bytes(r[0])) for r in rows}
+        return {os.fsdecode(bytes(r[0])) for r in rows if not _dead_here(r[1])}
 
     def done(self, path: str) -> None:
         """Forget a claim the commit ended (or that was lost)."""
