@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from engine.library.postgres_catalog import (
     PostgresCatalog,
     masked,
 )
+from engine.library.postgres_catalog import reported as postgres_reported
 from engine.models.faces import NewFace
 from engine.vocabulary import FileStatus, LibraryKey, MediaKind
 
@@ -268,3 +270,28 @@ def test_a_database_restart_mid_run_loses_no_committed_file(tmp_path: Path, post
     assert len(after.files()) == len(list(media.iterdir())), again.stderr
     kept = int(again.stderr.split(" to index, ")[1].split(" unchanged")[0])
     assert kept >= len(before)  # what was committed is not embedded again
+
+
+def test_a_read_only_role_is_enough_to_search(tmp_path: Path, postgres, pg_uri: str, ris_env):
+    cat = PostgresCatalog(pg_uri)
+    cat.save_indexed("/m/a.mp4", 1, 1, media_info("video", 4, 2.0, 0.5), [face(0, 1)])
+    cat.library_id()
+    cat.close()
+    role = "reader_" + uuid.uuid4().hex[:8]
+    for statement in (
+        f"CREATE ROLE {role} LOGIN",
+        f"GRANT USAGE ON SCHEMA {SCHEMA} TO {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {role}",
+    ):
+        postgres.sql(pg_uri, statement)
+    reader_uri = pg_uri.replace("postgresql://postgres@", f"postgresql://{role}@")
+    reader = PostgresCatalog(reader_uri)
+    assert reader.read_only and [f.path for f in reader.files()] == ["/m/a.mp4"]
+    with (
+        pytest.raises(CatalogError, match="read-only for this role"),
+        postgres_reported(reader_uri),
+    ):
+        reader.save_failed("/m/b.mp4", MediaKind.VIDEO, 1, 1, "x")
+    out = run_ris(ris_env, "status", "--catalog", reader_uri, cwd=tmp_path)
+    assert out.returncode == 0 and "/m/a.mp4" in out.stdout, out.stderr
+    assert list(tmp_path.iterdir()) == []  # a searcher writes nothing here
