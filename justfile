@@ -78,3 +78,7 @@ lint: setup
     "{{bin}}/ruff" check engine ris_tui tests data
     "{{bin}}/lint-imports"
     "{{bin}}/mypy"
+
+# the catalog's commit, claim and lookup rates, SQLite against PostgreSQL (URI: an empty database)
+bench-catalog uri *args: setup
+    "{{bin}}/python" -m engine.tools.bench_catalog --catalog {{uri}} {{args}}

@@ -383,7 +383,14 @@ class Engine:
                 fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
                 for fid, r in self._get_catalog().files_by_id(found.quality.keys()).items()
             }
-        videos, images = rank(found, known, top or self.settings.top, lambda p: not _gone(p))
+        if on_postgres(self.settings):
+            # a shared library: the catalog, not this machine's disks, says what it holds; a
+            # file not mounted here is listed, marked, never dropped
+            videos, images = rank(found, known, top or self.settings.top)
+            videos = [v if not _gone(v.path) else replace(v, reachable=False) for v in videos]
+            images = [i if not _gone(i.path) else replace(i, reachable=False) for i in images]
+        else:
+            videos, images = rank(found, known, top or self.settings.top, lambda p: not _gone(p))
         return SearchResult(info, threshold, tuple(videos), tuple(images))
 
     def status(self) -> LibraryStatus:

@@ -37,6 +37,7 @@ class VideoHit:
     segments: tuple[Segment, ...]
     matches: tuple[Moment, ...]  # in time order, the best face per matching sample
     possible: bool = False  # no appearance reaches the threshold; listed after the matches
+    reachable: bool = True  # False: not on this machine (a shared library's file elsewhere)
 
     @property
     def best(self) -> Moment:
@@ -49,6 +50,7 @@ class ImageHit:
     score: float
     bbox: Box
     possible: bool = False  # below the threshold; listed after the matches
+    reachable: bool = True  # False: not on this machine (a shared library's file elsewhere)
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,18 @@ class SearchResult:
                         {"t": m.t, "bbox": list(m.bbox), "similarity": m.similarity}
                         for m in v.matches
                     ],
+                    **({} if v.reachable else {"reachable": False}),
                 }
                 for v in self.videos
             ],
             "images": [
-                {"path": i.path, "score": i.score, "possible": i.possible, "bbox": list(i.bbox)}
+                {
+                    "path": i.path,
+                    "score": i.score,
+                    "possible": i.possible,
+                    "bbox": list(i.bbox),
+                    **({} if i.reachable else {"reachable": False}),
+                }
                 for i in self.images
             ],
         }

@@ -194,6 +194,17 @@ def test_index_search_and_migrate_through_ris(tmp_path: Path, postgres, ris_env)
     status = run_ris(ris_env, "status", "--data-dir", str(pg_dir), "--catalog", uri)
     assert status.returncode == 0 and f"catalog: {uri}" in status.stdout
 
+    # the share not mounted on this machine: a SQLite library drops what is gone from disk; a
+    # shared one lists every hit, marked, and what else it says is unchanged
+    media.rename(tmp_path / "unmounted")
+    shared = json.loads(_search({**ris_env, "RIS_CATALOG": uri}, elsewhere))
+    assert shared["videos"] and all(v.pop("reachable") is False for v in shared["videos"])
+    assert all(i.pop("reachable") is False for i in shared["images"])
+    assert shared == json.loads(expected)
+    text = run_ris({**ris_env, "RIS_CATALOG": uri}, "search", str(LMM_PHOTO), cwd=elsewhere)
+    assert "[not reachable here]" in text.stdout
+    assert not json.loads(_search(ris_env, tmp_path, "--data-dir", str(sqlite_dir)))["videos"]
+
 
 def test_failures_say_what_is_wrong_in_one_line(tmp_path: Path, postgres, pg_uri: str, ris_env):
     down = "postgresql://ana:s3cret@/ris?host=/nonexistent-ris-socket"

@@ -544,6 +544,7 @@ def format_result(r: SearchResult) -> str:
         lines.append(
             f"{i:3d}. {v.score:.3f}  {printable(v.path)}  ({v.duration:.1f} s, {len(v.matches)} "
             f"{'possibly ' if v.possible else ''}matching samples)"
+            f"{'' if v.reachable else '  [not reachable here]'}"
         )
         for s in v.segments:
             lines.append(f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}")
@@ -552,7 +553,10 @@ def format_result(r: SearchResult) -> str:
     for i, im in enumerate(r.images, 1):
         if i == sure + 1:
             lines.append(f"  possible, below the threshold ({len(r.images) - sure}):")
-        lines.append(f"{i:3d}. {im.score:.3f}  {printable(im.path)}")
+        lines.append(
+            f"{i:3d}. {im.score:.3f}  {printable(im.path)}"
+            f"{'' if im.reachable else '  [not reachable here]'}"
+        )
     return "\n".join(lines)
 
 
