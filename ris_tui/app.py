@@ -876,11 +876,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_flag(parser, "backend", choices=("usearch", "milvus"))
     add_flag(parser, "milvus_uri")
+    add_flag(parser, "catalog")
     args = parser.parse_args(argv)
 
     images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))
     try:
-        settings = settings_from(args.data_dir, args.backend, args.milvus_uri)
+        settings = settings_from(args.data_dir, args.backend, args.milvus_uri, args.catalog)
     except EngineError as err:
         print(f"ris-tui: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -47,10 +47,15 @@ __all__ = [
 
 
 def settings_from(
-    data_dir: Path | None = None, backend: str | None = None, milvus_uri: str | None = None
+    data_dir: Path | None = None,
+    backend: str | None = None,
+    milvus_uri: str | None = None,
+    catalog: str | None = None,
 ) -> Settings:
     """The engine's settings: RIS_* variables, then what the command line gave."""
-    return Settings.from_env(data_dir=data_dir, backend=backend, milvus_uri=milvus_uri)
+    return Settings.from_env(
+        data_dir=data_dir, backend=backend, milvus_uri=milvus_uri, catalog=catalog
+    )
 
 
 def is_photo(path: str | Path) -> bool:

@@ -479,3 +479,38 @@ def test_the_first_photo_search_typed_3_s_after_launch_does_not_wait_for_the_mod
     took = [first_search(app, AOC_PHOTO, delay=3.0) for _ in range(2)]
     print(f"first search answered {took} s after enter")
     assert min(took) < 1.0, took
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_in_tmux_a_library_on_postgresql_is_searched_with_its_uri_alone(
+    dev_index, tmp_path: Path, ris_env, postgres
+):
+    """ris-tui on a PostgreSQL catalog (the dev library copied there as `ris migrate --catalog`
+    copies it), from an empty folder with only --catalog: the same videos as the SQLite
+    library's, and nothing written where it ran."""
+    from engine.library.catalog import Catalog
+    from engine.library.catalog_copy import copy_catalog
+
+    engine, _ = dev_index
+    uri = postgres.new_database()
+    source = Catalog(engine.settings.catalog_path, read_only=True)
+    copy_catalog(source, uri)
+    source.close()
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    cmd = (
+        f"cd {here} && {sys.executable} -m ris_tui.app --catalog '{uri}'; "
+        'echo "ris-tui exited $?"; sleep 30'
+    )
+    term = Tmux(f"ris-pg-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (120, 40))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(AOC_PHOTO), "Enter")
+        shown = term.wait_for("at similarity")
+        assert re.search(r"Videos \(3(\+\d+\?)?\)", shown), shown
+        assert "WDA_AlexandriaOcasioCortez_000" in shown or "gt.mp4" in shown, shown
+        term.keys("q")
+        term.wait_for("ris-tui exited 0", 10)
+    finally:
+        term.close()
+    assert [p.name for p in here.iterdir()] == []
