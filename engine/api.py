@@ -207,6 +207,12 @@ class Engine:
                 self._catch_up()
 
     def exists(self) -> bool:
+        data_dir = self.settings.data_dir
+        if self.settings.catalog is None and data_dir.exists() and not data_dir.is_dir():
+            raise UserError(
+                f"the data directory {data_dir} is a file, not a folder",
+                "--data-dir (RIS_DATA_DIR) names the folder that holds a library",
+            )
         try:
             return catalog_exists(self.settings)
         except PermissionError:

@@ -521,7 +521,8 @@ class RisApp(App[None]):
                     self.post_message(IndexSkipped(ev))
                 elif isinstance(ev, IndexFinished):
                     ended = (
-                        f"Indexed {ev.indexed} files ({ev.faces} faces) in {ev.seconds:.0f} s; "
+                        f"Indexed {ev.indexed} {'file' if ev.indexed == 1 else 'files'} "
+                        f"({ev.faces} faces) in {ev.seconds:.0f} s; "
                         f"{ev.failed} failed, {ev.unchanged} unchanged, {ev.removed} removed."
                     )
         except Exception as err:
@@ -879,12 +880,27 @@ def main(argv: list[str] | None = None) -> int:
     add_flag(parser, "catalog")
     args = parser.parse_args(argv)
 
-    images.choose_mode(args.images or os.environ.get("RIS_TUI_IMAGES", "auto"))
+    wanted = args.images or os.environ.get("RIS_TUI_IMAGES", "auto")
+    if wanted not in images.MODES:  # (a flag's value argparse has checked: the variable's)
+        print(
+            f"ris-tui: error: RIS_TUI_IMAGES={wanted!r} is not one of {', '.join(images.MODES)} "
+            "(unset it for auto)",
+            file=sys.stderr,
+        )
+        return 2
+    images.choose_mode(wanted)
     try:
         settings = settings_from(args.data_dir, args.backend, args.milvus_uri, args.catalog)
     except EngineError as err:
         print(f"ris-tui: error: {err}", file=sys.stderr)
         return err.exit_code
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        print(
+            f"ris-tui: error: the data directory {settings.data_dir} is a file, not a folder "
+            "(--data-dir names the folder that holds a library)",
+            file=sys.stderr,
+        )
+        return 2
     app = RisApp(Backend(settings), args.query)
     loop = asyncio.new_event_loop()  # (not asyncio.run: it would wait for the workers' threads)
     try:

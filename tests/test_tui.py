@@ -386,6 +386,37 @@ async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):
         assert not bar.display
 
 
+async def test_one_file_indexed_is_said_in_the_singular(tmp_path: Path):
+    backend = FakeBackend()
+    backend.files_to_index = 1
+    app = RisApp(backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("escape", "i", *str(tmp_path), "enter")
+        for _ in range(100):
+            if "Indexed" in str(app.query_one("#status").render()):
+                break
+            await pilot.pause(0.05)
+        assert "Indexed 1 file (" in str(app.query_one("#status").render())
+
+
+@pytest.mark.parametrize(
+    "setting, said",
+    [
+        ({"RIS_TUI_IMAGES": "foo"}, "RIS_TUI_IMAGES='foo' is not one of auto"),
+        ({"RIS_DATA_DIR": "FILE"}, "is a file, not a folder"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(tmp_path: Path, setting, said):
+    (tmp_path / "a-file").write_text("not a library")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIS_")}
+    env.update({k: str(tmp_path / "a-file") if v == "FILE" else v for k, v in setting.items()})
+    out = subprocess.run(
+        [sys.executable, "-m", "ris_tui.app"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and said in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1  # one line
+
+
 def test_path_completion(tmp_path: Path):
     (tmp_path / "clips").mkdir()
     (tmp_path / "clip.mp4").write_bytes(b"")

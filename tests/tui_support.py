@@ -122,8 +122,10 @@ class FakeBackend:
     def photo(self, path: str, box: object) -> tuple[Image.Image, Image.Image]:
         return drawn_face(0.0), drawn_face(len(path)).resize((96, 64))
 
+    files_to_index = 50
+
     def index(self, paths: Sequence[Path], cancel: threading.Event) -> Iterator:
-        files = [f"/archive/new/{i}.mp4" for i in range(50)]
+        files = [f"/archive/new/{i}.mp4" for i in range(self.files_to_index)]
         yield IndexPlanned(len(files), len(files), 0, 0, 50_000)
         t0 = time.monotonic()
         for i, f in enumerate(files):
