@@ -22,9 +22,13 @@ if TYPE_CHECKING:
     from engine.results import QueryFace
 
 
-def keys_markup() -> str:
+def keys_text() -> Text:
+    """Every key and what it does, the keys in bold. Built as Text, not markup: a key such as
+    `[` would open a markup tag (the `] [` row showed a literal [/b] and ran bold on)."""
     width = max(len(k) for k, _ in KEYS)
-    return "\n".join(f"[b]{k:<{width}}[/b]  {what}" for k, what in KEYS)
+    return Text("\n").join(
+        Text.assemble((f"{k:<{width}}", "bold"), f"  {what}") for k, what in KEYS
+    )
 
 
 class HelpScreen(ModalScreen[None]):
@@ -42,7 +46,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("[b]ris-tui keys[/b]  (esc, q, ? or F1 closes)")
-            yield Static(keys_markup())
+            yield Static(keys_text())
 
 
 PICTURED = 9  # faces drawn in the picker: as many as there are number keys

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.widgets import TabbedContent
+from textual.widgets import Static, TabbedContent
 from tui_support import FakeBackend, canned_result, drawn_face
 
 from ris_tui.app import RisApp
@@ -415,6 +415,17 @@ def test_bad_settings_are_refused_in_one_line(tmp_path: Path, setting, said):
     )
     assert out.returncode == 2 and said in out.stderr and "Traceback" not in out.stderr
     assert out.stderr.count("\n") == 1  # one line
+
+
+async def test_the_help_shows_bracket_keys_as_keys_not_markup():
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        shown = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        assert "[/b]" not in shown and "]  [" in shown
+        line = next(line for line in shown.splitlines() if line.startswith("]  ["))
+        assert "list twice / half as many" in line
 
 
 def test_path_completion(tmp_path: Path):
