@@ -207,6 +207,8 @@ class Engine:
                 self._catch_up()
 
     def exists(self) -> bool:
+        if self.settings.catalog is not None and self._catalog is not None:
+            return True  # open: its schema is there (no new connection per search to ask)
         data_dir = self.settings.data_dir
         if self.settings.catalog is None and data_dir.exists() and not data_dir.is_dir():
             raise UserError(

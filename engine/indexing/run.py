@@ -226,9 +226,8 @@ class Indexer:
     ) -> Generator[IndexEvent, None, list[MediaFile]]:
         """Wait while other indexers hold files of this run's plan; what they leave undone
         (their claims ran out: killed) comes back, for this run to claim and index."""
-        assert self.claims is not None or not self._elsewhere
         while self._elsewhere:
-            assert self.claims is not None
+            assert self.claims is not None  # only a claiming run leaves files elsewhere
             held = self.claims.held_elsewhere([str(f.path) for f in self._elsewhere])
             waiting, undone = [], []
             for f in self._elsewhere:
@@ -316,11 +315,8 @@ class Indexer:
             faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
         else:  # a photo: each face is an appearance of its own (never averaged with the others)
             faces = [replace(x, track=k) for k, x in enumerate(faces)]
-        fence = self._fences.pop(str(f.path), None)
-        if self.claims is not None:
-            self.claims.done(str(f.path))  # ended by the commit, or lost: no longer renewed
         file_id, removed, new = self.catalog.save_indexed(
-            str(f.path), f.size, f.mtime_ns, info, faces, fence
+            str(f.path), f.size, f.mtime_ns, info, faces, self._fence(str(f.path))
         )
         added = None
         if faces:  # the vectors in hand, with the fields a store keeps beside them
@@ -334,15 +330,21 @@ class Indexer:
         apply_change(self.vectors, self.catalog, removed, added)
         return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
 
+    def _fence(self, path: str) -> Fence | None:
+        """The claim a file's commit is made under (None: no shared work), no longer renewed:
+        the commit ends it, or finds it lost."""
+        if self.claims is not None:
+            self.claims.done(path)
+        return self._fences.pop(path, None)
+
     def _fail(self, item: MediaFile | WalkProblem, reason: str) -> FileFailed:
         size, mtime, kind = (
             (item.size, item.mtime_ns, item.kind)
             if isinstance(item, MediaFile)
             else (0, 0, MediaKind.UNKNOWN)
         )
-        fence = self._fences.pop(str(item.path), None)
-        if self.claims is not None:
-            self.claims.done(str(item.path))
-        removed = self.catalog.save_failed(str(item.path), kind, size, mtime, reason, fence)
+        removed = self.catalog.save_failed(
+            str(item.path), kind, size, mtime, reason, self._fence(str(item.path))
+        )
         apply_change(self.vectors, self.catalog, removed, None)
         return FileFailed(str(item.path), reason)

@@ -24,12 +24,15 @@ import numpy as np
 
 from engine.errors import CatalogError, ClaimLost, UserError
 from engine.library.catalog import (
+    _FILE_COLUMNS,
     Catalog,
     FaceRows,
     Fence,
     FileRecord,
     _face_rows,
+    _file_record,
     _with_vectors,
+    loaded_path,
     sound_vector,
     vector_crc,
 )
@@ -95,7 +98,6 @@ LOCK_WRITER = 2  # an index run, a repair
 _FILES = f"{SCHEMA}.files"
 _FACES = f"{SCHEMA}.faces"
 _META = f"{SCHEMA}.meta"
-_FILE_COLUMNS = ", ".join(FileRecord.__dataclass_fields__)
 
 
 def is_postgres_uri(value: str | None) -> bool:
@@ -340,7 +342,7 @@ class PostgresCatalog(Catalog):
         row = self._q(
             f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE path = %s", (os.fsencode(path),)
         ).fetchone()
-        return _record(row) if row else None
+        return _file_record(row) if row else None
 
     def files(self, status: FileStatus | None = None) -> list[FileRecord]:
         sql = f"SELECT {_FILE_COLUMNS} FROM {_FILES}"
@@ -348,14 +350,14 @@ class PostgresCatalog(Catalog):
             rows = self._q(sql + " WHERE status = %s ORDER BY path", (str(status),))
         else:
             rows = self._q(sql + " ORDER BY path")
-        return [_record(r) for r in rows]
+        return [_file_record(r) for r in rows]
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRecord]:
         keys = sorted({int(i) for i in ids})
         if not keys:
             return {}
         rows = self._q(f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE id = ANY(%s)", (keys,))
-        return {r[0]: _record(r) for r in rows}
+        return {r[0]: _file_record(r) for r in rows}
 
     def save_indexed(
         self,
@@ -577,11 +579,4 @@ class PostgresCatalog(Catalog):
             "WHERE x.id = ANY(%s)",
             (keys,),
         )
-        return sorted(os.fsdecode(bytes(r[0])) for r in rows)
-
-
-def _record(row: Sequence[Any]) -> FileRecord:
-    key, path, kind, size, mtime_ns, status, *rest = row
-    return FileRecord(
-        key, os.fsdecode(bytes(path)), MediaKind(kind), size, mtime_ns, FileStatus(status), *rest
-    )
+        return sorted(loaded_path(r[0]) for r in rows)
