@@ -43,7 +43,10 @@ ROWS: tuple[Row, ...] = (
         "new search: a photo or clip path, enter runs it",
         (
             _b("slash", "new_search", "search", show=True, priority=True),
-            _b("enter", "submit_box", "", priority=True),  # the query or filter box
+            # ctrl+j too: an enter typed while the terminal was still in line mode comes as a line
+            # feed (ICRNL), and over a slow start it can arrive after the first screen (readline
+            # takes ctrl+j as enter as well)
+            _b("enter,ctrl+j", "submit_box", "", priority=True),  # the query or filter box
         ),
         (Command("Search", "search for a person: a photo or clip path", "new_search"),),
     ),

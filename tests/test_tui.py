@@ -87,6 +87,19 @@ async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
     assert app.return_code == 0
 
 
+async def test_a_line_feed_in_the_query_box_searches_like_enter():
+    """An enter typed while the terminal was still in line mode reads as ctrl+j (ICRNL); on a
+    loaded machine it can arrive after the first screen is up, past the keys held while the
+    app started, and nothing took it: the path sat in the box and nothing was searched (CI)."""
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("escape", "slash", *"/q/face.jpg", "ctrl+j")
+        await settle(pilot)
+        assert backend.searches == [("/q/face.jpg", 1)]
+        assert app.focused is app.query_one("#video-list")
+
+
 async def test_enter_in_an_empty_query_box_asks_for_a_path_and_stays_there():
     """Enter hands the focus to the results list at once (keys typed after it are the list's),
     but with nothing typed it searches nothing and gives the focus back to the box."""
