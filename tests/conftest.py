@@ -37,6 +37,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def kills(default: int) -> int:
+    """How many seeded moments a fault-injection test kills at: `default` in the suite (CI has
+    30 minutes on 2 cores), more with RIS_TEST_KILLS=N for a longer soak."""
+    return int(os.environ.get("RIS_TEST_KILLS", default))
+
+
 @pytest.fixture(scope="session")
 def ris_env() -> dict[str, str]:
     """Environment for `ris` subprocesses: the local weights, no stray settings."""

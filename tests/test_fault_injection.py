@@ -1,5 +1,5 @@
-"""Fault injection: `ris index` killed with SIGKILL at 20 random moments, and its decoding
-worker killed at 20 random moments, over runs on real media. After every kill the library must
+"""Fault injection: `ris index` killed with SIGKILL at 10 random moments, and its decoding
+worker killed at 10 random moments (RIS_TEST_KILLS=N for more), over runs on real media. After every kill the library must
 be sound: SQLite's integrity check passes, every indexed file holds exactly the faces and
 vectors an uninterrupted run gives it, the vectors (caught up as a search catches them up)
 equal the catalog's, and no process is left. Resumed to the end, the search answers are those
@@ -29,13 +29,13 @@ import pytest
 from engine.library.catalog import Catalog
 from engine.library.stores.base import reconcile
 from engine.library.stores.usearch import UsearchStore
-from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, copy_media, run_ris
+from tests.conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, LMM_PHOTO, copy_media, kills, run_ris
 from tests.test_decoder_faults import wait_for, workers_of
 
 pytestmark = pytest.mark.slow
 
 SEED = 20261125
-KILLS = 20
+KILLS = kills(10)
 QUERIES = (LMM_PHOTO, AOC_PHOTO)
 
 
@@ -132,7 +132,7 @@ def reference(tmp_path_factory, ris_env):
     return media, by_file, answers(ris_env, root / "ref"), seconds
 
 
-def test_ris_index_killed_at_20_random_moments(reference, tmp_path, ris_env):
+def test_ris_index_killed_at_random_moments(reference, tmp_path, ris_env):
     media, by_file, expected, seconds = reference
     ris_env = parallel(ris_env)
     rng = random.Random(SEED)
@@ -161,14 +161,14 @@ def test_ris_index_killed_at_20_random_moments(reference, tmp_path, ris_env):
     assert answers(ris_env, data) == expected
 
 
-def test_its_decoder_killed_at_20_random_moments(reference, tmp_path, ris_env):
+def test_its_decoder_killed_at_random_moments(reference, tmp_path, ris_env):
     media, by_file, expected, _ = reference
     ris_env = parallel(ris_env)
     rng = random.Random(SEED + 1)
     data = tmp_path / "data"
     assert run_ris(ris_env, "index", media, "--data-dir", data).returncode == 0
     killed = rounds = 0
-    while killed < KILLS:  # runs over every file again, killing decoders, until 20 are killed
+    while killed < KILLS:  # runs over every file again, killing decoders, until KILLS are killed
         rounds += 1
         assert rounds <= 2 * KILLS, f"only {killed} decoders could be killed"
         touch_all(media, rounds)

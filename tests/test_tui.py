@@ -703,6 +703,7 @@ async def test_an_empty_library_opens_where_to_index_it(tmp_path: Path):
 SHOWN = {"slash": "/", "question_mark": "?", "escape": "esc", "f1": "F1", "up": "↑", "down": "↓"}
 SHOWN |= {"right": "→", "plus": "+", "equals_sign": "+", "minus": "-"}
 SHOWN |= {"right_square_bracket": "]", "left_square_bracket": "["}
+SHOWN |= {"ctrl+j": "enter"}  # a line feed: enter as a terminal in line mode sends it
 
 
 def test_every_binding_is_in_the_one_key_list_and_the_docs_table_is_that_list():
