@@ -4,7 +4,9 @@
 
 Videos (640x360, 10 fps, H.264 at CRF 30) show one to three people in segments: a different LFW
 photo of a person in each video, moving over a panning background, growing or shrinking, some
-sliding in or out of the frame, among distractor people who are never queried. Per target
+sliding in or out of the frame, among distractor people who are never queried. With --returns P
+an appearance is two with chance P: the person steps out for 1.5 to 3 s and comes back where
+they would have been. Per target
 person there is a photo query and a 3 s clip query, both made from photos used in no video.
 
 Ground truth is exact by construction: a person is "on screen" in a frame when at least 60 % of
@@ -177,6 +179,22 @@ def appearance(
     return Appearance(person, photo, start, end, xy0, xy1, size0, size1)
 
 
+def with_returns(a: Appearance, rng: np.random.Generator) -> list[Appearance]:
+    """The appearance with the person stepping out for 1.5 to 3 s in its middle and coming
+    back where they would have been: two appearances close in time and place, which a
+    tracker must keep apart (a gap that long on clean video is an absence)."""
+    gap = float(rng.uniform(1.5, 3.0))
+    if a.end - a.start < gap + 2.0:
+        return [a]
+    leave = float(rng.uniform(a.start + 1.0, a.end - gap - 1.0))
+    back = leave + gap
+    cx0, cy0, s0 = state(a, leave)
+    cx1, cy1, s1 = state(a, back)
+    first = Appearance(a.person, a.photo, a.start, leave, a.xy0, (cx0, cy0), a.size0, s0)
+    second = Appearance(a.person, a.photo, back, a.end, (cx1, cy1), a.xy1, s1, a.size1)
+    return [first, second]
+
+
 def add_queries(truth: dict, person: str, photo: Path, clip: Path) -> None:
     """The person's photo and clip queries; relevant: every video they are on screen in."""
     relevant = sorted(v for v, info in truth["videos"].items() if person in info["people"])
@@ -186,7 +204,10 @@ def add_queries(truth: dict, person: str, photo: Path, clip: Path) -> None:
         )
 
 
-def build(lfw: Path, out: Path, seed: int = 0, targets: int = 12, videos: int = 24) -> dict:
+def build(
+    lfw: Path, out: Path, seed: int = 0, targets: int = 12, videos: int = 24, returns: float = 0.0
+) -> dict:
+    """`returns`: the chance that an appearance is two, a person stepping out and back in."""
     rng = np.random.default_rng(seed)
     people = people_by_count(lfw)
     rich = [p for p, photos in people.items() if len(photos) >= 5]
@@ -217,14 +238,15 @@ def build(lfw: Path, out: Path, seed: int = 0, targets: int = 12, videos: int = 
             first = 2 if person in chosen else 0  # targets keep photos 0 and 1 for the queries
             photo = photos[first + used[person] % max(1, len(photos) - first)]
             used[person] += 1
-            apps.append(appearance(person, photo, lane, len(names), rng, VIDEO_SECONDS))
+            one = appearance(person, photo, lane, len(names), rng, VIDEO_SECONDS)
+            apps += with_returns(one, rng) if returns and rng.uniform() < returns else [one]
         name = f"v{v:02d}.mp4"
         on = render(out / "videos" / name, VIDEO_SECONDS, apps, rng)
         truth["videos"][name] = {
             "duration": VIDEO_SECONDS,
             "people": {
                 a.person: {"photo": str(a.photo.relative_to(lfw)), "segments": on[a.person]}
-                for a in apps
+                for a in {a.person: a for a in apps}.values()
             },
         }
     for person in chosen:
@@ -253,8 +275,14 @@ def main() -> None:
     ap.add_argument("lfw", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--returns",
+        type=float,
+        default=0.0,
+        help="chance that a person steps out for 1.5-3 s and comes back (default 0)",
+    )
     args = ap.parse_args()
-    truth = build(args.lfw, args.out, args.seed)
+    truth = build(args.lfw, args.out, args.seed, returns=args.returns)
     n = sum(len(v["people"]) for v in truth["videos"].values())
     print(
         f"{len(truth['videos'])} videos, {n} appearances, {len(truth['queries'])} queries -> {args.out}"

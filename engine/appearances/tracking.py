@@ -7,12 +7,18 @@ lower resemblance (NEAR_LINK_SIMILARITY), and after a longer gap (MAX_NEAR_GAP_S
 detector lost a turned or blurred face for a moment). Small, blurred or turned faces of one
 person can be less alike than two sharp faces of strangers; where they are ties them together.
 Otherwise the face starts a track. Search then judges whole appearances (see `matching`).
+
+Where the video's frame sketches are at hand (`frame_sketches`), a track never crosses a shot
+cut, and a face joins a track across missed samples only if the frames between still showed
+the face where it was: a person who stepped out and came back to the same place is two
+appearances, not one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from engine.appearances.frame_sketches import FrameSketches
 from engine.appearances.similarity import unit_mean
 
 LINK_SIMILARITY = 0.5  # cosine similarity to a track's recent faces needed to join it
@@ -25,11 +31,16 @@ RECENT = 5  # a track is represented by the mean of its last few faces
 
 
 def assign_tracks(
-    times: np.ndarray, vectors: np.ndarray, step: float, boxes: np.ndarray | None = None
+    times: np.ndarray,
+    vectors: np.ndarray,
+    step: float,
+    boxes: np.ndarray | None = None,
+    sketches: FrameSketches | None = None,
 ) -> np.ndarray:
     """Track number (0, 1, ...) of each face; faces are given with their sample time and,
-    where known, their boxes (x1, y1, x2, y2)."""
+    where known, their boxes (x1, y1, x2, y2) and the video's frame sketches."""
     tracks = np.full(len(times), -1, dtype=np.int64)
+    cuts = sketches.cuts() if sketches is not None else np.zeros(0)
     members: list[list[int]] = []
     for t in np.unique(times):
         here = np.flatnonzero(times == t).tolist()
@@ -42,13 +53,19 @@ def assign_tracks(
             last = members[k][-1]
             steps = max(1.0, (t - times[last]) / step)
             recent_enough = steps <= MAX_GAP_STEPS + 1e-6
+            if sketches is not None and sketches.cut_between(times[last], t, cuts):
+                continue  # a new shot: every track before it is closed
             for i in here:
                 sim = float(vectors[i] @ recent)
                 near = boxes is not None and _near(boxes[i], boxes[last], steps)
-                if (recent_enough and sim >= LINK_SIMILARITY) or (
-                    near and sim >= NEAR_LINK_SIMILARITY
+                if not (
+                    (recent_enough and sim >= LINK_SIMILARITY)
+                    or (near and sim >= NEAR_LINK_SIMILARITY)
                 ):
-                    pairs.append((near, sim, i, k))  # place first, then likeness
+                    continue
+                if not _stayed(sketches, boxes, times, last, i, steps):
+                    continue  # the frames between showed something else there: it left
+                pairs.append((near, sim, i, k))  # place first, then likeness
         taken_faces: set[int] = set()
         taken_tracks: set[int] = set()
         for _, _, i, k in sorted(pairs, reverse=True):
@@ -62,6 +79,23 @@ def assign_tracks(
                 tracks[i] = len(members)
                 members.append([i])
     return tracks
+
+
+def _stayed(
+    sketches: FrameSketches | None,
+    boxes: np.ndarray | None,
+    times: np.ndarray,
+    last: int,
+    i: int,
+    steps: float,
+) -> bool:
+    """Whether face i can be the face `last` across the samples lost between them, as far as
+    the frames show. Asked only of a gap longer than MAX_GAP_STEPS, which only a face where the
+    last one was can bridge: a shorter one is a face the detector missed for a moment (on
+    degraded video the sketches of a face a few cells high are too coarse to overrule that)."""
+    if sketches is None or boxes is None or steps <= MAX_GAP_STEPS + 1e-6:
+        return True
+    return sketches.stayed(times[last], boxes[last], times[i], boxes[i])
 
 
 def _near(box: np.ndarray, last: np.ndarray, steps: float) -> bool:

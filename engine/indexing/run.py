@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.appearances.frame_sketches import FrameSketches
 from engine.appearances.tracking import assign_tracks
 from engine.errors import ClaimLost, StoreError
 from engine.events import (
@@ -284,7 +285,9 @@ class Indexer:
                 with self.clock.busy_in("store"):
                     try:
                         if read.error is None and read.info is not None and read.ended:
-                            outcome: IndexEvent = self._commit(read.file, read.info, read.faces)
+                            outcome: IndexEvent = self._commit(
+                                read.file, read.info, read.faces, read.sketches()
+                            )
                             counts["faces"] += len(read.faces)
                         else:
                             found -= len(read.faces)
@@ -306,12 +309,18 @@ class Indexer:
                 current,
             )
 
-    def _commit(self, f: MediaFile, info: MediaInfo, faces: list[NewFace]) -> FileIndexed:
+    def _commit(
+        self,
+        f: MediaFile,
+        info: MediaInfo,
+        faces: list[NewFace],
+        sketches: FrameSketches | None = None,
+    ) -> FileIndexed:
         if faces and info.step:
             times = np.asarray([x.t for x in faces])
             vectors = np.stack([x.vector for x in faces])
             boxes = np.asarray([x.box for x in faces], dtype=np.float64)
-            tracks = assign_tracks(times, vectors, info.step, boxes)
+            tracks = assign_tracks(times, vectors, info.step, boxes, sketches)
             faces = [replace(x, track=int(k)) for x, k in zip(faces, tracks, strict=True)]
         else:  # a photo: each face is an appearance of its own (never averaged with the others)
             faces = [replace(x, track=k) for k, x in enumerate(faces)]

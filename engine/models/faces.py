@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.appearances.frame_sketches import FrameSketches, sketch
 from engine.results import Box
 from engine.stage_clock import StageClock
 
@@ -69,6 +70,14 @@ class FileRead:
     ended: bool = False
     frames: int = 0  # frames of it looked at so far
     queued: int = 0  # chunks of it waiting for the detector
+    sketched: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # a video's
+    sketched_size: tuple[float, float] = (0.0, 0.0)  # its frames' width, height in its pixels
+
+    def sketches(self) -> FrameSketches | None:
+        """A video's frame sketches (see `frame_sketches`), in its own pixels; None for a photo."""
+        if self.info is None or self.info.step is None:
+            return None
+        return FrameSketches.of(self.sketched, *self.sketched_size)
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,7 @@ def faces_by_file(
 class _Batch:
     group: list[tuple[FileRead, FrameChunk]]  # the chunks sent
     live: list[tuple[FileRead, FrameChunk]]  # those of files not failed when it was sent
-    result: Future[list[list[NewFace]]]
+    result: Future[tuple[list[list[NewFace]], list[np.ndarray | None]]]
 
 
 def _frames(group: list[tuple[FileRead, FrameChunk]]) -> int:
@@ -174,10 +183,14 @@ def _settle(
                     done.append((mine, _faces(mine, models, clock, query)))
                 except (RuntimeError, ValueError, IndexError) as err:
                     file.error = f"face detection failed: {type(err).__name__}: {err}"[:200]
-    for items, found in done:
-        for (f, chunk), faces in zip(items, found, strict=True):
+    for items, (found, sketches) in done:
+        for (f, chunk), faces, sketched in zip(items, found, sketches, strict=True):
             f.faces += faces
             f.frames += len(chunk.times)
+            if sketched is not None:  # a video's: see frame_sketches
+                f.sketched.append((chunk.times, sketched))
+                _, high, wide, _ = chunk.frames.shape
+                f.sketched_size = (wide * _scale(f), high * _scale(f))
             yield FramesRead(f, len(chunk.times), len(faces))
     for f, _ in batch.group:
         f.queued -= 1
@@ -189,11 +202,13 @@ def _faces(
     clock: StageClock,
     query: bool = False,
     stop: threading.Event | None = None,
-) -> list[list[NewFace]]:
+) -> tuple[list[list[NewFace]], list[np.ndarray | None]]:
     """The faces of each chunk, detected and embedded as one batch (none once `stop` is set:
-    the work was cancelled while the batch waited for a thread)."""
+    the work was cancelled while the batch waited for a thread), and a video's chunks' frame
+    sketches (here, in a detect thread: they cost a little of each frame)."""
     if not items or (stop is not None and stop.is_set()):
-        return [[] for _ in items]
+        return [[] for _ in items], [None for _ in items]
+    sketches = [sketch(c.frames) if _is_video(f) else None for f, c in items]
     frames = np.concatenate([c.frames for _, c in items]) if len(items) > 1 else items[0][1].frames
     scales = np.concatenate([np.full(len(c.times), _scale(f)) for f, c in items])
     found, vectors = (models.query_faces if query else models.faces)(frames, scales, clock)
@@ -205,7 +220,11 @@ def _faces(
         f, chunk = items[k]
         t = chunk.times[det.frame - first[k]]
         out[k].append(_face(det, vec, t, _scale(f)))
-    return out
+    return out, sketches
+
+
+def _is_video(f: FileRead) -> bool:
+    return f.info is not None and f.info.step is not None
 
 
 def _scale(f: FileRead) -> float:

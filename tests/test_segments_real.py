@@ -1,0 +1,59 @@
+"""Segments as a user gets them from `ris search --json` (issue 27): a person who steps out of
+the frame for two seconds and comes back to the same place is two segments, not one, on a
+real video through the real models; a person on screen throughout is one."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import DEV, run_ris
+
+pytestmark = pytest.mark.slow
+
+
+def generator():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(
+        "make_video_benchmark", Path(__file__).parents[1] / "data" / "make_video_benchmark.py"
+    )
+    gen = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["make_video_benchmark"] = gen  # its dataclasses look themselves up there
+    spec.loader.exec_module(gen)  # type: ignore[union-attr]
+    return gen
+
+
+def test_a_person_who_steps_out_and_back_is_two_segments_and_one_who_stays_is_one(
+    tmp_path: Path, ris_env
+):
+    gen = generator()
+    photos = sorted((DEV / "lfw" / "Adrien_Brody").glob("*.jpg"))
+    media = tmp_path / "media"
+    media.mkdir()
+    rng = np.random.default_rng(5)
+    still = ((320.0, 180.0), (330.0, 185.0))
+    away = [
+        gen.Appearance("p", photos[1], 1.0, 4.0, still[0], still[0], 220, 220),
+        gen.Appearance("p", photos[1], 6.5, 9.5, still[0], still[1], 220, 225),  # 2.5 s away
+    ]
+    stays = [gen.Appearance("p", photos[2], 1.0, 9.5, still[0], still[1], 220, 225)]
+    truth = {
+        "away.mp4": gen.render(media / "away.mp4", 10.0, away, rng)["p"],
+        "stays.mp4": gen.render(media / "stays.mp4", 10.0, stays, rng)["p"],
+    }
+    assert len(truth["away.mp4"]) == 2 and len(truth["stays.mp4"]) == 1
+    data = tmp_path / "data"
+    run = run_ris(ris_env, "index", str(media), "--data-dir", str(data))
+    assert run.returncode == 0, run.stderr
+    found = run_ris(ris_env, "search", str(photos[0]), "--json", "--data-dir", str(data))
+    assert found.returncode == 0, found.stderr
+    videos = {Path(v["path"]).name: v for v in json.loads(found.stdout)["videos"]}
+    for name, segments in truth.items():
+        got = [(s["start"], s["end"]) for s in videos[name]["segments"]]
+        assert len(got) == len(segments), (name, got, segments)
+        for (start, end), (t0, t1) in zip(got, segments, strict=True):
+            assert abs(start - t0) <= 0.5 and abs(end - t1) <= 0.5, (name, got, segments)
