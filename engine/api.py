@@ -23,6 +23,7 @@ from engine.errors import (
     CatalogError,
     EngineError,
     IndexBusyError,
+    NothingIndexed,
     QueryError,
     StoreError,
     UserError,
@@ -347,7 +348,7 @@ class Engine:
         possible_margin: float | None,
     ) -> SearchResult:
         if not self.exists() or not self._get_catalog().face_count():
-            raise UserError(
+            raise NothingIndexed(
                 f"nothing is indexed in {self.settings.data_dir}",
                 "run `ris index FOLDER` first, or point --data-dir at an index",
             )

@@ -23,6 +23,10 @@ class UserError(EngineError):
     exit_code = 2
 
 
+class NothingIndexed(UserError):
+    """A search of a library that holds no face yet."""
+
+
 class QueryError(UserError):
     """This query cannot be searched (the library may well be searched with another)."""
 

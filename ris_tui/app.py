@@ -35,10 +35,12 @@ from .backend import (
     IndexFinished,
     IndexPlanned,
     IndexProgressed,
+    NothingIndexed,
     add_flag,
     is_photo,
     settings_from,
 )
+from .clipboard import Copied, copy_beside
 from .dialogs import PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen, PhotoView
 from .formatting import clock, printable
 from .keymap import KEYS, app_bindings, commands
@@ -65,7 +67,7 @@ from .messages import (
 )
 from .pathinput import PathInput, typed_path
 from .photos import PhotosPane
-from .player import clipboard_problem, launch, player_command, viewer_command
+from .player import launch, player_command, viewer_command
 from .videos import VideosPane
 
 if TYPE_CHECKING:
@@ -100,6 +102,7 @@ class RisApp(App[None]):
     TabbedContent { height: 1fr; }
     TabPane { padding: 0; }
     .heading { text-style: bold; height: 1; }
+    ToastRack { margin-bottom: 2; }  /* above the status line, not over it (Textual: 1) */
     """
     BINDINGS = app_bindings()  # every key once, with the help and the palette: keymap.py
 
@@ -126,6 +129,7 @@ class RisApp(App[None]):
         self._first_screen = True  # until the library's state has been shown once
         self._keys_pressed = False
         self._early: list[events.Key | events.Paste] | None = []  # None once the screen is ready
+        self._slash_opened = False  # the query box was opened by / (action_new_search)
 
     # layout ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -143,7 +147,26 @@ class RisApp(App[None]):
         ):
             self._early.append(event)
             return
+        if (
+            isinstance(event, events.Paste)
+            and not event.is_forwarded
+            and self._paste_as_query(event)
+        ):
+            return
         await super().on_event(event)
+
+    def _paste_as_query(self, event: events.Paste) -> bool:
+        """A path pasted (or dropped) while no box has the focus becomes the query, ready for
+        enter: in a list a paste did nothing (issue 29)."""
+        text = event.text.strip()
+        if not text or isinstance(self.focused, Input) or not isinstance(self.screen, MainScreen):
+            return False
+        query = self.query_one("#query", PathInput)
+        query.value = text.splitlines()[0]
+        query.cursor_position = len(query.value)
+        self.screen.set_focus(query)
+        self.set_status("Pasted into the query: enter searches for it, esc leaves it.")
+        return True
 
     async def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
         self.sub_title = printable(str(self.backend.data_dir))
@@ -187,9 +210,20 @@ class RisApp(App[None]):
             self.notify("Type the path of a photo or a clip first.", severity="warning")
             self.screen.set_focus(box)
             return
+        path = self._slash_kept(path)
         box.remember(str(path))
         self._save_history(box.history or [])
         self._search_for(path)  # the results list has the focus already (action_submit_box)
+
+    def _slash_kept(self, path: Path) -> Path:
+        """`/tmp/x.jpg` typed in a list: its / opened the box and the rest was searched for as
+        `tmp/x.jpg` (issue 29). A relative path that is not there, typed right after that /,
+        is taken from the root where it is there."""
+        opened, self._slash_opened = self._slash_opened, False
+        rooted = Path("/") / path
+        if opened and not path.is_absolute() and not path.exists() and rooted.exists():
+            return rooted
+        return path
 
     HISTORY = "tui-query-history"  # in the data directory: the queries of this library
     HISTORY_KEPT = 200
@@ -303,11 +337,14 @@ class RisApp(App[None]):
             return []
 
     def _ask_face(self, query: Query, pics: list[Any]) -> None:
-        self.set_status(f"{printable(Path(query.path).name)}: pick the face to search for")
+        name = printable(Path(query.path).name)
+        self.set_status(f"{name}: pick the face to search for")
 
         def picked(number: int | None) -> None:
-            if number is None:
-                self.set_status("Search cancelled.")
+            if number is None:  # the dialog left: nothing searched, nothing running
+                note = f"No face picked: f picks one of {name}'s, / starts a new search."
+                self.set_status(note)
+                self.clear_results(note)  # the tabs said "Searching…" on
             else:
                 self.clear_results()
                 self._run_search(query, number)
@@ -362,7 +399,11 @@ class RisApp(App[None]):
         self.load_photo_pictures()
 
     def show_error(self, err: BaseException) -> None:
-        if isinstance(err, EngineError):
+        if isinstance(err, NothingIndexed):  # the engine's hint is the command line's
+            hint = "i indexes a folder here (the Library tab), or start ris-tui --data-dir on one"
+            self.notify(hint, title=err.title, severity="error", timeout=10)
+            message = f"{err.title}: press i to index a folder."
+        elif isinstance(err, EngineError):
             self.notify(err.hint or " ", title=err.title, severity="error", timeout=10)
             message = err.title
         else:
@@ -504,6 +545,9 @@ class RisApp(App[None]):
         self._index_cancel = threading.Event()
         self.index_over.clear()
         self.query_one(LibraryPane).index_started(str(folder))
+        # out of the box: keys are commands again while it runs (1, q, / were typed into it,
+        # tab completed paths, and esc cancelled the run instead of leaving the box)
+        self.screen.set_focus(self.query_one("#failed"))
         self.index_worker(folder, self._index_cancel)
 
     @work(thread=True, exclusive=True, group="index")
@@ -590,6 +634,7 @@ class RisApp(App[None]):
         query = self.query_one("#query", PathInput)
         self.screen.set_focus(query)
         query.select_all()
+        self._slash_opened = True  # the / may have been a path's first character
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -694,8 +739,9 @@ class RisApp(App[None]):
                     f"{cmd_failed}\n{cmd.text}", title="Cannot start the player", severity="error"
                 )
                 return
-        self.copy_to_clipboard(cmd.text)
-        self.notify(f"{cmd.text}\n(copied to the clipboard)", title=cmd.why_not, timeout=12)
+        copied = self._copy(cmd.text)
+        told = f"{copied.title}: {copied.how}" if copied.how else copied.title
+        self.notify(f"{cmd.text}\n({told})", title=cmd.why_not, timeout=12)
 
     def action_copy(self, what: str = "path") -> None:
         """y: the path, quoted for a shell; Y: the moment, in seconds."""
@@ -705,13 +751,18 @@ class RisApp(App[None]):
             return
         path, t = moment
         text = shlex.quote(path) if what == "path" else f"{t:.2f}"
-        self.copy_to_clipboard(text)
-        problem = clipboard_problem()
-        if problem:
-            self.notify(f"{problem}\n{text}", title="Not copied", severity="warning", timeout=12)
+        copied = self._copy(text)
+        if not copied.done or copied.how:
+            severity = "warning" if copied.done else "error"
+            self.notify(f"{copied.how}\n{text}", title=copied.title, severity=severity, timeout=12)
             return
         at = "" if is_photo(path) or what != "path" else f" · at {clock(t)} (Y copies {t:.2f})"
-        self.notify(f"{text}{at}", title="Copied (OSC 52)")
+        self.notify(f"{text}{at}", title=copied.title)
+
+    def _copy(self, text: str) -> Copied:
+        """Copy by OSC 52, and where the terminal is tmux into its buffer too (clipboard.py)."""
+        self.copy_to_clipboard(text)
+        return copy_beside(text)
 
     def action_export(self) -> None:
         if self.result is None:
@@ -789,8 +840,17 @@ class RisApp(App[None]):
         self.load_library()
 
     def action_cancel(self) -> None:
+        """esc leaves the innermost thing (a box, the segments), as in lazygit and k9s; where
+        there is nothing to leave it cancels the running work (a second esc, from a box)."""
         if self.focused is self.query_one("#list-filter", Input):
             self._leave_filter(clear=True)
+            return
+        if isinstance(self.focused, Input):  # leave the box for the list of the tab in view
+            tab = self.query_one(TabbedContent).active
+            self.screen.set_focus(self.query_one(TAB_LISTS.get(tab, "#video-list")))
+            return
+        if self.focused is not None and self.focused.id == "segments":
+            self.screen.set_focus(self.query_one("#video-list"))
             return
         if self._index_cancel is not None:
             self._index_cancel.set()
@@ -802,10 +862,6 @@ class RisApp(App[None]):
             self.workers.cancel_group(self, "search")
             self.set_status("Search cancelled.")
             self.clear_results("Search cancelled: / for a new one.")
-            return
-        if isinstance(self.focused, Input):  # leave the box for the list of the tab in view
-            tab = self.query_one(TabbedContent).active
-            self.screen.set_focus(self.query_one(TAB_LISTS.get(tab, "#video-list")))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p): the app's own actions by name (keymap.py), then

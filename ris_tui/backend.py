@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # light modules only (no torch, decord or numpy): what the app needs to tell results apart
-from engine.errors import EngineError
+from engine.errors import EngineError, NothingIndexed
 from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
 from engine.media.finding import media_kind
 from engine.printable_names import printable
@@ -35,6 +35,7 @@ __all__ = [
     "Backend",
     "add_flag",  # the flags of the engine's settings, as `ris` has them
     "EngineError",
+    "NothingIndexed",
     "FileFailed",
     "IndexFinished",
     "IndexPlanned",

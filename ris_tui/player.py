@@ -85,25 +85,6 @@ def viewer_command(path: str, env: dict[str, str] | None = None) -> Launch:
     return _launch("RIS_VIEWER", VIEWERS, missing, path, {}, env)
 
 
-def clipboard_problem(env: dict[str, str] | None = None) -> str | None:
-    """Why a copy by OSC 52 will not reach the clipboard, where that can be known: tmux drops
-    it unless `set-clipboard` is on."""
-    env = dict(os.environ) if env is None else env
-    if "TMUX" not in env or not shutil.which("tmux", path=env.get("PATH")):
-        return None
-    try:
-        out = subprocess.run(
-            ["tmux", "show-options", "-gv", "set-clipboard"],
-            capture_output=True,
-            text=True,
-            timeout=2,
-            env=env,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return "tmux drops clipboard copies: `set -g set-clipboard on`" if out == "off" else None
-
-
 def _has_display(env: dict[str, str]) -> bool:
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 

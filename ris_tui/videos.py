@@ -24,11 +24,22 @@ if TYPE_CHECKING:
 THUMBS = 3
 
 
+def possible_note(score: float) -> str:
+    """Why a possible video's faces can score above its own score and the threshold: a video
+    is judged by whole appearances (a track's faces together), not by its single frames."""
+    return (
+        f"Possible: no appearance here matches as a whole (the best scores {score:.3f}); "
+        "single frames of it may score higher."
+    )
+
+
 class VideosPane(OrderedPane, Horizontal):
     DEFAULT_CSS = """
     VideosPane #video-list { width: 1fr; min-width: 36; }
     VideosPane #detail { width: 1fr; padding: 0 0 0 1; }
     VideosPane #video-title { height: 1; text-style: bold; }
+    VideosPane #video-note { height: auto; color: $text-muted; display: none; }
+    VideosPane #video-note.shown { display: block; }
     VideosPane #segments { height: 6; }
     VideosPane #thumbs { height: 1fr; min-height: 4; }
     """
@@ -44,6 +55,7 @@ class VideosPane(OrderedPane, Horizontal):
         yield KeyTable(id="video-list")
         with Vertical(id="detail"):
             yield Static("", id="video-title")
+            yield Static("", id="video-note")
             yield Timeline(id="timeline")
             yield KeyTable(id="segments")
             yield Gallery(id="thumbs")
@@ -114,10 +126,14 @@ class VideosPane(OrderedPane, Horizontal):
             if self.ranked and not self.videos:
                 note = f"No video path has {self.ordering.text!r}: ctrl+f changes the filter."
             title.update(plain(note, "dim") if not self.videos else "")
+            self.query_one("#video-note", Static).set_class(False, "shown")
             timeline.show(0.0, [])
             self.query_one("#thumbs", Gallery).show([])  # no faces of another query
             return
         title.update(short_path(video.path, max(20, title.size.width or 60)))
+        why = self.query_one("#video-note", Static)
+        why.set_class(video.possible, "shown")
+        why.update(possible_note(video.score) if video.possible else "")
         timeline.show(video.duration, [(s.start, s.end) for s in video.segments])
         for n, s in enumerate(video.segments, 1):
             segments.add_row(str(n), clock(s.start), clock(s.end), f"{s.score:.3f}")

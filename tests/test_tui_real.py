@@ -406,7 +406,7 @@ def test_a_query_typed_while_the_app_starts_is_searched(dev_index, tmp_path: Pat
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
     """TERM=linux (the console, 16 colours) at 80x24: results, and faces drawn in the palette's
-    greys (they were unrecognisable blobs of the nearest colours)."""
+    greys (they were unrecognisable blobs of the nearest colours); a copy lands in tmux."""
     engine, _ = dev_index
     cmd = (  # tmux sets the pane's TERM itself: the app is given the console's
         f"env -u COLORTERM TERM=linux {sys.executable} -m ris_tui.app "
@@ -430,6 +430,13 @@ def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
         codes = {c for line in cells for c in re.findall(r"\x1b\[([0-9;]*)m", line)}
         parts = {p for c in codes for p in c.split(";") if p}
         assert len(parts & greys) >= 3  # the face in several greys
+        # y in tmux's default configuration (set-clipboard external, which drops an app's OSC
+        # 52: "Copied" was said and nothing was): the path is in tmux's buffer, and said so
+        subprocess.run([*term.tmux, "set", "-g", "set-clipboard", "external"], check=True)
+        term.keys("y")
+        term.wait_for("prefix ] pastes")
+        buffer = subprocess.run([*term.tmux, "show-buffer"], capture_output=True, text=True)
+        assert buffer.stdout in {str(p) for p in AOC_CLIPS}, buffer
         term.keys("q")
         term.wait_for("ris-tui exited 0", 10)
     finally:
