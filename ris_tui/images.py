@@ -86,7 +86,13 @@ class HalfBlocks(Widget):
         w, h = max(1, int(im.width * scale)), max(2, int(im.height * scale))
         h += h % 2
         px = np.asarray(im.resize((w, h), Image.Resampling.LANCZOS))
-        colours = cell_colours(px, self.app.console.color_system)
+        system = self.app.console.color_system
+        colours = cell_colours(px, system)
+        box = self._image.info.get("box")  # a matched face (thumbnails.boxed)
+        if box is not None:
+            x1, y1, x2, y2 = (float(v) for v in box)
+            sx, sy = w / im.width, h / im.height
+            mark_box(colours, (x1 * sx, y1 * sy, x2 * sx, y2 * sy), system)
         rows = []
         for y in range(0, h, 2):
             segments = [
@@ -103,6 +109,26 @@ class HalfBlocks(Widget):
         if y < len(self._rows):
             return self._rows[y]
         return Strip.blank(self.size.width, self.rich_style)  # styled: filters (NO_COLOR) read it
+
+
+MARK = {"truecolor": "rgb(255,214,0)", "256": "color(226)"}  # else 16 colours: bright yellow
+
+
+def mark_box(colours: list[list[str]], box: tuple[float, ...], system: str | None) -> None:
+    """Draw a box one pixel wide into the pixels' colours, after they are scaled and mapped to
+    the terminal's palette: the yellow frame drawn on the photo itself is a pixel or two wide
+    once scaled to a few dozen cells, and a grey among greys in 256 or 16 colours (the matched
+    face of a group photo was not marked at all in 16)."""
+    if system is None or not colours:
+        return  # no colour at all (NO_COLOR): the frame drawn on the photo is all there is
+    h, w = len(colours), len(colours[0])
+    colour = MARK.get(system, "color(11)")
+    x1, x2 = (int(np.clip(round(v), 0, w - 1)) for v in (box[0], box[2]))
+    y1, y2 = (int(np.clip(round(v), 0, h - 1)) for v in (box[1], box[3]))
+    for x in range(x1, x2 + 1):
+        colours[y1][x] = colours[y2][x] = colour
+    for y in range(y1, y2 + 1):
+        colours[y][x1] = colours[y][x2] = colour
 
 
 def cell_colours(px: np.ndarray, system: str | None) -> list[list[str]]:

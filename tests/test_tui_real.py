@@ -403,6 +403,50 @@ def test_a_query_typed_while_the_app_starts_is_searched(dev_index, tmp_path: Pat
         term.close()
 
 
+def marked_cells(term: Tmux, tab: str, codes: tuple[str, ...]) -> int:
+    """Open the tab's first photo enlarged; how many of its cells carry one of the SGR `codes`
+    (the matched face's box), read from the captured screen with its colours."""
+    term.keys(tab)
+    time.sleep(0.5)
+    term.keys("Enter")
+    term.wait_for("esc closes")
+    time.sleep(1.0)  # the picture is drawn once the dialog has its size
+    coloured = subprocess.run(
+        [*term.tmux, "capture-pane", "-p", "-e", "-t", "t"], capture_output=True, text=True
+    ).stdout
+    found = 0
+    for line in coloured.splitlines():
+        for sgr in re.findall(r"\x1b\[([0-9;]*)m", line):
+            parts = sgr.split(";")
+            found += any(
+                (c in codes and len(c) <= 3 and parts[max(0, i - 2) : i] != ["38", "5"])
+                or (parts[i - 2 : i] in (["38", "5"], ["48", "5"]) and c in codes)
+                for i, c in enumerate(parts)
+            )
+    term.keys("Escape")
+    deadline = time.monotonic() + 10
+    while "esc closes" in term.screen() and time.monotonic() < deadline:
+        time.sleep(0.1)  # closed before the next key: esc then q at once read as alt+q
+    return found
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_the_matched_face_is_boxed_in_256_colours(dev_index, tmp_path: Path, ris_env):
+    """In 256 colours (tmux's default) the yellow frame around the matched face of an enlarged
+    photo was a faint grey line: it is drawn in the palette's yellow, in the cells (issue 29)."""
+    engine, _ = dev_index
+    term = ris_tui(f"ris-mark-{tmp_path.name}", engine.settings.data_dir, ris_env, (120, 40))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(AOC_PHOTO), "Enter")
+        term.wait_for("at similarity")
+        assert marked_cells(term, "2", ("226",)) >= 8
+        term.keys("q", "q")  # the photos, back to the videos, quit
+        term.wait_for("ris-tui exited 0", 10)
+    finally:
+        term.close()
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
     """TERM=linux (the console, 16 colours) at 80x24: results, and faces drawn in the palette's
@@ -437,7 +481,10 @@ def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
         term.wait_for("prefix ] pastes")
         buffer = subprocess.run([*term.tmux, "show-buffer"], capture_output=True, text=True)
         assert buffer.stdout in {str(p) for p in AOC_CLIPS}, buffer
-        term.keys("q")
+        # the matched face of a photo, enlarged, is boxed in bright yellow cells: the yellow frame
+        # drawn on the photo came out as greys here (issue 29)
+        assert marked_cells(term, "2", ("93", "103")) >= 8
+        term.keys("q", "q")  # the photos, back to the videos, quit
         term.wait_for("ris-tui exited 0", 10)
     finally:
         term.close()

@@ -42,6 +42,7 @@ def boxed(frame: np.ndarray, box: Box, colour: tuple[int, int, int] = (255, 214,
     width = max(2, round(max(im.size) / 80))
     x1, y1, x2, y2 = (float(v) for v in box)
     ImageDraw.Draw(im).rectangle((x1, y1, x2, y2), outline=colour, width=width)
+    im.info["box"] = (x1, y1, x2, y2)  # for renderers that draw it again in their own cells
     return im
 
 
