@@ -258,6 +258,9 @@ class RisApp(App[None]):
         self.screen.set_focus(self.query_one("#video-list"))
 
     def _search_for(self, path: Path) -> None:
+        """A new query: searched at the library's threshold and top, whatever + - ] [ set for
+        the last one (they carried over silently)."""
+        self.threshold, self.top = None, None
         self.query_read = None  # + - ] [ wait for this query, never search the last one again
         self.clear_results()
         self._run_search(path)
@@ -392,8 +395,8 @@ class RisApp(App[None]):
             f"{_count(photos[0], 'photo')} at similarity ≥ {result.threshold:.2f}{possible} · "
             f"{seconds:.1f} s · top {self.top or TOP} (+ - ] [ change)"
         )
-        if not result.videos and result.images:
-            tabs.active = "photos"
+        if (not result.videos and result.images) or (not videos[0] and photos[0]):
+            tabs.active = "photos"  # where the real matches are, not possible videos only
             self.screen.set_focus(self.query_one("#photo-list"))
         self.load_video_thumbs()
         self.load_photo_pictures()

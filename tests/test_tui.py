@@ -200,6 +200,27 @@ async def test_threshold_and_top_change_from_the_keyboard_and_search_again():
         assert [face for _, face in backend.searches] == [1] * 5
         status = str(app.query_one("#status").render())
         assert "at similarity ≥ 0.50" in status and "top 40" in status
+        # a new query starts from the library's threshold and top: they carried over silently
+        await search(pilot, "/q/next.jpg")
+        assert backend.settings[-1] == (None, None)
+        status = str(app.query_one("#status").render())
+        assert "at similarity ≥ 0.45" in status and "top 20" in status, status
+
+
+async def test_a_query_whose_real_matches_are_photos_opens_on_the_photos():
+    """Issue 29: it opened on the Videos tab, showing only possible videos ("0+5?")."""
+
+    class PhotosOnly(FakeBackend):
+        def search(self, query, face, threshold=None, top=None):  # type: ignore[no-untyped-def]
+            result = super().search(query, face, threshold, top)
+            videos = tuple(replace(v, possible=True) for v in result.videos)
+            return replace(result, videos=videos, possible=0.2)
+
+    app = RisApp(PhotosOnly())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        assert app.query_one(TabbedContent).active == "photos"
+        assert app.focused is app.query_one("#photo-list")
 
 
 async def test_lists_filter_by_path_words_and_sort_keeping_each_rank():
