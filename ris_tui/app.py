@@ -32,6 +32,7 @@ from .backend import (
     Backend,
     EngineError,
     FileFailed,
+    FileIndexed,
     IndexFinished,
     IndexPlanned,
     IndexProgressed,
@@ -555,11 +556,14 @@ class RisApp(App[None]):
 
     @work(thread=True, exclusive=True, group="index")
     def index_worker(self, folder: Path, cancel: threading.Event) -> None:
-        ended = "Index run cancelled: what was indexed so far is kept; run it again to go on."
+        kept = 0  # files committed in this run: what a cancel keeps
         failure: BaseException | None = None
+        ended = ""
         try:
             for ev in self.backend.index([folder], cancel):
-                if isinstance(ev, IndexPlanned):
+                if isinstance(ev, FileIndexed):
+                    kept += 1
+                elif isinstance(ev, IndexPlanned):
                     text = f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…"
                     self.post_message(IndexPlannedNews(text))
                 elif isinstance(ev, IndexProgressed):
@@ -575,6 +579,13 @@ class RisApp(App[None]):
         except Exception as err:
             ended, failure = f"Index run stopped: {err}", err
         finally:
+            if not ended:  # cancelled: say what it kept (it said "what was indexed is kept"
+                # when nothing had finished and the file in progress was dropped)
+                done = f"{_count(kept, 'file')} indexed and kept" if kept else "nothing finished"
+                ended = (
+                    f"Index run cancelled: {done}; a file in progress is not kept. "
+                    "Run it again to go on."
+                )
             self.index_over.set()
             self.post_message(IndexEnded(ended, failure))
 
@@ -893,6 +904,9 @@ class RisApp(App[None]):
             self.action_tab("videos")
         elif focused is not None and focused.id in ("segments",):
             self.screen.set_focus(self.query_one("#video-list"))
+        elif self._index_cancel is not None:  # q during an index run: asked first
+            question = "An index run is going: quit and stop it (what is committed is kept)?"
+            self.push_screen(Confirm(question), lambda yes: self.exit() if yes else None)
         else:
             self.exit()
 

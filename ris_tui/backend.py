@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 # light modules only (no torch, decord or numpy): what the app needs to tell results apart
 from engine.errors import EngineError, NothingIndexed
-from engine.events import FileFailed, IndexFinished, IndexPlanned, IndexProgressed
+from engine.events import FileFailed, FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
 from engine.media.finding import media_kind
 from engine.printable_names import printable
 from engine.settings import Settings, add_flag
@@ -37,6 +37,7 @@ __all__ = [
     "EngineError",
     "NothingIndexed",
     "FileFailed",
+    "FileIndexed",
     "IndexFinished",
     "IndexPlanned",
     "IndexProgressed",

@@ -533,8 +533,29 @@ async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):
         await pilot.press("escape")
         await settle(pilot)
         assert 3 <= len(backend.indexed) < 50
-        assert "cancelled" in str(app.query_one("#status").render())
+        status = str(app.query_one("#status").render())
+        # what was kept, counted (it said "what was indexed so far is kept" with nothing done)
+        assert f"cancelled: {len(backend.indexed)} files indexed and kept" in status, status
         assert not bar.display
+
+
+async def test_q_during_an_index_run_asks_before_quitting(tmp_path: Path):
+    """Issue 29: q during an index run quit at once, with no word."""
+    from ris_tui.dialogs import Confirm
+
+    backend = FakeBackend()
+    backend.files_to_index = 200
+    app = RisApp(backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("escape", "i", *str(tmp_path), "enter")
+        await pilot.pause(0.2)
+        await pilot.press("1", "q")  # from the video list: would quit
+        assert isinstance(app.screen, Confirm) and app.is_running
+        await pilot.press("n")  # no: the run goes on
+        assert not isinstance(app.screen, Confirm) and not app.index_over.is_set()
+        await pilot.press("q", "y")
+        await settle(pilot)
+    assert app.return_code == 0 and len(backend.indexed) < 200
 
 
 async def test_one_file_indexed_is_said_in_the_singular(tmp_path: Path):
