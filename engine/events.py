@@ -52,6 +52,7 @@ class IndexProgressed:
     frames: int
     faces: int
     current: str
+    waiting: int = 0  # files of this run's plan other indexers hold (a shared catalog)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,12 @@ class ProgressBar:
             f"{frac:4.0%} {p.files_done}/{p.files_total} files  {p.frames} frames "
             f"{p.faces} faces  {rate:.1f} frames/s  {clock(elapsed)} ETA {clock(eta)}"
         )
+        if p.waiting:  # its own work done: the rest is others' (a shared catalog)
+            stats = (
+                f"{frac:4.0%} {p.files_done}/{p.files_total} files  {clock(elapsed)}  "
+                f"waiting for {p.waiting} {'file' if p.waiting == 1 else 'files'} "
+                "other indexers hold"
+            )
         self._draw(frac, stats)
 
     def _draw(self, frac: float, stats: str) -> None:

@@ -250,6 +250,7 @@ class Indexer:
                     counts["frames"],
                     counts["faces"],
                     f"waiting for {len(waiting)} files other indexers are indexing",
+                    len(waiting),
                 )
                 time.sleep(1.0)
         return []
