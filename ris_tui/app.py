@@ -212,6 +212,8 @@ class RisApp(App[None]):
             self.screen.set_focus(box)
             return
         path = self._slash_kept(path)
+        if path.is_absolute() and not typed_path(event.value).is_absolute():
+            box.value = str(path)  # the path searched for, its / given back
         box.remember(str(path))
         self._save_history(box.history or [])
         self._search_for(path)  # the results list has the focus already (action_submit_box)
@@ -607,8 +609,8 @@ class RisApp(App[None]):
         self.query_one(LibraryPane).index_ended(message.text)
         self.set_status(message.text)
         self.load_library()
-        if self.focused is self.query_one("#index-path"):  # still there: searching comes next
-            self.action_new_search()
+        if self.focused in (self.query_one("#index-path"), self.query_one("#failed")):
+            self.action_new_search()  # still where the run left it: searching comes next
 
     # actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -133,7 +133,8 @@ def test_slow_clients_are_cut_off_at_the_deadline_and_hold_no_threads(door, monk
     for _ in range(resident.MAX_CONNECTIONS + 20):  # more than it takes at once
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(str(place.socket))
-        conn.sendall(b"{")
+        with contextlib.suppress(OSError):  # one over the limit may be closed at once (EPIPE)
+            conn.sendall(b"{")
         slow.append(conn)
     for _ in range(4):  # a byte now and then: each arrives before any per-read timeout
         time.sleep(0.4)

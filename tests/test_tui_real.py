@@ -511,6 +511,8 @@ def test_in_tmux_index_a_folder_from_the_tui_then_search_it_and_quit(tmp_path: P
         term.keys(str(LMM_PHOTO), "Enter")  # the query box has the focus now: search next
         shown = term.wait_for("at similarity", 120)
         assert "1 photo at similarity" in shown, shown  # the photo of him just indexed
+        term.keys("q")  # it opened on the photos, his real match (issue 29): back to the videos
+        time.sleep(0.3)
         term.keys("q")
         term.wait_for("ris-tui exited 0", 10)
     finally:
