@@ -211,9 +211,9 @@ class RisApp(App[None]):
             self.notify("Type the path of a photo or a clip first.", severity="warning")
             self.screen.set_focus(box)
             return
-        path = self._slash_kept(path)
-        if path.is_absolute() and not typed_path(event.value).is_absolute():
-            box.value = str(path)  # the path searched for, its / given back
+        rooted = self._slash_kept(path)
+        if rooted != path:
+            path, box.value = rooted, str(rooted)  # the path searched for, its / given back
         box.remember(str(path))
         self._save_history(box.history or [])
         self._search_for(path)  # the results list has the focus already (action_submit_box)

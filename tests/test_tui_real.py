@@ -219,6 +219,11 @@ class Tmux:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} never appeared:\n{self.screen()}")
 
+    def coloured_screen(self) -> str:
+        """The screen with its colours, as SGR escape sequences."""
+        args = [*self.tmux, "capture-pane", "-p", "-e", "-t", "t"]
+        return subprocess.run(args, capture_output=True, text=True).stdout
+
     def keys(self, *k: str) -> None:
         subprocess.run([*self.tmux, "send-keys", "-t", "t", *k], check=True)
 
@@ -403,26 +408,32 @@ def test_a_query_typed_while_the_app_starts_is_searched(dev_index, tmp_path: Pat
         term.close()
 
 
+def sgr_colours(sgr: str) -> set[str]:
+    """The colours an SGR sequence's parameters set: "5:N" for a 256-colour index (38;5;N or
+    48;5;N), the code itself for a 16-colour one (93, 103...)."""
+    parts, out, i = sgr.split(";"), set(), 0
+    while i < len(parts):
+        if parts[i] in ("38", "48") and i + 2 < len(parts) and parts[i + 1] == "5":
+            out.add(f"5:{parts[i + 2]}")
+            i += 3
+        elif parts[i] in ("38", "48") and i + 1 < len(parts) and parts[i + 1] == "2":
+            i += 5  # a true colour: r, g, b
+        else:
+            out.add(parts[i])
+            i += 1
+    return out
+
+
 def marked_cells(term: Tmux, tab: str, codes: tuple[str, ...]) -> int:
-    """Open the tab's first photo enlarged; how many of its cells carry one of the SGR `codes`
-    (the matched face's box), read from the captured screen with its colours."""
+    """Open the tab's first photo enlarged; how many SGR sequences on screen set one of the
+    colours `codes` (see sgr_colours): the matched face's box."""
     term.keys(tab)
     time.sleep(0.5)
     term.keys("Enter")
     term.wait_for("esc closes")
     time.sleep(1.0)  # the picture is drawn once the dialog has its size
-    coloured = subprocess.run(
-        [*term.tmux, "capture-pane", "-p", "-e", "-t", "t"], capture_output=True, text=True
-    ).stdout
-    found = 0
-    for line in coloured.splitlines():
-        for sgr in re.findall(r"\x1b\[([0-9;]*)m", line):
-            parts = sgr.split(";")
-            found += any(
-                (c in codes and len(c) <= 3 and parts[max(0, i - 2) : i] != ["38", "5"])
-                or (parts[i - 2 : i] in (["38", "5"], ["48", "5"]) and c in codes)
-                for i, c in enumerate(parts)
-            )
+    sgrs = re.findall(r"\x1b\[([0-9;]*)m", term.coloured_screen())
+    found = sum(bool(sgr_colours(sgr) & set(codes)) for sgr in sgrs)
     term.keys("Escape")
     deadline = time.monotonic() + 10
     while "esc closes" in term.screen() and time.monotonic() < deadline:
@@ -440,7 +451,7 @@ def test_the_matched_face_is_boxed_in_256_colours(dev_index, tmp_path: Path, ris
         term.wait_for("Type the path of a photo or clip")
         term.keys(str(AOC_PHOTO), "Enter")
         term.wait_for("at similarity")
-        assert marked_cells(term, "2", ("226",)) >= 8
+        assert marked_cells(term, "2", ("5:226",)) >= 8
         term.keys("q", "q")  # the photos, back to the videos, quit
         term.wait_for("ris-tui exited 0", 10)
     finally:
@@ -465,9 +476,7 @@ def test_a_16_colour_terminal_at_80x24(dev_index, tmp_path: Path, ris_env):
         shown = term.wait_for("at similarity")
         assert re.search(r"Videos \(3(\+\d+\?)?\)", shown), shown  # and any possible ones
         term.wait_for("▀")
-        coloured = subprocess.run(
-            [*term.tmux, "capture-pane", "-p", "-e", "-t", "t"], capture_output=True, text=True
-        ).stdout
+        coloured = term.coloured_screen()
         assert "\x1b[38;2;" not in coloured and "\x1b[38;5;" not in coloured  # 16 colours only
         cells = [line for line in coloured.splitlines() if "▀" in line]
         greys = {"30", "37", "90", "97", "40", "47", "100", "107"}
