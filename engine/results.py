@@ -45,7 +45,7 @@ class VideoHit:
 
 
 @dataclass(frozen=True)
-class ImageHit:
+class PhotoHit:
     path: str
     score: float
     bbox: Box
@@ -77,7 +77,7 @@ class SearchResult:
     query: QueryInfo
     threshold: float
     videos: tuple[VideoHit, ...]
-    images: tuple[ImageHit, ...]
+    images: tuple[PhotoHit, ...]
     possible: float | None = None  # similarity down to which possible matches are listed
 
     def to_json(self) -> dict:

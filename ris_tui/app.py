@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shlex
 import sys
@@ -19,60 +18,43 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input, Static, TabbedContent
+from textual.widgets import Input, TabbedContent
 from textual.worker import get_current_worker
 
 from . import images
-from .backend import (
-    Backend,
-    EngineError,
-    FileFailed,
-    FileIndexed,
-    IndexFinished,
-    IndexPlanned,
-    IndexProgressed,
-    NothingIndexed,
-    add_flag,
-    is_photo,
-    settings_from,
-)
+from .backend import Backend, EngineError, NothingIndexed, add_flag, is_photo, settings_from
 from .clipboard import Copied, copy_beside
-from .dialogs import PICTURED, Confirm, ExportDialog, FacePicker, HelpScreen, PhotoView
-from .formatting import clock, printable
+from .dialogs import PICTURED, Confirm, FacePicker, HelpScreen
+from .export import export_results
+from .formatting import clock, count, printable
+from .history import QueryHistory
 from .keymap import KEYS, app_bindings, commands
-from .library import LibraryPane
+from .library import IndexRun, LibraryPane
 from .main_screen import MainScreen
 from .messages import (
     FacesToPick,
-    IndexAdvanced,
     IndexEnded,
-    IndexPlannedNews,
-    IndexSkipped,
     LibraryFailed,
     LibraryLoaded,
-    PhotoChosen,
-    PhotoOpened,
-    PhotoReady,
     PicturesFailed,
     SearchFailed,
     SearchFinished,
     SearchProgressed,
     SegmentPlayed,
-    ThumbsReady,
-    VideoChosen,
 )
 from .pathinput import PathInput, typed_path
 from .photos import PhotosPane
+from .pictures import Pictures
 from .player import launch, player_command, viewer_command
+from .status_line import StatusLine
 from .videos import VideosPane
 
 if TYPE_CHECKING:
-    from engine.results import ImageHit, SearchResult, VideoHit
+    from engine.results import PhotoHit, SearchResult, VideoHit
     from engine.search.query import Query
 
 
@@ -122,19 +104,23 @@ class RisApp(App[None]):
         self.threshold: float | None = None  # None: the library's (RIS_THRESHOLD or 0.45)
         self.chosen = 1  # the face or person of the query searched for
         self.top: int | None = None  # None: the engine's (20)
-        self._thumbs: dict[tuple, Any] = {}
-        self._index_cancel: threading.Event | None = None
-        self.index_over = threading.Event()  # clear while an index run works
-        self.index_over.set()
+        self.pictures = Pictures(self.backend)  # the faces shown, decoded once
+        self.index_run = IndexRun()
+        self.history = QueryHistory(self.backend.data_dir)
         self._search_stop = threading.Event()  # set: the running search's engine work stops
         self._first_screen = True  # until the library's state has been shown once
         self._keys_pressed = False
         self._early: list[events.Key | events.Paste] | None = []  # None once the screen is ready
         self._slash_opened = False  # the query box was opened by / (action_new_search)
 
+    @property
+    def index_over(self) -> threading.Event:
+        """Clear while an index run works."""
+        return self.index_run.over
+
     # layout ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
-        return MainScreen(self._load_history())
+        return MainScreen(self.history.load(), self.backend, self.pictures, self.index_run)
 
     async def on_event(self, event: events.Event) -> None:
         """Keys typed while the app starts (a path typed or pasted right after the command, or
@@ -194,8 +180,7 @@ class RisApp(App[None]):
         self._keys_pressed = True
 
     def set_status(self, text: str) -> None:
-        """One line of plain text (never markup: file names may hold brackets)."""
-        self.query_one("#status", Static).update(Text(text))
+        self.query_one(StatusLine).say(text)
 
     def notify(self, message: str, *, markup: bool = False, **kw: Any) -> None:
         """A notification in plain text: what ris-tui says quotes file names and reasons, which
@@ -215,7 +200,7 @@ class RisApp(App[None]):
         if rooted != path:
             path, box.value = rooted, str(rooted)  # the path searched for, its / given back
         box.remember(str(path))
-        self._save_history(box.history or [])
+        self.history.save(box.history or [])
         self._search_for(path)  # the results list has the focus already (action_submit_box)
 
     def _slash_kept(self, path: Path) -> Path:
@@ -227,29 +212,6 @@ class RisApp(App[None]):
         if opened and not path.is_absolute() and not path.exists() and rooted.exists():
             return rooted
         return path
-
-    HISTORY = "tui-query-history"  # in the data directory: the queries of this library
-    HISTORY_KEPT = 200
-
-    def _load_history(self) -> list[str]:
-        try:
-            text = (self.backend.data_dir / self.HISTORY).read_text(
-                encoding="utf-8", errors="replace"
-            )
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if line][-self.HISTORY_KEPT :]
-
-    def _save_history(self, history: list[str]) -> None:
-        """Best effort: a library on a read-only disk still searches, without a history."""
-        path = self.backend.data_dir / self.HISTORY
-        try:
-            if path.parent.is_dir():
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as fh:
-                    fh.write("".join(f"{line}\n" for line in history[-self.HISTORY_KEPT :]))
-        except OSError:
-            pass
 
     def start_search(self, path: Path) -> None:
         self._to_the_videos()
@@ -394,15 +356,16 @@ class RisApp(App[None]):
             else ""
         )
         self.set_status(
-            f"{printable(Path(q.path).name)}{several} · {_count(videos[0], 'video')}, "
-            f"{_count(photos[0], 'photo')} at similarity ≥ {result.threshold:.2f}{possible} · "
+            f"{printable(Path(q.path).name)}{several} · {count(videos[0], 'video')}, "
+            f"{count(photos[0], 'photo')} at similarity ≥ {result.threshold:.2f}{possible} · "
             f"{seconds:.1f} s · top {self.top or TOP} (+ - ] [ change)"
         )
         if (not result.videos and result.images) or (not videos[0] and photos[0]):
             tabs.active = "photos"  # where the real matches are, not possible videos only
             self.screen.set_focus(self.query_one("#photo-list"))
-        self.load_video_thumbs()
-        self.load_photo_pictures()
+        self.pictures.query, self.pictures.chosen = self.query_read, self.chosen
+        self.query_one(VideosPane).load_faces()
+        self.query_one(PhotosPane).load_pictures()
 
     def show_error(self, err: BaseException) -> None:
         if isinstance(err, NothingIndexed):  # the engine's hint is the command line's
@@ -420,87 +383,11 @@ class RisApp(App[None]):
             self.clear_results(f"No results: {message}")
 
     # the detail panes ------------------------------------------------------------------------
-    def on_video_chosen(self, message: VideoChosen) -> None:
-        self.load_video_thumbs()
-
     def on_segment_played(self, message: SegmentPlayed) -> None:
         self.action_open()
 
-    def on_photo_chosen(self, message: PhotoChosen) -> None:
-        self.load_photo_pictures()
-
-    def on_photo_opened(self, message: PhotoOpened) -> None:
-        """enter on a photo: the photo as large as the screen allows, its matched face boxed."""
-        pane = self.query_one(PhotosPane)
-        if pane.whole is None or pane.whole[0] is not pane.current:
-            self.notify("The photo is still loading.", severity="information")
-            return
-        hit, whole = pane.whole
-        caption = f"{printable(Path(hit.path).name)} · {whole.width}×{whole.height}"
-        self.push_screen(PhotoView(whole, caption))
-
-    @work(thread=True, exclusive=True, group="thumbs")
-    def load_video_thumbs(self) -> None:
-        pane = self.query_one(VideosPane)
-        video, moments = pane.current, pane.faces_to_show()
-        if video is None:
-            return
-        missing = [m for m in moments if (video.path, m.t, m.bbox) not in self._thumbs]
-        try:
-            for m, im in zip(
-                missing,
-                self.backend.thumbnails(video.path, [(m.t, m.bbox) for m in missing]),
-                strict=True,
-            ):
-                self._thumbs[video.path, m.t, m.bbox] = im
-        except Exception as err:
-            self.post_message(
-                PicturesFailed(f"Cannot show faces of {printable(video.path)}: {err}")
-            )
-            return
-        if not get_current_worker().is_cancelled and pane.current is video:
-            pics = [self._thumbs[video.path, m.t, m.bbox] for m in moments]
-            self.post_message(ThumbsReady(video, moments, pics, self._searched_face()))
-
-    def on_thumbs_ready(self, message: ThumbsReady) -> None:
-        pane = self.query_one(VideosPane)
-        if pane.current is message.video:  # still the one selected
-            pane.show_thumbs(message.moments, message.pictures, message.searched)
-
-    def on_photo_ready(self, message: PhotoReady) -> None:
-        pane = self.query_one(PhotosPane)
-        if pane.current is message.hit:
-            pane.show_pictures(message.hit, message.face, message.whole, message.searched)
-
     def on_pictures_failed(self, message: PicturesFailed) -> None:
         self.set_status(message.text)
-
-    def _searched_face(self) -> Any:
-        """The picture of the face searched for, shown beside what it found (decoded once,
-        by the thumbnail workers); None when it cannot be had: not worth failing for."""
-        q = self.query_read
-        if q is None or not 1 <= self.chosen <= len(q.faces):
-            return None
-        face = q.faces[self.chosen - 1]
-        key = (q.path, face.t, face.bbox)
-        if key not in self._thumbs:
-            with contextlib.suppress(Exception):
-                self._thumbs[key] = self.backend.thumbnails(q.path, [(face.t, face.bbox)])[0]
-        return self._thumbs.get(key)
-
-    @work(thread=True, exclusive=True, group="photo")
-    def load_photo_pictures(self) -> None:
-        pane = self.query_one(PhotosPane)
-        hit = pane.current
-        if hit is None:
-            return
-        try:
-            face, whole = self.backend.photo(hit.path, hit.bbox)
-        except Exception as err:
-            self.post_message(PicturesFailed(f"Cannot show {printable(hit.path)}: {err}"))
-            return
-        if not get_current_worker().is_cancelled and pane.current is hit:
-            self.post_message(PhotoReady(hit, face, whole, self._searched_face()))
 
     # the library -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="status")
@@ -521,7 +408,7 @@ class RisApp(App[None]):
         first, self._first_screen = self._first_screen, False
         if first and st.faces and not self.backend.models_loaded:
             threading.Thread(target=self._preload, name="ris-preload", daemon=True).start()
-        if not first or self.result is not None or searching or self._index_cancel is not None:
+        if not first or self.result is not None or searching or self.index_run.going:
             return  # not the first screen any more
         if not st.files:
             typing = self._keys_pressed or self.query_one("#query", PathInput).value
@@ -534,79 +421,16 @@ class RisApp(App[None]):
             )
             return
         self.set_status(
-            f"{_count(st.videos, 'video')}, {_count(st.images, 'photo')}, "
-            f"{_count(st.faces, 'face')} indexed. Type the path of a photo or clip of the "
+            f"{count(st.videos, 'video')}, {count(st.images, 'photo')}, "
+            f"{count(st.faces, 'face')} indexed. Type the path of a photo or clip of the "
             "person and press enter."
         )
 
-    @on(Input.Submitted, "#index-path")
-    def _index_submitted(self, event: Input.Submitted) -> None:
-        if self._index_cancel is not None:
-            self.notify("An index run is in progress: esc cancels it.", severity="warning")
-            return
-        folder = typed_path(event.value)
-        if not event.value.strip() or not folder.exists():
-            self.notify(f"No such file or folder: {event.value}", severity="error")
-            return
-        self._index_cancel = threading.Event()
-        self.index_over.clear()
-        self.query_one(LibraryPane).index_started(str(folder))
-        # out of the box: keys are commands again while it runs (1, q, / were typed into it,
-        # tab completed paths, and esc cancelled the run instead of leaving the box)
-        self.screen.set_focus(self.query_one("#failed"))
-        self.index_worker(folder, self._index_cancel)
-
-    @work(thread=True, exclusive=True, group="index")
-    def index_worker(self, folder: Path, cancel: threading.Event) -> None:
-        kept = 0  # files committed in this run: what a cancel keeps
-        failure: BaseException | None = None
-        ended = ""
-        try:
-            for ev in self.backend.index([folder], cancel):
-                if isinstance(ev, FileIndexed):
-                    kept += 1
-                elif isinstance(ev, IndexPlanned):
-                    text = f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…"
-                    self.post_message(IndexPlannedNews(text))
-                elif isinstance(ev, IndexProgressed):
-                    self.post_message(IndexAdvanced(ev))
-                elif isinstance(ev, FileFailed):
-                    self.post_message(IndexSkipped(ev))
-                elif isinstance(ev, IndexFinished):
-                    ended = (
-                        f"Indexed {ev.indexed} {'file' if ev.indexed == 1 else 'files'} "
-                        f"({ev.faces} faces) in {ev.seconds:.0f} s; "
-                        f"{ev.failed} failed, {ev.unchanged} unchanged, {ev.removed} removed."
-                    )
-        except Exception as err:
-            ended, failure = f"Index run stopped: {err}", err
-        finally:
-            if not ended:  # cancelled: say what it kept (it said "what was indexed is kept"
-                # when nothing had finished and the file in progress was dropped)
-                done = f"{_count(kept, 'file')} indexed and kept" if kept else "nothing finished"
-                ended = (
-                    f"Index run cancelled: {done}; a file in progress is not kept. "
-                    "Run it again to go on."
-                )
-            self.index_over.set()
-            self.post_message(IndexEnded(ended, failure))
-
-    def on_index_planned_news(self, message: IndexPlannedNews) -> None:
-        self.set_status(message.text)
-
-    def on_index_advanced(self, message: IndexAdvanced) -> None:
-        self.query_one(LibraryPane).index_progressed(message.event)
-
-    def on_index_skipped(self, message: IndexSkipped) -> None:
-        ev = message.event
-        title = f"Skipped {printable(Path(ev.path).name)}"
-        self.notify(ev.reason, title=title, severity="warning")
-
     def on_index_ended(self, message: IndexEnded) -> None:
+        """The library pane has said the run is over (library.py): the status line, errors,
+        the library's counts, and the focus back to the query box where the run left it."""
         if message.error is not None:
             self.show_error(message.error)
-        self._index_cancel = None
-        self.query_one(LibraryPane).index_ended(message.text)
         self.set_status(message.text)
         self.load_library()
         if self.focused in (self.query_one("#index-path"), self.query_one("#failed")):
@@ -718,7 +542,7 @@ class RisApp(App[None]):
         o = pane.ordering
         shown = len(pane.videos) if isinstance(pane, VideosPane) else len(pane.photos)
         noun = "video" if kind == "videos" else "photo"
-        what = f"{shown} of {_count(len(pane.ranked), noun)}" if o.text else _count(shown, noun)
+        what = f"{shown} of {count(len(pane.ranked), noun)}" if o.text else count(shown, noun)
         found = f" with {o.text!r} in the path" if o.text else ""
         self.set_status(f"{what}{found}, by {o.sort} (s: another order; ctrl+f: filter)")
 
@@ -784,31 +608,7 @@ class RisApp(App[None]):
         if self.result is None:
             self.notify("Nothing to export yet: search first.", severity="warning")
             return
-        default = str(Path.cwd() / f"{Path(self.result.query.path).stem}.ris.json")
-
-        def write(path: str | None, sure: bool = False) -> None:
-            if path is None or self.result is None:
-                return
-            target = Path(path).expanduser()
-            if target.is_dir():
-                target = target / Path(default).name
-            if target.exists() and not sure:
-                question = f"{printable(str(target))} exists. Overwrite it?"
-
-                def answered(yes: bool | None) -> None:
-                    if yes:
-                        write(str(target), True)
-
-                self.push_screen(Confirm(question), answered)
-                return
-            try:
-                target.write_text(json.dumps(self.result.to_json(), indent=2) + "\n")
-            except OSError as err:
-                self.notify(str(err), title="Cannot write the results", severity="error")
-                return
-            self.notify(str(target.resolve()), title="Results exported")
-
-        self.push_screen(ExportDialog(default), write)
+        export_results(self, self.result)
 
     def action_pick_face(self) -> None:
         q = self.query_read
@@ -868,8 +668,8 @@ class RisApp(App[None]):
         if self.focused is not None and self.focused.id == "segments":
             self.screen.set_focus(self.query_one("#video-list"))
             return
-        if self._index_cancel is not None:
-            self._index_cancel.set()
+        if self.index_run.going:
+            self.index_run.stop()
             self.set_status("Cancelling the index run after the current chunk…")
             return
         running = [w for w in self.workers if w.group == "search" and w.is_running]
@@ -896,8 +696,7 @@ class RisApp(App[None]):
 
     def stop_work(self) -> None:
         self._search_stop.set()
-        if self._index_cancel is not None:
-            self._index_cancel.set()
+        self.index_run.stop()
 
     def action_go_back(self) -> None:
         tabs = self.query_one(TabbedContent)
@@ -906,7 +705,7 @@ class RisApp(App[None]):
             self.action_tab("videos")
         elif focused is not None and focused.id in ("segments",):
             self.screen.set_focus(self.query_one("#video-list"))
-        elif self._index_cancel is not None:  # q during an index run: asked first
+        elif self.index_run.going:  # q during an index run: asked first
             question = "An index run is going: quit and stop it (what is committed is kept)?"
             self.push_screen(Confirm(question), lambda yes: self.exit() if yes else None)
         else:
@@ -918,11 +717,7 @@ MIN_TOP, MAX_TOP = 5, 640
 MIN_THRESHOLD, MAX_THRESHOLD = 0.05, 0.95
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _sure_and_possible(hits: tuple[VideoHit, ...] | tuple[ImageHit, ...]) -> tuple[int, int]:
+def _sure_and_possible(hits: tuple[VideoHit, ...] | tuple[PhotoHit, ...]) -> tuple[int, int]:
     """How many hits match, and how many only possibly do."""
     maybe = sum(1 for h in hits if h.possible)
     return len(hits) - maybe, maybe

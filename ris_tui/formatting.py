@@ -8,7 +8,12 @@ from rich.text import Text
 
 from .backend import clock, printable  # the engine's one clock format and name escaping
 
-__all__ = ["clock", "plain", "printable", "score_cell", "short_path"]
+__all__ = ["clock", "count", "plain", "printable", "score_cell", "short_path"]
+
+
+def count(n: int, noun: str) -> str:
+    """ "1 file", "2 files"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def plain(text: str, style: str = "") -> Text:

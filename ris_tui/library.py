@@ -1,21 +1,53 @@
-"""The library: what is indexed, what failed and why, and indexing a folder with progress."""
+"""The library: what is indexed, what failed and why, and indexing a folder with progress.
+The pane owns the index run (its worker and what it says); the app is told when it ends
+(IndexEnded) for the status line, the library's counts and the focus."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, Static
 
-from .formatting import plain, printable, short_path
-from .pathinput import PathInput
+from .backend import FileFailed, FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
+from .formatting import count, plain, printable, short_path
+from .messages import IndexEnded, IndexNews
+from .pathinput import PathInput, typed_path
+from .status_line import StatusLine
 from .tables import KeyTable
 
 if TYPE_CHECKING:
-    from engine.events import IndexProgressed
     from engine.results import LibraryStatus
+
+    from .backend import Backend
+
+
+class IndexRun:
+    """One index run at a time: its cancel, and whether it is over (the process waits for an
+    index run to save its work before it exits)."""
+
+    def __init__(self) -> None:
+        self.cancel: threading.Event | None = None
+        self.over = threading.Event()  # clear while an index run works
+        self.over.set()
+
+    @property
+    def going(self) -> bool:
+        return self.cancel is not None
+
+    def begin(self) -> threading.Event:
+        self.cancel = threading.Event()
+        self.over.clear()
+        return self.cancel
+
+    def stop(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
 
 
 class LibraryPane(Vertical):
@@ -28,6 +60,11 @@ class LibraryPane(Vertical):
     LibraryPane #index-current { height: 1; color: $text-muted; }
     LibraryPane #failed { height: 1fr; }
     """
+
+    def __init__(self, backend: Backend, run: IndexRun) -> None:
+        super().__init__()
+        self.backend = backend
+        self.run = run
 
     def compose(self) -> ComposeResult:
         yield Static("", id="library-summary")
@@ -66,6 +103,70 @@ class LibraryPane(Vertical):
         for f in st.failed:
             table.add_row(short_path(f.path, 40), plain(printable(f.reason)))
 
+    @on(Input.Submitted, "#index-path")
+    def _index_submitted(self, event: Input.Submitted) -> None:
+        if self.run.going:
+            self.app.notify("An index run is in progress: esc cancels it.", severity="warning")
+            return
+        folder = typed_path(event.value)
+        if not event.value.strip() or not folder.exists():
+            self.app.notify(f"No such file or folder: {event.value}", severity="error")
+            return
+        cancel = self.run.begin()
+        self.index_started(str(folder))
+        # out of the box: keys are commands again while it runs (1, q, / were typed into it,
+        # tab completed paths, and esc cancelled the run instead of leaving the box)
+        self.screen.set_focus(self.query_one("#failed"))
+        self.index_worker(folder, cancel)
+
+    @work(thread=True, exclusive=True, group="index")
+    def index_worker(self, folder: Path, cancel: threading.Event) -> None:
+        kept = 0  # files committed in this run: what a cancel keeps
+        failure: BaseException | None = None
+        ended = ""
+        try:
+            for ev in self.backend.index([folder], cancel):
+                if isinstance(ev, FileIndexed):
+                    kept += 1
+                elif isinstance(ev, (IndexPlanned, IndexProgressed, FileFailed)):
+                    self.post_message(IndexNews(ev))
+                elif isinstance(ev, IndexFinished):
+                    ended = (
+                        f"Indexed {count(ev.indexed, 'file')} ({ev.faces} faces) in "
+                        f"{ev.seconds:.0f} s; {ev.failed} failed, {ev.unchanged} unchanged, "
+                        f"{ev.removed} removed."
+                    )
+        except Exception as err:
+            ended, failure = f"Index run stopped: {err}", err
+        finally:
+            if not ended:  # cancelled: say what it kept (it said "what was indexed is kept"
+                # when nothing had finished and the file in progress was dropped)
+                done = f"{count(kept, 'file')} indexed and kept" if kept else "nothing finished"
+                ended = (
+                    f"Index run cancelled: {done}; a file in progress is not kept. "
+                    "Run it again to go on."
+                )
+            self.run.over.set()
+            self.post_message(IndexEnded(ended, failure))
+
+    def on_index_news(self, message: IndexNews) -> None:
+        ev = message.event
+        if isinstance(ev, IndexPlanned):
+            text = f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…"
+            self.screen.query_one(StatusLine).say(text)
+        elif isinstance(ev, IndexProgressed):
+            self.index_progressed(ev)
+        elif isinstance(ev, FileFailed):
+            title = f"Skipped {printable(Path(ev.path).name)}"
+            self.app.notify(ev.reason, title=title, severity="warning")
+
+    def on_index_ended(self, message: IndexEnded) -> None:
+        """The run is over: the pane says so; the app (the message goes on to it) updates the
+        status line and the library's counts."""
+        self.run.cancel = None
+        self.query_one("#index-progress", ProgressBar).display = False
+        self.query_one("#index-current", Static).update(plain(message.text))
+
     def index_started(self, folder: str) -> None:
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
@@ -81,7 +182,3 @@ class LibraryPane(Vertical):
                 short_path(ev.current, 60),
             )
         )
-
-    def index_ended(self, message: str) -> None:
-        self.query_one("#index-progress", ProgressBar).display = False
-        self.query_one("#index-current", Static).update(plain(message))

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from .backend import IndexProgressed
+
 if TYPE_CHECKING:
     import threading
 
-    from engine.events import FileFailed, IndexProgressed
-    from engine.results import ImageHit, LibraryStatus, Moment, SearchResult, VideoHit
+    from engine.events import FileFailed, IndexPlanned
+    from engine.results import LibraryStatus, Moment, PhotoHit, SearchResult, VideoHit
     from engine.search.query import Query
 
 
@@ -70,7 +72,7 @@ class ThumbsReady(Message):
 class PhotoReady(Message):
     """A photo's matched face and the whole photo (with it boxed) are decoded."""
 
-    hit: ImageHit
+    hit: PhotoHit
     face: Any
     whole: Any
     searched: Any
@@ -93,21 +95,16 @@ class LibraryFailed(Message):
 
 
 @dataclass
-class IndexPlannedNews(Message):
-    text: str
+class IndexNews(Message):
+    """What an index run's engine said: planned, progressed (a newer one replaces one not yet
+    shown), a file failed."""
 
-
-@dataclass
-class IndexAdvanced(Message):
-    event: IndexProgressed
+    event: IndexPlanned | IndexProgressed | FileFailed
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, IndexAdvanced)
-
-
-@dataclass
-class IndexSkipped(Message):
-    event: FileFailed
+        return isinstance(message, IndexNews) and all(
+            isinstance(m.event, IndexProgressed) for m in (self, message)
+        )
 
 
 @dataclass
@@ -118,20 +115,5 @@ class IndexEnded(Message):
 
 # the panes -----------------------------------------------------------------------------------
 @dataclass
-class VideoChosen(Message):
-    """Another video (or segment of it) highlighted: its faces are to be shown."""
-
-
-@dataclass
 class SegmentPlayed(Message):
     """enter on a segment: play the video there."""
-
-
-@dataclass
-class PhotoChosen(Message):
-    """Another photo highlighted: its face and the whole photo are to be shown."""
-
-
-@dataclass
-class PhotoOpened(Message):
-    """enter on a photo: show it large."""

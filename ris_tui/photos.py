@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
-from .formatting import plain, score_cell, short_path
+from .dialogs import PhotoView
+from .formatting import plain, printable, score_cell, short_path
 from .images import Gallery, Picture
-from .messages import PhotoChosen, PhotoOpened
+from .messages import PhotoReady, PicturesFailed
 from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from engine.results import ImageHit
+    from engine.results import PhotoHit
+
+    from .pictures import Pictures
 
 
 class PhotosPane(OrderedPane, Horizontal):
@@ -29,12 +34,13 @@ class PhotosPane(OrderedPane, Horizontal):
     PhotosPane #photo-thumbs { height: 1fr; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pictures: Pictures) -> None:
         super().__init__()
-        self.ranked: tuple[ImageHit, ...] = ()  # the engine's answer (show() sets it)
-        self.photos: tuple[ImageHit, ...] = ()  # those shown, in the order shown
+        self.pictures = pictures
+        self.ranked: tuple[PhotoHit, ...] = ()  # the engine's answer (show() sets it)
+        self.photos: tuple[PhotoHit, ...] = ()  # those shown, in the order shown
         self.ordering = Ordering()
-        self.whole: tuple[ImageHit, Image.Image] | None = None  # the picture shown, if any
+        self.whole: tuple[PhotoHit, Image.Image] | None = None  # the picture shown, if any
         self.empty_note = "Search for a person: / then the path of a photo or a clip."
 
     def compose(self) -> ComposeResult:
@@ -65,19 +71,44 @@ class PhotosPane(OrderedPane, Horizontal):
 
     @on(DataTable.RowHighlighted, "#photo-list")
     def _photo_highlighted(self) -> None:
-        self.post_message(PhotoChosen())
+        self.load_pictures()
 
     @on(DataTable.RowSelected, "#photo-list")
     def _photo_selected(self) -> None:
-        self.post_message(PhotoOpened())
+        """enter on a photo: the photo as large as the screen allows, its matched face boxed."""
+        if self.whole is None or self.whole[0] is not self.current:
+            self.app.notify("The photo is still loading.", severity="information")
+            return
+        hit, whole = self.whole
+        caption = f"{printable(Path(hit.path).name)} · {whole.width}×{whole.height}"
+        self.app.push_screen(PhotoView(whole, caption))
 
     @property
-    def current(self) -> ImageHit | None:
+    def current(self) -> PhotoHit | None:
         row = self.query_one("#photo-list", KeyTable).row
         return self.photos[row] if row is not None and row < len(self.photos) else None
 
+    @work(thread=True, exclusive=True, group="photo")
+    def load_pictures(self) -> None:
+        """The selected photo's matched face and the whole photo, decoded in a thread."""
+        hit = self.current
+        if hit is None:
+            return
+        try:
+            face, whole = self.pictures.backend.photo(hit.path, hit.bbox)
+        except Exception as err:
+            self.post_message(PicturesFailed(f"Cannot show {printable(hit.path)}: {err}"))
+            return
+        if not get_current_worker().is_cancelled and self.current is hit:
+            self.post_message(PhotoReady(hit, face, whole, self.pictures.searched_face()))
+
+    def on_photo_ready(self, message: PhotoReady) -> None:
+        message.stop()
+        if self.current is message.hit:
+            self.show_pictures(message.hit, message.face, message.whole, message.searched)
+
     def show_pictures(
-        self, hit: ImageHit, face: Image.Image, whole: Image.Image, query: Image.Image | None = None
+        self, hit: PhotoHit, face: Image.Image, whole: Image.Image, query: Image.Image | None = None
     ) -> None:
         self.whole = (hit, whole)  # what enter shows large
         title = self.query_one("#photo-title", Static)

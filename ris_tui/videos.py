@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
-from .formatting import clock, plain, score_cell, short_path
+from .formatting import clock, plain, printable, score_cell, short_path
 from .images import Gallery, Picture
-from .messages import SegmentPlayed, VideoChosen
+from .messages import PicturesFailed, SegmentPlayed, ThumbsReady
 from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
 from .timeline import Timeline
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from engine.results import Moment, VideoHit
+
+    from .pictures import Pictures
 
 THUMBS = 3
 
@@ -44,8 +47,9 @@ class VideosPane(OrderedPane, Horizontal):
     VideosPane #thumbs { height: 1fr; min-height: 4; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pictures: Pictures) -> None:
         super().__init__()
+        self.pictures = pictures
         self.ranked: tuple[VideoHit, ...] = ()  # the engine's answer (show() sets it)
         self.videos: tuple[VideoHit, ...] = ()  # those shown, in the order shown
         self.ordering = Ordering()
@@ -152,7 +156,7 @@ class VideosPane(OrderedPane, Horizontal):
     @on(DataTable.RowHighlighted, "#video-list")
     def _video_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.select(event.cursor_row)
-        self.post_message(VideoChosen())
+        self.load_faces()
 
     @on(DataTable.RowSelected, "#video-list")
     def _video_selected(self) -> None:
@@ -161,7 +165,7 @@ class VideosPane(OrderedPane, Horizontal):
     @on(DataTable.RowHighlighted, "#segments")
     def _segment_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.query_one("#timeline", Timeline).selected = event.cursor_row
-        self.post_message(VideoChosen())
+        self.load_faces()
 
     @on(DataTable.RowSelected, "#segments")
     def _segment_selected(self) -> None:
@@ -177,6 +181,27 @@ class VideosPane(OrderedPane, Horizontal):
         inside = [m for m in ranked if seg and seg.start - 1e-6 <= m.t <= seg.end + 1e-6]
         rest = [m for m in ranked if m not in inside]
         return (inside + rest)[:THUMBS]
+
+    @work(thread=True, exclusive=True, group="thumbs")
+    def load_faces(self) -> None:
+        """The faces of the selected video (segment first), decoded in a thread."""
+        video, moments = self.current, self.faces_to_show()
+        if video is None:
+            return
+        try:
+            pics = self.pictures.of_moments(video.path, moments)
+        except Exception as err:
+            self.post_message(
+                PicturesFailed(f"Cannot show faces of {printable(video.path)}: {err}")
+            )
+            return
+        if not get_current_worker().is_cancelled and self.current is video:
+            self.post_message(ThumbsReady(video, moments, pics, self.pictures.searched_face()))
+
+    def on_thumbs_ready(self, message: ThumbsReady) -> None:
+        message.stop()
+        if self.current is message.video:  # still the one selected
+            self.show_thumbs(message.moments, message.pictures, message.searched)
 
     def show_thumbs(
         self, moments: list[Moment], images: list[Image.Image], query: Image.Image | None = None

@@ -173,13 +173,15 @@ def test_a_killed_or_stopped_server_never_blocks_or_changes_an_answer(dev_index,
     engine, _ = dev_index
     data = engine.settings.data_dir
     server = Served(serve_env, data)
-    place = resident.Place.of(data)
+    server_files = resident.ServerFiles.of(data)
     sig = signal.SIGKILL if how == "killed" else signal.SIGSTOP
     try:
         os.kill(server.proc.pid, sig)
         if how == "killed":
             server.proc.wait()
-            assert place is not None and place.socket.exists()  # left behind, as by a crash
+            assert (
+                server_files is not None and server_files.socket.exists()
+            )  # left behind, as by a crash
         # the bound is the test's timeout: a command that waited on the server would hit it
         after = ris(serve_env, "search", AOC_PHOTO, "--json", "--data-dir", data, timeout=60)
         alone = ris(
@@ -189,7 +191,9 @@ def test_a_killed_or_stopped_server_never_blocks_or_changes_an_answer(dev_index,
             after.returncode == 0 and after.stdout == alone.stdout and after.stderr == alone.stderr
         )
         if how == "killed":
-            assert place is not None and not place.socket.exists()  # the dead socket is cleared
+            assert (
+                server_files is not None and not server_files.socket.exists()
+            )  # the dead socket is cleared
     finally:
         if how == "stopped":
             os.kill(server.proc.pid, signal.SIGCONT)
@@ -249,9 +253,9 @@ def test_ris_serve_auto_starts_a_server_that_answers_and_leaves_when_idle(tmp_pa
     env = {**serve_env, "RIS_SERVE": "auto", "RIS_SERVE_IDLE": "8"}
     first = ris(env, "search", AOC_PHOTO, "--json", "--data-dir", data)  # in-process, starts one
     assert first.returncode == 0
-    place = resident.Place.of(data)
-    assert place is not None
-    log = place.log
+    server_files = resident.ServerFiles.of(data)
+    assert server_files is not None
+    log = server_files.log
     end = time.monotonic() + 120
     while "serving" not in (log.read_text() if log.exists() else ""):
         assert time.monotonic() < end, log.read_text() if log.exists() else "no log"
@@ -259,18 +263,18 @@ def test_ris_serve_auto_starts_a_server_that_answers_and_leaves_when_idle(tmp_pa
     second = ris(env, "search", AOC_PHOTO, "--json", "--data-dir", data)
     assert second.stdout == first.stdout and "answered `search`" in log.read_text()
     end = time.monotonic() + 60  # idle for 8 s: it exits and takes its socket with it
-    while place.socket.exists() or resident.running(data):
+    while server_files.socket.exists() or resident.running(data):
         assert time.monotonic() < end, log.read_text()
         time.sleep(0.2)
     assert "idle for 8 s: exiting" in log.read_text()
 
 
-def serving(server: resident.Server, place: resident.Place) -> threading.Thread:
+def serving(server: resident.Server, server_files: resident.ServerFiles) -> threading.Thread:
     """`server` serving in a thread of this process, once its socket is there."""
-    thread = threading.Thread(target=server.serve, args=(place,), daemon=True)
+    thread = threading.Thread(target=server.serve, args=(server_files,), daemon=True)
     thread.start()
     end = time.monotonic() + 10
-    while not place.socket.exists():
+    while not server_files.socket.exists():
         assert time.monotonic() < end, "the server never listened"
         time.sleep(0.05)
     return thread
@@ -280,30 +284,30 @@ def test_the_socket_is_private_and_a_folder_open_to_others_is_not_used(tmp_path,
     runtime = tmp_path / "run"
     runtime.mkdir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    place = resident.Place.of(tmp_path / "data", create=True)
-    assert place is not None and (runtime / "ris").stat().st_mode & 0o777 == 0o700
+    server_files = resident.ServerFiles.of(tmp_path / "data", create=True)
+    assert server_files is not None and (runtime / "ris").stat().st_mode & 0o777 == 0o700
     server = resident.Server(make_settings(tmp_path / "data"), lambda *a: 0, idle=60)
-    thread = serving(server, place)
+    thread = serving(server, server_files)
     try:
-        assert place.socket.stat().st_mode & 0o777 == 0o600
+        assert server_files.socket.stat().st_mode & 0o777 == 0o600
         (runtime / "ris").chmod(0o755)  # someone opened the folder: the commands stop using it
-        assert resident.Place.of(tmp_path / "data") is None
+        assert resident.ServerFiles.of(tmp_path / "data") is None
         (runtime / "ris").chmod(0o700)
     finally:
         assert resident.stop(tmp_path / "data")
         thread.join(10)
-    assert not thread.is_alive() and not place.socket.exists()
+    assert not thread.is_alive() and not server_files.socket.exists()
 
 
 def test_a_server_of_other_code_answers_nothing_and_exits(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    place = resident.Place.of(tmp_path / "data", create=True)
-    assert place is not None
+    server_files = resident.ServerFiles.of(tmp_path / "data", create=True)
+    assert server_files is not None
     asked = []
     server = resident.Server(make_settings(tmp_path / "data"), lambda *a: asked.append(a) or 0)
     server.code = "started before an upgrade"
-    thread = serving(server, place)
-    assert resident._ask(place, ["status"]) is None
+    thread = serving(server, server_files)
+    assert resident._ask(server_files, ["status"]) is None
     thread.join(10)
     assert not thread.is_alive() and not asked
 
@@ -341,10 +345,10 @@ def test_without_peer_credentials_the_private_folder_is_the_check(tmp_path, monk
     """macOS has no SO_PEERCRED: asking and serving still work (the folder is 0700)."""
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     monkeypatch.delattr(resident.socket, "SO_PEERCRED", raising=False)
-    place = resident.Place.of(tmp_path / "data", create=True)
-    assert place is not None
+    server_files = resident.ServerFiles.of(tmp_path / "data", create=True)
+    assert server_files is not None
     server = resident.Server(make_settings(tmp_path / "data"), lambda *a: 0, idle=60)
-    thread = serving(server, place)
+    thread = serving(server, server_files)
     assert resident.stop(tmp_path / "data")  # a request went through and was obeyed
     thread.join(10)
     assert not thread.is_alive()

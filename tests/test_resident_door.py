@@ -32,8 +32,8 @@ from tests.test_resident import Served, serving
 def door(tmp_path, monkeypatch):
     """A server in this process for a library under tmp_path, answering through a recorder."""
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    place = resident.Place.of(tmp_path / "data", create=True)
-    assert place is not None
+    server_files = resident.ServerFiles.of(tmp_path / "data", create=True)
+    assert server_files is not None
     asked: list[list[str]] = []
 
     def answer(server, argv, env):  # type: ignore[no-untyped-def]
@@ -42,18 +42,18 @@ def door(tmp_path, monkeypatch):
         return 0
 
     server = resident.Server(make_settings(tmp_path / "data"), answer, idle=60)
-    thread = serving(server, place)
-    yield place, asked
+    thread = serving(server, server_files)
+    yield server_files, asked
     resident.stop(tmp_path / "data")
     thread.join(10)
     assert not thread.is_alive()
 
 
-def exchange(place: resident.Place, payload: bytes, timeout: float = 10) -> list[dict]:
+def exchange(server_files: resident.ServerFiles, payload: bytes, timeout: float = 10) -> list[dict]:
     """Send raw bytes as a request; the messages the server sends back until it closes."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(timeout)
-    conn.connect(str(place.socket))
+    conn.connect(str(server_files.socket))
     conn.sendall(payload)
     data = b""
     while chunk := conn.recv(65536):
@@ -68,16 +68,16 @@ def request(argv: list[str], **extra: object) -> bytes:
 
 
 def test_a_request_in_the_shape_of_a_command_is_answered(door):
-    place, asked = door
-    replies = exchange(place, request(["status"]))
+    server_files, asked = door
+    replies = exchange(server_files, request(["status"]))
     assert replies[0] == {"accepted": True} and replies[-1]["exit"] == 0
     assert asked == [["status"]]
 
 
 @pytest.mark.parametrize("command", ["index", "check", "repair", "migrate", "serve", "eval"])
 def test_the_server_itself_refuses_what_it_does_not_serve(door, command):
-    place, asked = door
-    replies = exchange(place, request([command, "/tmp"]))
+    server_files, asked = door
+    replies = exchange(server_files, request([command, "/tmp"]))
     assert len(replies) == 1 and "not served" in replies[0]["bypass"]
     assert asked == []
 
@@ -94,27 +94,27 @@ def test_the_server_itself_refuses_what_it_does_not_serve(door, command):
     ids=["argv-not-a-list", "other-variables", "cwd-not-text", "not-an-object", "not-json"],
 )
 def test_a_request_of_another_shape_is_refused(door, payload):
-    place, asked = door
-    replies = exchange(place, payload.encode() + b"\n")
+    server_files, asked = door
+    replies = exchange(server_files, payload.encode() + b"\n")
     assert all("accepted" not in r for r in replies) and asked == []
 
 
 def test_json_nested_past_the_parser_is_refused_without_a_traceback(door, monkeypatch):
-    place, asked = door
+    server_files, asked = door
     died: list[BaseException] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
-    assert exchange(place, b"[" * 200_000 + b"\n") == []
-    assert exchange(place, b'{"argv": ' + b"[" * 200_000 + b"\n") == []
+    assert exchange(server_files, b"[" * 200_000 + b"\n") == []
+    assert exchange(server_files, b'{"argv": ' + b"[" * 200_000 + b"\n") == []
     assert died == [] and asked == []
-    assert exchange(place, request(["status"]))[-1]["exit"] == 0  # still serving
+    assert exchange(server_files, request(["status"]))[-1]["exit"] == 0  # still serving
 
 
 def test_a_request_larger_than_the_cap_is_cut_off(door):
-    place, asked = door
+    server_files, asked = door
     huge = request(["search", "x" * (resident.MAX_REQUEST * 4)])
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(10)
-    conn.connect(str(place.socket))
+    conn.connect(str(server_files.socket))
     with contextlib.suppress(OSError):  # closed before it had all: a broken pipe or a reset
         conn.sendall(huge)  # the server stops reading past the cap and closes
     try:
@@ -126,13 +126,13 @@ def test_a_request_larger_than_the_cap_is_cut_off(door):
 
 
 def test_slow_clients_are_cut_off_at_the_deadline_and_hold_no_threads(door, monkeypatch):
-    place, asked = door
+    server_files, asked = door
     monkeypatch.setattr(resident, "REQUEST_DEADLINE", 1.0)
     before = threading.active_count()
     slow = []
     for _ in range(resident.MAX_CONNECTIONS + 20):  # more than it takes at once
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.connect(str(place.socket))
+        conn.connect(str(server_files.socket))
         with contextlib.suppress(OSError):  # one over the limit may be closed at once (EPIPE)
             conn.sendall(b"{")
         slow.append(conn)
@@ -151,17 +151,17 @@ def test_slow_clients_are_cut_off_at_the_deadline_and_hold_no_threads(door, monk
             assert conn.recv(10) == b""  # closed by the server, nothing sent
         conn.close()
     assert asked == []
-    assert exchange(place, request(["status"]))[-1]["exit"] == 0
+    assert exchange(server_files, request(["status"]))[-1]["exit"] == 0
 
 
 def test_a_runtime_folder_too_long_for_a_socket_falls_back_to_a_short_one(tmp_path, monkeypatch):
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
-    place = resident.Place.of(tmp_path / "data", create=True)
-    assert place is not None
-    assert len(os.fsencode(place.socket)) <= resident.SOCKET_PATH_MAX
-    assert place.socket.parent == Path(f"/tmp/ris-{os.getuid()}")
+    server_files = resident.ServerFiles.of(tmp_path / "data", create=True)
+    assert server_files is not None
+    assert len(os.fsencode(server_files.socket)) <= resident.SOCKET_PATH_MAX
+    assert server_files.socket.parent == Path(f"/tmp/ris-{os.getuid()}")
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a folder of another user")
@@ -196,10 +196,10 @@ def small_library(tmp_path, ris_env, monkeypatch):
     return data, weights, env
 
 
-def wait_for_log(place: resident.Place, text: str, seconds: float = 120) -> str:
+def wait_for_log(server_files: resident.ServerFiles, text: str, seconds: float = 120) -> str:
     end = time.monotonic() + seconds
     while True:
-        shown = place.log.read_text() if place.log.exists() else ""
+        shown = server_files.log.read_text() if server_files.log.exists() else ""
         if text in shown:
             return shown
         assert time.monotonic() < end, f"{text!r} never logged:\n{shown}"
@@ -218,14 +218,14 @@ def test_ris_serve_auto_serves_the_command_that_started_it(small_library, how):
         args += ["--weights", os.path.relpath(weights)]  # as typed, relative to the folder
     else:
         env["RIS_FACENET_WEIGHTS"] = str(weights)
-    place = resident.Place.of(data, create=True)
-    assert place is not None
+    server_files = resident.ServerFiles.of(data, create=True)
+    assert server_files is not None
     try:
         first = run_ris(env, *args)
         assert first.returncode == 0, first.stderr
-        wait_for_log(place, "serving")
+        wait_for_log(server_files, "serving")
         second = run_ris(env, *args)
-        log = place.log.read_text()
+        log = server_files.log.read_text()
         assert second.returncode == 0 and second.stdout == first.stdout
         assert "answered `search`" in log and "left to the command" not in log, log
     finally:
@@ -267,13 +267,13 @@ def test_three_first_commands_at_once_load_the_models_once(small_library):
         str(data),
     ]
     procs = [subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL) for _ in range(3)]
-    place = resident.Place.of(data, create=True)
-    assert place is not None
+    server_files = resident.ServerFiles.of(data, create=True)
+    assert server_files is not None
     try:
         assert all(p.wait(300) == 0 for p in procs)
-        log = wait_for_log(place, "serving")
+        log = wait_for_log(server_files, "serving")
         time.sleep(2)  # any other server started meanwhile has had time to give up, or load
-        log = place.log.read_text()
+        log = server_files.log.read_text()
         assert log.count("loading the models") == 1, log
         assert log.count("serving ") == 1, log
     finally:

@@ -14,9 +14,9 @@ from PIL import Image, ImageDraw
 from engine.errors import NoFaceError
 from engine.events import FileFailed, FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
 from engine.results import (
-    ImageHit,
     LibraryStatus,
     Moment,
+    PhotoHit,
     QueryFace,
     QueryInfo,
     SearchResult,
@@ -55,8 +55,8 @@ def canned_result(path: str, faces: int = 1, chosen: int = 1) -> SearchResult:
         video("aoc/town_hall.mp4", 0.702, 61.0, [(5.0, 9.0)]),
     )
     photos = (
-        ImageHit("/archive/photos/aoc_portrait.jpg", 0.791, (10.0, 10.0, 60.0, 60.0)),
-        ImageHit("/archive/photos/rally.png", 0.655, (5.0, 5.0, 40.0, 40.0)),
+        PhotoHit("/archive/photos/aoc_portrait.jpg", 0.791, (10.0, 10.0, 60.0, 60.0)),
+        PhotoHit("/archive/photos/rally.png", 0.655, (5.0, 5.0, 40.0, 40.0)),
     )
     candidates = tuple(
         QueryFace(n, (0.0, 0.0, 100.0 - 10 * n, 100.0 - 10 * n), 0.0, 0.99, 1)
@@ -65,7 +65,7 @@ def canned_result(path: str, faces: int = 1, chosen: int = 1) -> SearchResult:
     if "maybe" in path:  # with possible matches below the threshold, as the engine gives them
         blurry = video("archive/blurry.mp4", 0.312, 20.0, [(3.0, 6.0)])
         videos = (*videos, replace(blurry, possible=True))
-        photos = (*photos, ImageHit("/archive/photos/far.jpg", 0.301, (1.0, 1.0, 9.0, 9.0), True))
+        photos = (*photos, PhotoHit("/archive/photos/far.jpg", 0.301, (1.0, 1.0, 9.0, 9.0), True))
         info = QueryInfo(path, "image", candidates, chosen)
         return SearchResult(info, 0.45, videos, photos, possible=0.2)
     return SearchResult(QueryInfo(path, "image", candidates, chosen), 0.45, videos, photos)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import EngineError, QueryError, UserError
-from engine.frontends.resident import DEFAULT_IDLE, SERVED, STARTING_FLAGS, Bypass
+from engine.frontends.resident import DEFAULT_IDLE, SERVED, STARTING_FLAGS, RunInProcess
 from engine.printable_names import printable
 from engine.settings import OPTIONS, Settings, add_flag
 from engine.timecodes import clock
@@ -278,8 +278,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    place = resident.Place.of(settings.data_dir, create=True)
-    if place is None:
+    server_files = resident.ServerFiles.of(settings.data_dir, create=True)
+    if server_files is None:
         raise UserError(
             f"no private folder for the server's socket: {resident.why_not_private()}",
             "set XDG_RUNTIME_DIR to a folder of your own (mode 0700, such as /run/user/"
@@ -308,13 +308,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     def ready() -> None:
         say(
-            f"serving {server.data_dir} on {place.socket} (models on {device[0]}; exits "
+            f"serving {server.data_dir} on {server_files.socket} (models on {device[0]}; exits "
             f"after {idle:.0f} s idle)"
         )
 
     try:
-        server.serve(place, warm, ready)
-    except Bypass as why:
+        server.serve(server_files, warm, ready)
+    except RunInProcess as why:
         say(str(why))
     return 0
 

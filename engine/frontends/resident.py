@@ -58,7 +58,7 @@ SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path holds 108 with 
 STARTING_FLAGS = ("catalog", "weights", "device", "backend", "milvus_uri", "milvus_collection")
 
 
-class Bypass(Exception):
+class RunInProcess(Exception):
     """The server will not answer this request; the command runs in-process."""
 
 
@@ -112,7 +112,7 @@ def library_key(data_dir: Path) -> str:
 
 
 @dataclass(frozen=True)
-class Place:
+class ServerFiles:
     """A server's files for one data directory."""
 
     socket: Path
@@ -120,7 +120,7 @@ class Place:
     log: Path
 
     @classmethod
-    def of(cls, data_dir: Path, create: bool = False) -> Place | None:
+    def of(cls, data_dir: Path, create: bool = False) -> ServerFiles | None:
         folder = private_dir(create)
         if folder is None:
             return None
@@ -172,8 +172,12 @@ def ask(
     how = mode()
     if how == "off":
         return None
-    place = Place.of(data_dir)
-    answer = _ask(place, argv) if place is not None and place.socket.exists() else None
+    server_files = ServerFiles.of(data_dir)
+    answer = (
+        _ask(server_files, argv)
+        if server_files is not None and server_files.socket.exists()
+        else None
+    )
     if answer is None:
         if how == "auto":
             start(data_dir, flags)
@@ -186,7 +190,7 @@ def ask(
     return code
 
 
-def _ask(place: Place, argv: list[str]) -> tuple[int, str, str] | None:
+def _ask(server_files: ServerFiles, argv: list[str]) -> tuple[int, str, str] | None:
     request = {
         "code": code_id(),
         "argv": argv,
@@ -197,10 +201,10 @@ def _ask(place: Place, argv: list[str]) -> tuple[int, str, str] | None:
     try:
         conn.settimeout(ACCEPT_TIMEOUT)
         try:
-            conn.connect(str(place.socket))
+            conn.connect(str(server_files.socket))
         except ConnectionRefusedError:  # a server that died: its socket is left behind
             with contextlib.suppress(OSError):
-                place.socket.unlink()
+                server_files.socket.unlink()
             return None
         if _peer_uid(conn) != os.getuid():
             return None
@@ -234,16 +238,16 @@ def running(data_dir: Path) -> bool:
     """Whether a server holds this library (started or starting)."""
     from engine.library.lock import held
 
-    place = Place.of(data_dir)
-    return place is not None and held(place.lock)
+    server_files = ServerFiles.of(data_dir)
+    return server_files is not None and held(server_files.lock)
 
 
 def start(data_dir: Path, flags: list[str] | None = None) -> bool:
     """Start a server for this library in the background (RIS_SERVE=auto), unless one runs,
     with the flags that chose the starting command's engine (`--weights W`...), so that it
     answers that command from the next one on."""
-    place = Place.of(data_dir, create=True)
-    if place is None or running(data_dir):
+    server_files = ServerFiles.of(data_dir, create=True)
+    if server_files is None or running(data_dir):
         return False
     command = [
         sys.executable,
@@ -253,7 +257,7 @@ def start(data_dir: Path, flags: list[str] | None = None) -> bool:
         "--data-dir",
         str(data_dir.resolve()),
     ]
-    with place.log.open("a") as log:
+    with server_files.log.open("a") as log:
         subprocess.Popen(
             command + (flags or []),
             stdin=subprocess.DEVNULL,
@@ -267,13 +271,13 @@ def start(data_dir: Path, flags: list[str] | None = None) -> bool:
 
 def stop(data_dir: Path) -> bool:
     """Ask this library's server to exit; True if one was running and said it would."""
-    place = Place.of(data_dir)
-    if place is None or not place.socket.exists():
+    server_files = ServerFiles.of(data_dir)
+    if server_files is None or not server_files.socket.exists():
         return False
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.settimeout(ACCEPT_TIMEOUT)
-        conn.connect(str(place.socket))
+        conn.connect(str(server_files.socket))
         _send(conn, {"stop": True})
         reply = _read(conn.makefile("rb"))
         return bool(reply and reply.get("stopping"))
@@ -291,7 +295,7 @@ class Server:
     """Answers requests for one data directory, one at a time, with one engine.
 
     `answer(server, argv, env)` runs a command as `ris` would (the CLI's code) and returns its
-    exit code; it gets its engine from `server.engine_for(settings)`, which raises Bypass when
+    exit code; it gets its engine from `server.engine_for(settings)`, which raises RunInProcess when
     the request's settings are not the server's.
     """
 
@@ -340,7 +344,7 @@ class Server:
             differ = [
                 f.name for f in fields(mine) if getattr(mine, f.name) != getattr(theirs, f.name)
             ]
-            raise Bypass(f"other settings: {', '.join(differ)}")
+            raise RunInProcess(f"other settings: {', '.join(differ)}")
         engine = self._fresh_engine()
         engine.settings = settings
         if not engine.models_current():  # the weights file was replaced under the models
@@ -348,7 +352,7 @@ class Server:
             self._models = None
             self._engine = None
             engine.close()
-            raise Bypass("the weights changed since the models were loaded")
+            raise RunInProcess("the weights changed since the models were loaded")
         return engine
 
     def _fresh_engine(self) -> Engine:
@@ -386,7 +390,7 @@ class Server:
     # serving -----------------------------------------------------------------------------
     def serve(
         self,
-        place: Place,
+        server_files: ServerFiles,
         warm: Callable[[], None] = lambda: None,
         ready: Callable[[], None] = lambda: None,
     ) -> None:
@@ -394,25 +398,27 @@ class Server:
         until idle for `idle` seconds or stopped (SIGTERM, SIGINT, `ris serve --stop`). Only
         one server holds a library: another one started meanwhile exits before it loads
         anything."""
-        with place.lock.open("a") as held:
+        with server_files.lock.open("a") as held:
             try:
                 fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise Bypass("another server already serves this library") from None
+                raise RunInProcess("another server already serves this library") from None
             warm()
             with contextlib.suppress(FileNotFoundError):
-                place.socket.unlink()
+                server_files.socket.unlink()
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old_mask = os.umask(0o177)
             try:
-                listener.bind(str(place.socket))
+                listener.bind(str(server_files.socket))
             except OSError as err:
                 listener.close()
-                raise Bypass(f"cannot listen on {place.socket}: {err.strerror or err}") from None
+                raise RunInProcess(
+                    f"cannot listen on {server_files.socket}: {err.strerror or err}"
+                ) from None
             finally:
                 os.umask(old_mask)
-            os.chmod(place.socket, 0o600)
-            mine = place.socket.stat().st_ino
+            os.chmod(server_files.socket, 0o600)
+            mine = server_files.socket.stat().st_ino
             listener.listen(16)
             ready()
             self._last = time.monotonic()
@@ -439,8 +445,8 @@ class Server:
             finally:
                 listener.close()
                 with contextlib.suppress(OSError):
-                    if place.socket.stat().st_ino == mine:  # not a successor's
-                        place.socket.unlink()
+                    if server_files.socket.stat().st_ino == mine:  # not a successor's
+                        server_files.socket.unlink()
                 self.close()
 
     def _handle(self, conn: socket.socket) -> None:
@@ -514,7 +520,7 @@ class Server:
                 code = self._answer(self, list(request["argv"]), dict(request["env"]))
             if self._engine is not None and self._engine.models is not None:
                 self._models = self._engine.models  # loaded anew for other weights
-        except Bypass as why:
+        except RunInProcess as why:
             self._say(f"left to the command: {why}")
             return {"bypass": str(why)}
         except Exception as bug:  # noqa: BLE001 - the command in-process says it best

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.appearances.tracking import MAX_GAP_STEPS  # the same gap closes a track and a segment
-from engine.results import ImageHit, Moment, Segment, VideoHit, as_box
+from engine.results import Moment, PhotoHit, Segment, VideoHit, as_box
 from engine.vocabulary import MediaKind
 
 COVERAGE_WEIGHT = 0.25  # how much presence through the video lifts its score
@@ -51,7 +51,7 @@ def rank(
     files: dict[int, FileInfo],
     top: int,
     present: Callable[[str], bool] = lambda path: True,
-) -> tuple[list[VideoHit], list[ImageHit]]:
+) -> tuple[list[VideoHit], list[PhotoHit]]:
     """Group matching faces by file; videos and photos, each best first, `top` of each.
     Possible matches come after every match, best first among themselves.
 
@@ -92,7 +92,7 @@ def rank(
             # a possible match is ranked by its best appearance alone: never lifted by how
             # long it lasts to a score that would read as a match
             videos.append(replace(hit(fid), score=round(quality[fid], 4), possible=True))
-    shown: list[ImageHit] = []
+    shown: list[PhotoHit] = []
     for fid in by_quality(images):
         if len(shown) >= top:
             break
@@ -101,7 +101,7 @@ def rank(
             best = r[int(np.argmax(sims[r]))]
             score = round(quality[fid], 4)
             shown.append(
-                ImageHit(files[fid].path, score, as_box(boxes[best]), fid in found.possible)
+                PhotoHit(files[fid].path, score, as_box(boxes[best]), fid in found.possible)
             )
     return videos[:top], shown
 
