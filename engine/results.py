@@ -20,6 +20,7 @@ class Segment:
     start: float  # seconds
     end: float
     score: float  # mean similarity of the matching samples in it
+    possible: bool = False  # below the threshold: a weaker appearance, or a possible video's
 
 
 @dataclass(frozen=True)

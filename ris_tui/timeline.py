@@ -1,4 +1,5 @@
-"""A video's timeline: the whole duration as a bar, matching segments marked, one selected."""
+"""A video's timeline: the whole duration as a bar, matching segments marked, possible ones
+shaded, one selected."""
 
 from __future__ import annotations
 
@@ -20,14 +21,22 @@ class Timeline(Widget):
         super().__init__(**kw)  # type: ignore[arg-type]
         self.duration = 0.0
         self.segments: list[tuple[float, float]] = []
+        self.possible: frozenset[int] = frozenset()
 
-    def show(self, duration: float, segments: list[tuple[float, float]]) -> None:
-        self.duration, self.segments = duration, segments
+    def show(
+        self,
+        duration: float,
+        segments: list[tuple[float, float]],
+        possible: frozenset[int] = frozenset(),
+    ) -> None:
+        """`possible`: the indices of segments below the threshold (shaded, not solid)."""
+        self.duration, self.segments, self.possible = duration, segments, possible
         self.selected = 0 if segments else None
         self.refresh()
 
     def cells(self, width: int) -> list[int]:
-        """Per cell: 0 no match, 1 a segment, 2 the selected segment."""
+        """Per cell: 0 no match, 1 a segment, 2 the selected segment, 3 a possible segment (a
+        match's segment wins a cell they share)."""
         out = [0] * width
         if self.duration <= 0 or width <= 0:
             return out
@@ -35,14 +44,17 @@ class Timeline(Widget):
             lo = min(width - 1, int(start / self.duration * width))
             hi = max(lo + 1, min(width, round(end / self.duration * width)))
             for c in range(lo, hi):
-                out[c] = 2 if i == self.selected else max(out[c], 1)
+                if i == self.selected:
+                    out[c] = 2
+                elif out[c] != 2:
+                    out[c] = 1 if i not in self.possible or out[c] == 1 else 3
         return out
 
     def render(self) -> Text:
         width = self.size.width
         if not self.duration or width < 10:
             return Text("")
-        styles = {0: ("─", "dim"), 1: ("█", "green"), 2: ("█", "bold yellow")}
+        styles = {0: ("─", "dim"), 1: ("█", "green"), 2: ("█", "bold yellow"), 3: ("░", "green")}
         bar = Text()
         for c in self.cells(width):
             char, style = styles[c]

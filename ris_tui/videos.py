@@ -138,9 +138,10 @@ class VideosPane(OrderedPane, Horizontal):
         why = self.query_one("#video-note", Static)
         why.set_class(video.possible, "shown")
         why.update(possible_note(video.score) if video.possible else "")
-        timeline.show(video.duration, [(s.start, s.end) for s in video.segments])
+        maybe = frozenset(n for n, s in enumerate(video.segments) if s.possible)
+        timeline.show(video.duration, [(s.start, s.end) for s in video.segments], maybe)
         for n, s in enumerate(video.segments, 1):
-            segments.add_row(str(n), clock(s.start), clock(s.end), f"{s.score:.3f}")
+            segments.add_row(str(n), clock(s.start), clock(s.end), score_cell(s.score, s.possible))
         if video.segments:
             segments.move_cursor(row=0)
 

@@ -57,3 +57,54 @@ def test_a_person_who_steps_out_and_back_is_two_segments_and_one_who_stays_is_on
         assert len(got) == len(segments), (name, got, segments)
         for (start, end), (t0, t1) in zip(got, segments, strict=True):
             assert abs(start - t0) <= 0.5 and abs(end - t1) <= 0.5, (name, got, segments)
+
+
+def test_a_matched_videos_weaker_appearance_is_listed_as_a_possible_segment(
+    tmp_path: Path, ris_env
+):
+    """One video shows the person twice, the second time smaller and less alike. Searched at a
+    threshold between the two appearances' scores (read from a first search), the first is the
+    match and the second is listed too, as a possible segment: marked in the JSON and in the
+    text, where it was dropped before."""
+    gen = generator()
+    photos = sorted((DEV / "lfw" / "Adrien_Brody").glob("*.jpg"))
+    media = tmp_path / "media"
+    media.mkdir()
+    twice = [
+        gen.Appearance("p", photos[1], 1.0, 4.0, (200.0, 180.0), (205.0, 180.0), 220, 220),
+        gen.Appearance("p", photos[5], 6.5, 9.5, (470.0, 200.0), (465.0, 200.0), 110, 110),
+    ]
+    truth = gen.render(media / "twice.mp4", 10.0, twice, np.random.default_rng(6))["p"]
+    assert len(truth) == 2
+    data = tmp_path / "data"
+    run = run_ris(ris_env, "index", str(media), "--data-dir", str(data))
+    assert run.returncode == 0, run.stderr
+
+    def search(*flags: str) -> list[dict]:
+        found = run_ris(ris_env, "search", str(photos[0]), "--data-dir", str(data), *flags)
+        assert found.returncode == 0, found.stderr
+        if "--json" not in flags:
+            return [{"text": found.stdout}]
+        [video] = json.loads(found.stdout)["videos"]
+        assert not video["possible"]
+        return video["segments"]
+
+    everything = search("--json", "--threshold", "0.05", "--possible-margin", "0")
+    assert len(everything) == 2, everything
+    first, second = (s["score"] for s in everything)
+    assert first - second >= 0.06, everything  # the smaller face is the less alike
+    threshold = round((first + second) / 2, 3)
+    flags = (
+        "--threshold",
+        str(threshold),
+        "--possible-margin",
+        str(round(threshold - second + 0.05, 3)),
+    )
+    segments = search("--json", *flags)
+    assert [s["possible"] for s in segments] == [False, True], (segments, threshold)
+    for got, (t0, t1) in zip(segments, truth, strict=True):
+        assert abs(got["start"] - t0) <= 0.5 and abs(got["end"] - t1) <= 0.5, (segments, truth)
+    text = search(*flags)[0]["text"]
+    assert text.count("possible\n") == 1, text  # the second segment's line says so
+    before = search("--json", "--threshold", str(threshold), "--possible-margin", "0")
+    assert [s["possible"] for s in before] == [False]  # no margin: matches only, as before

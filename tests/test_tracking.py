@@ -1,6 +1,7 @@
 """Tracking faces through a video, and judging whole appearances rather than single frames."""
 
 import numpy as np
+import pytest
 from conftest import media_info
 
 from engine.appearances.tracking import assign_tracks
@@ -126,15 +127,18 @@ def appearance_of(rng, query, similarity, n=6):
 
 
 def library_of(tmp_path, files):
-    """A catalog and usearch index of videos {path: [(track, vectors)]}, a face per 0.5 s."""
+    """A catalog and usearch index of videos {path: [(track, vectors[, start])]}, a face per
+    0.5 s from `start` (default 0)."""
     cat = Catalog(tmp_path / "c.sqlite")
     for path, tracks in files.items():
         faces = [
-            NewFace(i * 0.5, (0, 0, 50, 50), 1.0, v, track)
-            for track, vs in tracks
+            NewFace(start + i * 0.5, (0, 0, 50, 50), 1.0, v, track)
+            for track, vs, *at in tracks
+            for start in [at[0] if at else 0.0]
             for i, v in enumerate(vs)
         ]
-        cat.save_indexed(path, 1, 1, media_info("video", 6, step=0.5), faces)
+        samples = max(6, int(max(f.t for f in faces) / 0.5) + 1)
+        cat.save_indexed(path, 1, 1, media_info("video", samples, samples * 0.5, 0.5), faces)
     index = UsearchStore(tmp_path / "f.usearch")
     reconcile(index, cat)
     return cat, index
@@ -161,11 +165,49 @@ def test_possible_appearances_are_listed_only_where_nothing_matches(tmp_path):
     by_path = {cat.files_by_id([f])[f].path: f for f in found.quality}
     assert set(by_path) == {"/sure.mp4", "/maybe.mp4"}
     assert found.possible == {by_path["/maybe.mp4"]}
-    sure = found.file_ids == by_path["/sure.mp4"]
-    assert np.allclose(found.similarities[sure], 0.6, atol=1e-4)  # the 0.38 appearance left out
+    sure = (found.file_ids == by_path["/sure.mp4"]) & ~found.weak
+    assert np.allclose(found.similarities[sure], 0.6, atol=1e-4)  # the match's own faces
+    weak = found.file_ids[found.weak]  # the 0.38 appearance is only a possible segment
+    assert set(weak.tolist()) == {by_path["/sure.mp4"]}
+    assert np.allclose(found.similarities[found.weak], 0.38, atol=1e-4)
     only = match_appearances(query, cat, index, threshold=0.45)
     assert {cat.files_by_id([f])[f].path for f in only.quality} == {"/sure.mp4"}
     assert not only.possible
+
+
+def test_a_matched_videos_weaker_appearances_are_its_possible_segments(tmp_path):
+    """A video that matches (0.6 at 0-2.5 s) shows the same person weaker later (0.38, between
+    the possible floor 0.3 and the threshold 0.45, at 10-12.5 s): that appearance is listed as
+    a possible segment, in time order and marked, and leaves the video's score, place and
+    moments as they were. A weaker appearance over a matched one adds nothing; a stranger
+    (0.2) and, with no possible margin, the weaker one are not listed."""
+    rng = np.random.default_rng(8)
+    query = person(rng, noise=0)
+    tracks = {
+        "/a.mp4": [
+            (0, appearance_of(rng, query, 0.6)),
+            (1, appearance_of(rng, query, 0.38), 10.0),
+            (2, appearance_of(rng, query, 0.35), 1.0),  # beside the match: nothing new
+            (3, appearance_of(rng, query, 0.2), 20.0),
+        ],
+        "/b.mp4": [(0, appearance_of(rng, query, 0.55))],
+    }
+    cat, index = library_of(tmp_path, tracks)
+    videos = rank(m := match_appearances(query, cat, index, 0.45, possible=0.3), m.files, 20)[0]
+    plain = rank(m := match_appearances(query, cat, index, 0.45), m.files, 20)[0]
+    assert [v.path for v in videos] == [v.path for v in plain]
+    assert sorted(v.path for v in videos) == ["/a.mp4", "/b.mp4"]
+    a, b = sorted(videos, key=lambda v: v.path)
+    a_plain, b_plain = sorted(plain, key=lambda v: v.path)
+    assert (a.score, a.matches) == (a_plain.score, a_plain.matches)
+    assert [(s.start, s.end, s.possible) for s in a.segments] == [
+        (0.0, 2.75, False),
+        (9.75, 12.75, True),
+    ]
+    assert a.segments[1].score == pytest.approx(0.38, abs=1e-3)
+    assert [(s.start, s.end, s.possible) for s in a_plain.segments] == [(0.0, 2.75, False)]
+    assert b == b_plain and not any(s.possible for s in b.segments)
+    cat.close()
 
 
 def test_with_no_match_anywhere_the_closest_files_are_possible_matches_at_their_best_moments(

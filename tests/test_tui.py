@@ -623,6 +623,8 @@ def test_timeline_marks_segments_and_the_selected_one():
     assert t.cells(10) == [1, 1, 0, 0, 0, 2, 0, 0, 0, 0]
     t.show(100.0, [(50.0, 50.2)])  # a short segment still shows
     assert t.cells(20).count(2) == 1
+    t.show(10.0, [(0.0, 2.0), (5.0, 6.0), (5.5, 8.0)], possible=frozenset({2}))
+    assert t.cells(10) == [2, 2, 0, 0, 0, 1, 3, 3, 0, 0]  # a possible segment is shaded
 
 
 def test_player_command(tmp_path: Path):

@@ -547,7 +547,10 @@ def format_result(r: SearchResult) -> str:
             f"{'' if v.reachable else '  [not reachable here]'}"
         )
         for s in v.segments:
-            lines.append(f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}")
+            maybe = "  possible" if s.possible and not v.possible else ""  # a weaker appearance
+            lines.append(
+                f"        {clock(s.start)} – {clock(s.end)}  similarity {s.score:.3f}{maybe}"
+            )
     sure = sum(not im.possible for im in r.images)
     lines += ["", f"photos ({sure}):" if sure else "photos: no match"]
     for i, im in enumerate(r.images, 1):

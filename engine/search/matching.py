@@ -45,8 +45,9 @@ def match_appearances(
 ) -> Matches:
     """The appearances whose tracks match `query` at `threshold`. With `possible` (a lower
     similarity), a file with no such appearance is still given with its tracks at or above
-    `possible`, marked a possible match (`Matches.possible`); files with a match never list
-    their merely possible appearances. When no file matches, files whose best track is below
+    `possible`, marked a possible match (`Matches.possible`); a file with a match lists its
+    appearances between `possible` and `threshold` too, marked (`Matches.weak`): its possible
+    segments, which never change its score or place. When no file matches, files whose best track is below
     `possible` (down to CLOSEST_FLOOR) are possible matches too, with their tracks within
     NEAR_BEST of that best (`Matches.floor` says how low the list reaches); `closest=False`
     replays the rule before that (evaluation)."""
@@ -84,12 +85,14 @@ def match_appearances(
     reach = floor  # how low a file's best appearance may be and the file still listed
     if closest and floor < threshold and not (best >= threshold).any():
         reach = min(floor, CLOSEST_FLOOR)  # nothing matches: the closest files, best first
-    cut = np.where(best >= threshold, threshold, floor)  # a file with a match: matches only
-    cut = np.where(best < floor, np.maximum(best - NEAR_BEST, reach), cut)  # its best moments
+    # a file with a match: its matches, and its weaker appearances down to the floor (listed
+    # as possible segments); a file below the floor: its best moments only
+    cut = np.where(best < floor, np.maximum(best - NEAR_BEST, reach), floor)
     keep = (scores[which] >= cut[file_of[which]]) & (best[file_of[which]] >= reach)
     if not keep.any():
         return Matches.none()
     listed = best >= reach
+    weak = (scores[which] < threshold) & (best[file_of[which]] >= threshold)
     return Matches(
         faces.file_ids[keep],
         faces.times[keep],
@@ -104,6 +107,7 @@ def match_appearances(
             if (r := records.get(int(f))) is not None
         },
         reach if possible is not None else None,
+        weak[keep],
     )
 
 

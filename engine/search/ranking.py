@@ -31,6 +31,8 @@ class Matches:
     tracks: np.ndarray | None = None  # appearance of each face within its file, where known
     files: dict[int, FileInfo] | None = None  # what ranking needs of each file, where read
     floor: float | None = None  # the similarity down to which possible matches were listed
+    weak: np.ndarray | None = None  # per face: its appearance is below the threshold in a
+    # file that matches (a possible segment of a matched video)
 
     @classmethod
     def none(cls) -> Matches:
@@ -62,6 +64,7 @@ def rank(
     """
     times, boxes, sims, quality = found.times, found.boxes, found.similarities, found.quality
     tracks = found.tracks if found.tracks is not None else np.full(len(times), -1)
+    weak = found.weak if found.weak is not None else np.zeros(len(times), bool)
     by_file: dict[int, list[int]] = defaultdict(list)
     for i, fid in enumerate(found.file_ids.tolist()):
         if fid in files:
@@ -74,7 +77,13 @@ def rank(
 
     def hit(fid: int) -> VideoHit:
         r = np.asarray(by_file[fid])
-        return video_hit(files[fid], quality[fid], times[r], boxes[r], sims[r], tracks[r])
+        sure, maybe = r[~weak[r]], r[weak[r]]
+        found = video_hit(
+            files[fid], quality[fid], times[sure], boxes[sure], sims[sure], tracks[sure]
+        )
+        if not len(maybe):
+            return found
+        return with_possible_segments(found, files[fid], times[maybe], sims[maybe], tracks[maybe])
 
     videos, possible_videos, images = [], [], []
     for fid in by_file:
@@ -91,7 +100,15 @@ def rank(
         if present(files[fid].path):
             # a possible match is ranked by its best appearance alone: never lifted by how
             # long it lasts to a score that would read as a match
-            videos.append(replace(hit(fid), score=round(quality[fid], 4), possible=True))
+            video = hit(fid)
+            videos.append(
+                replace(
+                    video,
+                    score=round(quality[fid], 4),
+                    possible=True,
+                    segments=tuple(replace(s, possible=True) for s in video.segments),
+                )
+            )
     shown: list[PhotoHit] = []
     for fid in by_quality(images):
         if len(shown) >= top:
@@ -129,6 +146,31 @@ def video_hit(
         None if tracks is None else [int(tracks[i]) for i in best],
     )
     return VideoHit(info.path, score, round(duration, 3), tuple(segments), tuple(moments))
+
+
+def with_possible_segments(
+    hit: VideoHit, info: FileInfo, times: np.ndarray, sims: np.ndarray, tracks: np.ndarray
+) -> VideoHit:
+    """A matched video's weaker appearances (between the possible floor and the threshold) as
+    possible segments, in time order among its segments; one that overlaps a segment of a
+    match adds nothing (the person is matched there already). Score and moments unchanged."""
+    best = best_per_time(sims, times)
+    step = info.step or 0.5
+    weaker = merge_segments(
+        [float(times[i]) for i in best],
+        [float(sims[i]) for i in best],
+        step,
+        hit.duration,
+        [int(tracks[i]) for i in best],
+    )
+    added = [
+        replace(w, possible=True)
+        for w in weaker
+        if not any(w.start < s.end and s.start < w.end for s in hit.segments)
+    ]
+    if not added:
+        return hit
+    return replace(hit, segments=tuple(sorted((*hit.segments, *added), key=lambda s: s.start)))
 
 
 def best_per_time(sims: np.ndarray, times: np.ndarray) -> list[int]:

@@ -291,6 +291,8 @@ def dev_section(settings: Settings, dev: Path, say: Say, on_event: OnEvent | Non
     for k in (
         "segment_recall_iou_0.5",
         "segment_precision_iou_0.5",
+        "segment_recall_with_possible",
+        "segment_precision_with_possible",
         "first_match_error_s_median",
         "first_match_error_s_mean",
     ):
@@ -396,7 +398,8 @@ def _num(x: float | None, width: int = 6) -> str:
 
 def _video_table(title: str, section: dict) -> list[str]:
     lines = [
-        f"{title}\n  {'':50s}  mAP     P@1     seg-recall  seg-precision  first-match err (median s)  s/query"
+        f"{title}\n  {'':50s}  mAP     P@1     seg-recall  seg-precision  first-match err (median s)  s/query  "
+        "with possible segments: recall, precision"
     ]
     rows = [(k, v) for k, v in section.items() if k not in ("index", "face_recognition")]
     peer = section.get("face_recognition", {})
@@ -406,7 +409,9 @@ def _video_table(title: str, section: dict) -> list[str]:
         lines.append(
             f"  {name:50s}  {_num(row['mAP'])}  {_num(row['precision_at_1'])}  "
             f"{_num(row['segment_recall_iou_0.5'])}      {_num(row['segment_precision_iou_0.5'])}         "
-            f"{'-' if err is None else f'{err:.3f}':28s}{row['query_s_median']:.2f}"
+            f"{'-' if err is None else f'{err:.3f}':28s}{row['query_s_median']:.2f}     "
+            f"{_num(row.get('segment_recall_with_possible'))}  "
+            f"{_num(row.get('segment_precision_with_possible'))}"
         )
     if "not measured" in peer:
         lines.append(f"  face_recognition: {peer['not measured']}")
