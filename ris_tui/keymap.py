@@ -52,7 +52,8 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("tab  →", "in a path box: complete the path"),
     Row("↑  ↓", "in the query box: earlier / later queries"),
-    Row("↑ ↓ j k g G", "in a list: move; first / last"),
+    Row("↑ ↓ j k", "in a list: move"),
+    Row("g G Home End", "in a list: first / last"),
     Row(
         "ctrl+f  s",
         "filter a list by path / sort it: score, name, length",
@@ -146,15 +147,14 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("esc", "cancel a search or index run; leave a box", (_b("escape", "cancel", "cancel"),)),
     Row(
-        "?  F1",
-        "this help (F1 also while typing)",
+        "?  F1  ctrl+p",
+        "help (F1 also while typing); all actions by name",
         (
             _b("question_mark", "help", "help"),
             _b("f1", "help", "help", show=True, priority=True),  # also while typing
         ),
         (Command("Keys", "every key of ris-tui", "help"),),
     ),
-    Row("ctrl+p", "command palette: every action by name"),
     Row(
         "q  ctrl+c",
         "back, quit from the video list / quit",

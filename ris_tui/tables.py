@@ -1,4 +1,4 @@
-"""Row tables that move with j/k as well as the arrows, and jump with g/G."""
+"""Row tables that move with j/k as well as the arrows, and jump with g/G or Home/End."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ class KeyTable(DataTable):
         Binding("k", "cursor_up", "up", show=False),
         Binding("g", "scroll_top", "first", show=False),
         Binding("G", "scroll_bottom", "last", show=False),
+        # DataTable's own home/end go to the first and last column: a list of rows moves
+        Binding("home", "scroll_top", "first", show=False),
+        Binding("end", "scroll_bottom", "last", show=False),
     ]
 
     def __init__(self, **kw: object) -> None:

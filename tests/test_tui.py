@@ -88,6 +88,21 @@ async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
     assert app.return_code == 0
 
 
+async def test_home_and_end_move_to_the_first_and_last_row_of_a_list():
+    """Home and End did nothing in the lists (DataTable's go to the first and last column)."""
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        table = app.query_one("#video-list")
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 == 2
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("enter", "end")  # the segments too
+        assert app.focused is app.query_one("#segments")
+        assert app.query_one(VideosPane).segment == app.query_one("#segments").row_count - 1
+
+
 async def test_a_line_feed_in_the_query_box_searches_like_enter():
     """An enter typed while the terminal was still in line mode reads as ctrl+j (ICRNL); on a
     loaded machine it can arrive after the first screen is up, past the keys held while the
@@ -865,6 +880,7 @@ SHOWN = {"slash": "/", "question_mark": "?", "escape": "esc", "f1": "F1", "up": 
 SHOWN |= {"right": "→", "plus": "+", "equals_sign": "+", "minus": "-"}
 SHOWN |= {"right_square_bracket": "]", "left_square_bracket": "["}
 SHOWN |= {"ctrl+j": "enter"}  # a line feed: enter as a terminal in line mode sends it
+SHOWN |= {"home": "Home", "end": "End"}
 
 
 def test_every_binding_is_in_the_one_key_list_and_the_docs_table_is_that_list():
