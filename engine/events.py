@@ -15,7 +15,13 @@ class IndexPlanned:
     unchanged: int  # skipped: indexed before (or failed before) and not changed since
     removed: int  # gone from disk, dropped from the index
     total_bytes: int  # of the files to index
-    setup: str = ""  # the device, decoders and batch size, when there is work
+
+
+@dataclass(frozen=True)
+class ModelsLoaded:
+    """The face models are ready for the run's work (they load after the plan is told)."""
+
+    setup: str  # the device, decoders and batch size
 
 
 @dataclass(frozen=True)
@@ -67,4 +73,12 @@ class IndexFinished:
     stages: StageClock | None = None  # where the time went
 
 
-IndexEvent = IndexPlanned | FileIndexed | FileFailed | FileLeft | IndexProgressed | IndexFinished
+IndexEvent = (
+    IndexPlanned
+    | ModelsLoaded
+    | FileIndexed
+    | FileFailed
+    | FileLeft
+    | IndexProgressed
+    | IndexFinished
+)

@@ -162,8 +162,10 @@ class RisApp(App[None]):
             query.value = self.initial_query
             self.start_search(Path(self.initial_query))
         else:
-            self.screen.set_focus(query)  # now, for the keys typed ahead
-            self.set_status("Type the path of a photo or clip of the person and press enter.")
+            # keys typed before this screen was up were a query: the box takes them; else the
+            # list has the focus, and keys are commands (3 i q ? went into the box: "Query 3iq")
+            self.screen.set_focus(query if self._early else self.query_one("#video-list"))
+            self.set_status(FIRST_HINT)
         self.load_library()
         early, self._early = self._early or [], None
         for event in early:
@@ -422,8 +424,7 @@ class RisApp(App[None]):
             return
         self.set_status(
             f"{count(st.videos, 'video')}, {count(st.images, 'photo')}, "
-            f"{count(st.faces, 'face')} indexed. Type the path of a photo or clip of the "
-            "person and press enter."
+            f"{count(st.faces, 'face')} indexed. {FIRST_HINT}"
         )
 
     def on_index_ended(self, message: IndexEnded) -> None:
@@ -712,6 +713,7 @@ class RisApp(App[None]):
             self.exit()
 
 
+FIRST_HINT = "Type the path of a photo or clip of the person after / (or paste it), then enter."
 TOP = 20  # the engine's default number of videos and photos listed
 MIN_TOP, MAX_TOP = 5, 640
 MIN_THRESHOLD, MAX_THRESHOLD = 0.05, 0.95

@@ -154,6 +154,7 @@ class LibraryPane(Vertical):
         if isinstance(ev, IndexPlanned):
             text = f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…"
             self.screen.query_one(StatusLine).say(text)
+            self.query_one("#index-current", Static).update(plain(text))
         elif isinstance(ev, IndexProgressed):
             self.index_progressed(ev)
         elif isinstance(ev, FileFailed):

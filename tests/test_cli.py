@@ -37,10 +37,12 @@ def small_index(tmp_path_factory, ris_env):
 def test_index_shows_progress_and_a_summary_on_stderr(small_index):
     _, run = small_index
     assert run.stdout == ""
-    first = run.stderr.splitlines()[0]
-    assert first.startswith("ris: 4 files found: 4 to index")
-    # where the work runs, in the first line: the device, the decoders asked for, the batch
-    assert re.search(r"\(on (cpu|cuda\S*), 2 decoders, \d+ frames per detection batch, ", first)
+    first, *rest = run.stderr.splitlines()
+    assert first.startswith("ris: 4 files found: 4 to index")  # at once, before the models load
+    # then where the work runs, once the models are loaded: the device, the decoders asked
+    # for, the batch
+    setup = r"ris: indexing on (cpu|cuda\S*), 2 decoders, \d+ frames per detection batch, "
+    assert any(re.search(setup, line) for line in rest), run.stderr
     assert "100% 4/4 files" in run.stderr  # the progress bar's last state
     assert "indexed 3 files" in run.stderr and "1 failed" in run.stderr
     assert "broken.mp4" in run.stderr and "cannot decode the video" in run.stderr
@@ -56,7 +58,8 @@ def test_search_json_is_one_document_on_stdout(small_index, ris_env):
     video = doc["videos"][0]
     assert set(video) == {"path", "score", "possible", "duration", "segments", "matches"}
     assert video["possible"] is False and doc["query"]["possible"] == pytest.approx(0.2)
-    assert set(video["segments"][0]) == {"start", "end", "score"}
+    assert set(video["segments"][0]) == {"start", "end", "score", "possible"}
+    assert video["segments"][0]["possible"] is False
     assert (
         set(video["matches"][0]) == {"t", "bbox", "similarity"}
         and len(video["matches"][0]["bbox"]) == 4

@@ -18,3 +18,24 @@ def test_a_run_waiting_for_other_indexers_says_so():
     assert "waiting" not in first and "frames/s" in first
     assert second.endswith("waiting for 2 files other indexers hold") and "3/5 files" in second
     assert third.endswith("waiting for 1 file other indexers hold")
+
+
+def test_a_run_says_what_it_does_from_its_start_not_from_its_first_frames(dev_index):
+    """Issue 29: the plan and the first progress came after the models had loaded (7 to 12 s
+    of a bar that said nothing, and of silence on the command line). Now the plan comes first,
+    then a progress saying the models load, then where the run works, and every later
+    progress counts frames."""
+    from engine.events import FileIndexed, IndexPlanned, ModelsLoaded
+    from engine.indexing.run import STARTING
+
+    _, events = dev_index
+    planned = next(i for i, e in enumerate(events) if isinstance(e, IndexPlanned))
+    assert planned == 0
+    loaded = next(i for i, e in enumerate(events) if isinstance(e, ModelsLoaded))
+    first_file = next(i for i, e in enumerate(events) if isinstance(e, FileIndexed))
+    progress = [(i, e) for i, e in enumerate(events) if isinstance(e, IndexProgressed)]
+    first_at, first = progress[0]
+    assert planned < first_at < loaded < first_file
+    assert (first.current, first.frames, first.files_done) == (STARTING, 0, 0)
+    assert first.files_total == events[planned].to_index
+    assert any(e.frames > 0 and e.current != STARTING for _, e in progress[1:])

@@ -88,6 +88,25 @@ async def test_search_shows_ranked_videos_with_segments_timeline_and_faces():
     assert app.return_code == 0
 
 
+async def test_keys_on_the_first_screen_are_commands_not_a_query():
+    """On the first screen of a library 3, i, q and ? went into the query box ("Query 3iq")
+    while the hint said "i from anywhere": the list has the focus, / opens the box."""
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "after /" in str(app.query_one("#status").render())
+        await pilot.press("3")
+        assert app.query_one(TabbedContent).active == "library"
+        await pilot.press("i")
+        assert app.focused is app.query_one("#index-path")
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "slash", *"/q/face.jpg", "enter")
+        await settle(pilot)
+        assert app.query_one("#query", Input).value == "/q/face.jpg"
+        assert app.backend.searches == [("/q/face.jpg", 1)]
+
+
 async def test_home_and_end_move_to_the_first_and_last_row_of_a_list():
     """Home and End did nothing in the lists (DataTable's go to the first and last column)."""
     app = RisApp(FakeBackend())
@@ -157,7 +176,7 @@ async def test_enter_in_an_empty_query_box_asks_for_a_path_and_stays_there():
     backend = FakeBackend()
     app = RisApp(backend)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("enter")
+        await pilot.press("slash", "enter")
         await settle(pilot)
         assert backend.searches == []
         assert app.focused is app.query_one("#query")
@@ -363,6 +382,7 @@ async def test_help_screen_opens_and_closes_with_keys():
 async def test_f1_opens_help_while_the_query_box_has_focus():
     app = RisApp(FakeBackend())
     async with app.run_test() as pilot:
+        await pilot.press("slash")
         assert app.focused is app.query_one("#query")
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
@@ -818,7 +838,7 @@ async def test_up_in_the_query_box_brings_back_earlier_queries_across_runs(tmp_p
     again = RisApp(FakeBackend(data_dir=tmp_path))
     async with again.run_test(size=(100, 30)) as pilot:
         box = again.query_one("#query")
-        await pilot.press("u", "p")  # the box has the focus at start
+        await pilot.press("slash", "u", "p")
         await pilot.press("up")
         assert box.value == "/q/sec ond.jpg"  # the newest first, as it was searched
         await pilot.press("up", "up")

@@ -360,6 +360,7 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         IndexFinished,
         IndexPlanned,
         IndexProgressed,
+        ModelsLoaded,
     )
     from engine.frontends.progress import ProgressBar
 
@@ -369,8 +370,7 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         if isinstance(ev, IndexPlanned):
             print(
                 f"ris: {ev.files} files found: {ev.to_index} to index, {ev.unchanged} unchanged"
-                f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}"
-                f"{f' (on {ev.setup})' if ev.setup else ''}",
+                f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}",
                 file=sys.stderr,
             )
             if not ev.to_index:
@@ -378,6 +378,8 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
                     "ris: nothing to re-embed: every file is unchanged since the last run",
                     file=sys.stderr,
                 )
+        elif isinstance(ev, ModelsLoaded):
+            bar.message(f"ris: indexing on {ev.setup}")
         elif isinstance(ev, IndexProgressed):
             bar.update(ev, force=ev.files_done == ev.files_total)
         elif isinstance(ev, FileFailed):

@@ -27,6 +27,7 @@ from engine.events import (
     IndexFinished,
     IndexPlanned,
     IndexProgressed,
+    ModelsLoaded,
 )
 from engine.library.catalog import Catalog, Fence
 from engine.library.claims import MAX_ATTEMPTS, Claims
@@ -101,6 +102,9 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
     return p
 
 
+STARTING = "loading the face models…"  # the first progress of a run, before any frame
+
+
 class Indexer:
     def __init__(
         self,
@@ -129,16 +133,17 @@ class Indexer:
     def run(self, work: Plan) -> Iterator[IndexEvent]:
         t0 = time.monotonic()
         total_bytes = sum(f.size for f in work.to_index)
-        setup = ""
-        if work.to_index:  # the models load now, so that the first line can say where
-            setup = (
+        yield IndexPlanned(
+            work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes
+        )
+        if work.to_index:  # the models load now: said first (they take seconds), then where
+            if not self.models.loaded:
+                yield IndexProgressed(0, len(work.to_index), 0, total_bytes, 0, 0, STARTING)
+            yield ModelsLoaded(
                 f"{self.models.device}, {self.decoder.workers} decoders, "
                 f"{self.models.frame_batch} frames per detection batch, "
                 f"{self.models.detect_threads} detecting"
             )
-        yield IndexPlanned(
-            work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes, setup
-        )
         if self.claims is None or not self.vectors.shared:
             # (a store others write too is levelled by searches while no run is going: here,
             # another run's vectors, committed after the catalog was read, would look stale)
