@@ -17,6 +17,7 @@ from .images import Gallery, Picture
 from .messages import PhotoReady, PicturesFailed
 from .ordering import OrderedPane, Ordering
 from .tables import KeyTable
+from .videos import STACK_BELOW
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -28,10 +29,13 @@ if TYPE_CHECKING:
 
 class PhotosPane(OrderedPane, Horizontal):
     DEFAULT_CSS = """
-    PhotosPane #photo-list { width: 1fr; min-width: 30; }
-    PhotosPane #photo-detail { width: 1fr; padding: 0 0 0 1; }
+    PhotosPane #photo-list { width: 3fr; min-width: 30; }
+    PhotosPane #photo-detail { width: 2fr; padding: 0 0 0 1; }
     PhotosPane #photo-title { height: 1; text-style: bold; }
     PhotosPane #photo-thumbs { height: 1fr; }
+    PhotosPane.-stacked { layout: vertical; }
+    PhotosPane.-stacked #photo-list { width: 1fr; height: 1fr; min-height: 4; }
+    PhotosPane.-stacked #photo-detail { width: 1fr; height: 1fr; padding: 0; }
     """
 
     def __init__(self, pictures: Pictures) -> None:
@@ -50,7 +54,9 @@ class PhotosPane(OrderedPane, Horizontal):
             yield Gallery(id="photo-thumbs")
 
     def on_mount(self) -> None:
-        self.query_one("#photo-list", KeyTable).add_columns("#", "score", "photo")
+        self._path_column = self.query_one("#photo-list", KeyTable).add_columns(
+            "#", "score", "photo"
+        )[2]
         self.show(())  # the empty state says what to do
 
     def _fill(self) -> None:
@@ -58,9 +64,10 @@ class PhotosPane(OrderedPane, Horizontal):
         self.photos = tuple(p for _, p in rows)
         table = self.query_one("#photo-list", KeyTable)
         table.clear()
-        width = max(20, self.app.size.width // 2 - 16)  # the pane may be hidden: no size yet
-        for rank, p in rows:
-            table.add_row(str(rank), score_cell(p.score, p.possible), short_path(p.path, width))
+        width = self._path_width()
+        for i, (rank, p) in enumerate(rows):
+            cells = (str(rank), score_cell(p.score, p.possible), short_path(p.path, width))
+            table.add_row(*cells, key=str(i))
         if rows:
             table.move_cursor(row=0)
         note = self.empty_note
@@ -68,6 +75,24 @@ class PhotosPane(OrderedPane, Horizontal):
             note = f"No photo path has {self.ordering.text!r}: ctrl+f changes the filter."
         self.query_one("#photo-title", Static).update("" if rows else plain(note, "dim"))
         self.query_one("#photo-thumbs", Gallery).show([])
+
+    def _path_width(self) -> int:
+        """The screen's width, or the list's 3/5 of it beside the detail (the pane may be
+        hidden: no size yet), less the other columns."""
+        width = self.app.size.width
+        return max(20, (width if width < STACK_BELOW else width * 3 // 5) - 16)
+
+    def on_resize(self) -> None:
+        """Stacked or side by side for the new width, the paths fitted again: shrunk, they
+        kept their long text cut at the end, hiding the file name."""
+        self.set_class(self.app.size.width < STACK_BELOW, "-stacked")
+        table = self.query_one("#photo-list", KeyTable)
+        width = self._path_width()
+        for i, p in enumerate(self.photos):
+            table.update_cell(
+                str(i), self._path_column, short_path(p.path, width), update_width=True
+            )
+        table.refresh()
 
     @on(DataTable.RowHighlighted, "#photo-list")
     def _photo_highlighted(self) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .pictures import Pictures
 
 THUMBS = 3
+STACK_BELOW = 100  # columns: a narrower terminal shows the list above its detail, not beside
 
 
 def possible_note(score: float) -> str:
@@ -38,13 +39,18 @@ def possible_note(score: float) -> str:
 
 class VideosPane(OrderedPane, Horizontal):
     DEFAULT_CSS = """
-    VideosPane #video-list { width: 1fr; min-width: 36; }
-    VideosPane #detail { width: 1fr; padding: 0 0 0 1; }
+    VideosPane #video-list { width: 3fr; min-width: 36; }
+    VideosPane #detail { width: 2fr; padding: 0 0 0 1; }
     VideosPane #video-title { height: 1; text-style: bold; }
     VideosPane #video-note { height: auto; color: $text-muted; display: none; }
     VideosPane #video-note.shown { display: block; }
     VideosPane #segments { height: 6; }
     VideosPane #thumbs { height: 1fr; min-height: 4; }
+    VideosPane.-stacked { layout: vertical; }
+    VideosPane.-stacked #video-list { width: 1fr; height: 1fr; min-height: 4; }
+    VideosPane.-stacked #detail { width: 1fr; height: 1fr; padding: 0; }
+    VideosPane.-stacked #segments { height: 4; }
+    VideosPane.-stacked #thumbs { min-height: 0; }
     """
 
     def __init__(self, pictures: Pictures) -> None:
@@ -90,17 +96,22 @@ class VideosPane(OrderedPane, Horizontal):
         self.select(0 if rows else None)
 
     def _path_width(self) -> int:
-        """Room for a path in the list: half the screen (the pane may be hidden: no size yet)
-        less the other columns and their padding, so that they all stay in view."""
-        return max(8, self.app.size.width // 2 - 33)
+        """Room for a path in the list: the screen's width, or the list's 3/5 of it beside the
+        detail (the pane may be hidden: no size yet), less the other columns and their padding,
+        so that they all stay in view."""
+        width = self.app.size.width
+        return max(8, (width if width < STACK_BELOW else width * 3 // 5) - 33)
 
     def on_resize(self) -> None:
-        """Paths and the title fitted again to the new width (they kept their first)."""
+        """Stacked or side by side for the new width; paths and the title fitted again (they
+        kept their first width until the cursor moved)."""
+        self.set_class(self.app.size.width < STACK_BELOW, "-stacked")
         table = self.query_one("#video-list", KeyTable)
         width = self._path_width()
         for i, v in enumerate(self.videos):  # the column narrows or widens with them
             cell = short_path(v.path, width)
             table.update_cell(str(i), self._path_column, cell, update_width=True)
+        table.refresh()
         self.call_after_refresh(self._fit_title)
 
     def _fit_title(self) -> None:

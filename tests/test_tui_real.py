@@ -239,6 +239,22 @@ class Tmux:
         kids = subprocess.run(["pgrep", "-P", pane], capture_output=True, text=True).stdout
         return int(kids.split()[0])
 
+    def resize(self, width: int, height: int) -> None:
+        subprocess.run(
+            [*self.tmux, "resize-window", "-t", "t", "-x", str(width), "-y", str(height)],
+            check=True,
+        )
+
+    def wait_until(self, shows, what: str, seconds: float = 20) -> str:  # type: ignore[no-untyped-def]
+        """The screen once `shows(screen)` holds; fails saying `what` was never shown."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if shows(shown):
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"{what} never shown:\n{self.screen()}")
+
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
@@ -579,3 +595,41 @@ def test_in_tmux_a_library_on_postgresql_is_searched_with_its_uri_alone(
     finally:
         term.close()
     assert [p.name for p in here.iterdir()] == []
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_every_list_shows_its_file_names_as_the_terminal_is_resized(
+    dev_index, tmp_path: Path, ris_env
+):
+    """Issue 29: started at 80x24 the video column was 8 cells wide, so no file name showed;
+    widened to 160x48 it stayed so until the cursor moved; shrunk back, the photos kept their
+    long text cut at the end, hiding the file name. Every list shows its file names (and, with
+    room, their folders) at 80x24, 160x48 and 80x24 again."""
+    engine, _ = dev_index
+    result = engine.search(AOC_PHOTO)
+    videos = [Path(v.path) for v in result.videos if not v.possible][:3]
+    photos = [Path(p.path) for p in result.images][:3]  # possible ones too
+    assert len(videos) >= 2 and len(photos) >= 2
+
+    def names(paths: list[Path], folders: bool = False):  # type: ignore[no-untyped-def]
+        wanted = [f"{p.parent.name}/{p.name}" if folders else p.name for p in paths]
+        return lambda screen: all(w in screen for w in wanted)
+
+    term = ris_tui(f"ris-resize-{tmp_path.name}", engine.settings.data_dir, ris_env, (80, 24))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(AOC_PHOTO), "Enter")
+        term.wait_for("at similarity")
+        term.wait_until(names(videos), "the videos' names at 80x24")
+        term.resize(160, 48)
+        term.wait_until(names(videos, folders=True), "the videos' folders at 160x48")
+        term.keys("2")
+        term.wait_until(names(photos, folders=True), "the photos' folders at 160x48")
+        term.resize(80, 24)
+        term.wait_until(names(photos), "the photos' names at 80x24 again")
+        term.keys("1")
+        term.wait_until(names(videos), "the videos' names at 80x24 again")
+        term.keys("q")
+        term.wait_for("ris-tui exited 0", 10)
+    finally:
+        term.close()
