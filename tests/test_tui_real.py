@@ -21,6 +21,7 @@ from conftest import (
     VIDEOS,
     copy_media,
     make_settings,
+    run_ris,
 )
 
 from ris_tui.app import RisApp
@@ -530,13 +531,26 @@ def test_in_tmux_index_a_folder_from_the_tui_then_search_it_and_quit(tmp_path: P
         term.keys(str(media), "Enter")
         seen = term.wait_for("files", 60)  # progress: "N/3 files, ... frames, ... faces"
         assert "Index run stopped" not in seen
+        # meanwhile `ris status` from another shell, as a user does: its opening the catalog
+        # took the running app's -wal and -shm away, and every later search said "the catalog
+        # is damaged" (issue 29, broken 1; the catalog-lock defect)
+        readers = 0
+        while "Indexed 3 files" not in term.screen() and readers < 20:
+            status = run_ris(ris_env, "status", "--data-dir", str(data))
+            assert status.returncode == 0, status.stderr
+            readers += 1
+        assert readers >= 1
         done = term.wait_for("Indexed 3 files", 300)
         assert "0 failed" in done, done
         time.sleep(0.3)
         term.keys(str(LMM_PHOTO), "Enter")  # the query box has the focus now: search next
         shown = term.wait_for("at similarity", 120)
         assert "1 photo at similarity" in shown, shown  # the photo of him just indexed
-        term.keys("q")  # it opened on the photos, his real match (issue 29): back to the videos
+        assert "damaged" not in shown, shown
+        term.keys("3", "r")  # the library read again: sound, its counts right
+        shown = term.wait_until(lambda s: "2 photos" in s, "the library's counts")
+        assert "damaged" not in shown and "repair" not in shown, shown
+        term.keys("1")
         time.sleep(0.3)
         term.keys("q")
         term.wait_for("ris-tui exited 0", 10)
