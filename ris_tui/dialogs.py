@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from .formatting import clock
-from .images import Picture
+from .images import Gallery, Picture
 from .keymap import KEYS  # every key once; the help shows them
 from .tables import KeyTable
 
@@ -85,7 +85,9 @@ class FacePicker(ModalScreen[int | None]):
         width: 90%; height: 90%; border: round $accent; padding: 0 1; background: $surface;
     }
     FacePicker #faces { height: 1fr; }
-    FacePicker #face-list { height: auto; max-height: 8; }
+    FacePicker #face-list { height: auto; max-height: 6; }
+    FacePicker Picture.-picked { outline: heavy $accent; }
+    FacePicker Picture.-picked > .caption { color: $text; text-style: bold; }
     """
 
     def __init__(self, kind: str, faces: tuple[QueryFace, ...], images: list[Image.Image]) -> None:
@@ -103,9 +105,7 @@ class FacePicker(ModalScreen[int | None]):
             yield Static(
                 f"The query shows {len(self.faces)} {what}: pick one (enter, or its number){more}"
             )
-            with Horizontal(id="faces"):
-                for f, im in zip(self.faces[:PICTURED], self.images, strict=False):
-                    yield Picture(im, f"{f.number}")
+            yield Gallery(id="faces")  # as large as the room allows (a row was tiny)
             yield KeyTable(id="face-list")
 
     def on_mount(self) -> None:
@@ -119,7 +119,25 @@ class FacePicker(ModalScreen[int | None]):
             for f in self.faces:
                 x1, y1, x2, y2 = f.bbox
                 table.add_row(str(f.number), f"{x2 - x1:.0f}×{y2 - y1:.0f}", f"{f.prob:.2f}")
+        pictures = zip(self.faces[:PICTURED], self.images, strict=False)
+        self.query_one(Gallery).show(
+            [
+                Picture(im, _face_caption(f.number, n == 0), classes="-picked" if n == 0 else "")
+                for n, (f, im) in enumerate(pictures)
+            ]
+        )
         table.focus()
+
+    def on_data_table_row_highlighted(self, event: KeyTable.RowHighlighted) -> None:
+        """The face of the highlighted row is marked: framed, its number between arrows (it
+        was not marked at all)."""
+        event.stop()
+        for n, picture in enumerate(self.query(Picture)):
+            picked = n == event.cursor_row
+            picture.set_class(picked, "-picked")
+            caption = picture.query(".caption")
+            if caption:
+                caption.first(Static).update(_face_caption(self.faces[n].number, picked))
 
     def on_data_table_row_selected(self, event: KeyTable.RowSelected) -> None:
         event.stop()
@@ -128,6 +146,10 @@ class FacePicker(ModalScreen[int | None]):
     def action_pick(self, number: int) -> None:
         if number <= len(self.faces):
             self.dismiss(number)
+
+
+def _face_caption(number: int, picked: bool) -> str:
+    return f"▶ {number} ◀" if picked else str(number)
 
 
 class Confirm(ModalScreen[bool]):

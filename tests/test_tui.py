@@ -398,6 +398,18 @@ async def test_a_query_with_several_faces_asks_which_one():
         await search(pilot, "/q/group.jpg")
         assert isinstance(app.screen, FacePicker)
         assert backend.searches == []
+        # the faces as large as the room allows, the highlighted one marked (issue 29: tiny,
+        # and none marked)
+        pictures = list(app.screen.query("Picture"))
+        assert len(pictures) == 3 and min(p.size.width * p.size.height for p in pictures) >= 200
+        picked = [p for p in pictures if p.has_class("-picked")]
+        assert picked == [pictures[0]]
+        assert str(pictures[0].query_one(".caption").render()) == "▶ 1 ◀"
+        await pilot.press("j")
+        await pilot.pause()
+        assert [p.has_class("-picked") for p in pictures] == [False, True, False]
+        assert str(pictures[1].query_one(".caption").render()) == "▶ 2 ◀"
+        assert str(pictures[0].query_one(".caption").render()) == "1"
         await pilot.press("2")
         await settle(pilot)
         assert backend.searches == [("/q/group.jpg", 2)]
