@@ -32,7 +32,7 @@ from .dialogs import PICTURED, Confirm, FacePicker, HelpScreen
 from .export import export_results
 from .formatting import clock, count, printable
 from .history import QueryHistory
-from .keymap import KEYS, app_bindings, commands
+from .keymap import IN_TABS, KEYS, app_bindings, commands
 from .library import IndexRun, LibraryPane
 from .main_screen import MainScreen
 from .messages import (
@@ -427,6 +427,10 @@ class RisApp(App[None]):
             f"{count(st.faces, 'face')} indexed. {FIRST_HINT}"
         )
 
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        self.refresh_bindings()  # the footer shows the keys of the tab in view
+
     def on_index_ended(self, message: IndexEnded) -> None:
         """The library pane has said the run is over (library.py): the status line, errors,
         the library's counts, and the focus back to the query box where the run left it."""
@@ -446,6 +450,10 @@ class RisApp(App[None]):
         tab switches in one turn of the App let Textual's own message for the first switch it
         back afterwards (2, q, q: the second q found the Photos tab again). They move the focus
         at once (set_focus), which is what keys typed after them need."""
+        tabs = IN_TABS.get(action)
+        main = isinstance(self.screen, MainScreen)
+        if tabs is not None and main and self.query_one(TabbedContent).active not in tabs:
+            return False  # not this tab's: off, and out of the footer (issue 29)
         if action not in OPENS_A_TEXT_BOX and action != "submit_box":
             return True
         if not isinstance(self.screen, MainScreen):

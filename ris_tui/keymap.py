@@ -48,7 +48,7 @@ ROWS: tuple[Row, ...] = (
             # takes ctrl+j as enter as well)
             _b("enter,ctrl+j", "submit_box", "", priority=True),  # the query or filter box
         ),
-        (Command("Search", "search for a person: a photo or clip path", "new_search"),),
+        (Command("Search (/)", "search for a person: a photo or clip path", "new_search"),),
     ),
     Row("tab  →", "in a path box: complete the path"),
     Row("↑  ↓", "in the query box: earlier / later queries"),
@@ -57,10 +57,13 @@ ROWS: tuple[Row, ...] = (
     Row(
         "ctrl+f  s",
         "filter a list by path / sort it: score, name, length",
-        (_b("ctrl+f", "filter", "filter", priority=True), _b("s", "sort", "sort")),
         (
-            Command("Filter the list", "by words of the path (ctrl+f)", "filter"),
-            Command("Sort the list", "by score, name or length (s)", "sort"),
+            _b("ctrl+f", "filter", "filter", show=True, priority=True),
+            _b("s", "sort", "sort", show=True),
+        ),
+        (
+            Command("Filter the list (ctrl+f)", "by words of the path", "filter"),
+            Command("Sort the list (s)", "by score, name or length", "sort"),
         ),
     ),
     Row("enter", "open a video's segments, play one, enlarge a photo"),
@@ -86,7 +89,7 @@ ROWS: tuple[Row, ...] = (
         "o",
         "open the video at the segment, or the photo",
         (_b("o", "open", "open", show=True),),
-        (Command("Open in a player", "the selected video at its segment", "open"),),
+        (Command("Open in a player (o)", "the selected video at its segment", "open"),),
     ),
     Row(
         "y  Y",
@@ -101,20 +104,20 @@ ROWS: tuple[Row, ...] = (
         "e",
         "export the results as JSON",
         (_b("e", "export", "export", show=True),),
-        (Command("Export results", "the results as JSON", "export"),),
+        (Command("Export results (e)", "the results as JSON", "export"),),
     ),
     Row(
         "f",
         "search for another face or person of the query",
-        (_b("f", "pick_face", "face"),),
-        (Command("Search for another face", "or another person of the clip", "pick_face"),),
+        (_b("f", "pick_face", "face", show=True),),
+        (Command("Search for another face (f)", "or another person of the clip", "pick_face"),),
     ),
     Row(
         "+  -",
         "stricter / looser threshold (0.05 a step), searched again",
         (
-            _b("plus,equals_sign", "threshold(0.05)", "stricter"),
-            _b("minus", "threshold(-0.05)", "looser"),
+            _b("plus,equals_sign", "threshold(0.05)", "stricter", show=True),
+            _b("minus", "threshold(-0.05)", "looser", show=True),
         ),
         (
             Command("Stricter threshold (+)", "search again, 0.05 higher", "threshold(0.05)"),
@@ -137,12 +140,12 @@ ROWS: tuple[Row, ...] = (
         "i  r",
         "index a folder / refresh the library",
         (
-            _b("i", "index_folder", "index", priority=True),
-            _b("r", "refresh_library", "refresh"),
+            _b("i", "index_folder", "index", show=True, priority=True),
+            _b("r", "refresh_library", "refresh", show=True),
         ),
         (
-            Command("Index a folder", "add or update a folder's media", "index_folder"),
-            Command("Refresh the library", "what is indexed, what failed", "refresh_library"),
+            Command("Index a folder (i)", "add or update a folder's media", "index_folder"),
+            Command("Refresh the library (r)", "what is indexed, what failed", "refresh_library"),
         ),
     ),
     Row("esc", "cancel a search or index run; leave a box", (_b("escape", "cancel", "cancel"),)),
@@ -153,7 +156,7 @@ ROWS: tuple[Row, ...] = (
             _b("question_mark", "help", "help"),
             _b("f1", "help", "help", show=True, priority=True),  # also while typing
         ),
-        (Command("Keys", "every key of ris-tui", "help"),),
+        (Command("Help: every key (? F1)", "what each key of ris-tui does", "help"),),
     ),
     Row(
         "q  ctrl+c",
@@ -168,7 +171,19 @@ ROWS: tuple[Row, ...] = (
 KEYS = [(row.keys, row.does) for row in ROWS]  # the help's rows
 
 
-FOOTER = ("slash", "f1", "n", "p", "o", "y", "e", "q")  # the keys the footer shows, in order
+# the keys the footer shows, in order: those of the tab in view (IN_TABS), the most used first
+FOOTER = (
+    *("slash", "f1", "q", "n", "p", "o", "y", "f"),
+    *("plus,equals_sign", "minus", "ctrl+f", "s", "e", "i", "r"),
+)
+RESULTS = frozenset({"videos", "photos"})
+# actions that belong to some tabs only: elsewhere they are off, and the footer leaves them out
+IN_TABS = {
+    "segment": frozenset({"videos"}),
+    **dict.fromkeys(("open", "copy", "export", "sort", "filter"), RESULTS),
+    **dict.fromkeys(("pick_face", "threshold", "top"), RESULTS),
+    "refresh_library": frozenset({"library"}),
+}
 
 
 def app_bindings() -> list[Binding | tuple[str, str] | tuple[str, str, str]]:

@@ -950,13 +950,52 @@ async def test_help_lists_every_key_and_fits_80x24():
         assert all(what in shown for _, what in KEYS)
 
 
+async def test_the_footer_shows_the_keys_of_the_tab_in_view():
+    """Issue 29: the footer was the same everywhere (n p o y e on the Library tab; i s ctrl+f
+    f + - never shown). Each tab's keys, and a key of another tab is off there."""
+    from textual.widgets import Footer
+
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(200, 40)) as pilot:
+        await search(pilot)
+
+        def shown() -> set[str]:
+            return {k.key for k in app.query_one(Footer).query("FooterKey")}  # type: ignore[attr-defined]
+
+        videos = shown()
+        assert {"n", "p", "o", "y", "e", "s", "ctrl+f", "i", "slash", "q"} <= videos, videos
+        assert "r" not in videos
+        await pilot.press("2")
+        await pilot.pause()
+        photos = shown()
+        assert {"o", "y", "e", "s", "ctrl+f"} <= photos and not {"n", "p", "r"} & photos
+        await pilot.press("3")
+        await pilot.pause()
+        library = shown()
+        assert {"i", "r", "slash", "q"} <= library, library
+        assert not {"n", "p", "o", "y", "e", "s", "ctrl+f"} & library, library
+        await pilot.press("n")  # off here: nothing happens, no bell of a segment step
+        assert app.query_one(TabbedContent).active == "library"
+
+
 async def test_the_command_palette_offers_the_apps_actions():
+    from ris_tui.keymap import commands
+
     app = RisApp(FakeBackend())
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Search", "Index a folder", "Export results", "Open in a player"):
+        for title in (
+            "Search (/)",
+            "Index a folder (i)",
+            "Export results (e)",
+            "Open in a player (o)",
+        ):
             assert title in titles
+        # one "Keys" (Textual's own): ours is the help, and every entry of ours names its key
+        assert titles.count("Keys") <= 1 and "Help: every key (? F1)" in titles
+        ours = [c.title for c in commands()]
+        assert all(t.endswith(")") for t in ours), ours
         await pilot.press("escape", "ctrl+p", *"index a", "enter")
         await pilot.pause()
         assert app.focused is app.query_one("#index-path")  # the action ran
