@@ -179,16 +179,17 @@ def test_a_matched_videos_weaker_appearances_are_its_possible_segments(tmp_path)
     """A video that matches (0.6 at 0-2.5 s) shows the same person weaker later (0.38, between
     the possible floor 0.3 and the threshold 0.45, at 10-12.5 s): that appearance is listed as
     a possible segment, in time order and marked, and leaves the video's score, place and
-    moments as they were. A weaker appearance over a matched one adds nothing; a stranger
-    (0.2) and, with no possible margin, the weaker one are not listed."""
+    moments as they were. A weaker appearance over a matched one adds nothing; one more than
+    WEAKER_MARGIN below the threshold (0.31: a stranger's score) and, with no possible
+    margin, the weaker one are not listed."""
     rng = np.random.default_rng(8)
     query = person(rng, noise=0)
     tracks = {
         "/a.mp4": [
             (0, appearance_of(rng, query, 0.6)),
             (1, appearance_of(rng, query, 0.38), 10.0),
-            (2, appearance_of(rng, query, 0.35), 1.0),  # beside the match: nothing new
-            (3, appearance_of(rng, query, 0.2), 20.0),
+            (2, appearance_of(rng, query, 0.38), 1.0),  # beside the match: nothing new
+            (3, appearance_of(rng, query, 0.31), 20.0),  # above the floor, too far below
         ],
         "/b.mp4": [(0, appearance_of(rng, query, 0.55))],
     }

@@ -32,6 +32,10 @@ POSSIBLE_CANDIDATES = 32  # faces nearest the query, per result asked for, that 
 # possible floor listing only its appearances within NEAR_BEST of its best one
 CLOSEST_FLOOR = 0.0
 NEAR_BEST = 0.05
+# a matched video's weaker appearances are its possible segments down to this far below the
+# threshold (and not below the possible floor): a stranger in the same video scores 0.2 to
+# 0.3 (the pianist of the Hamilton clip 0.27), the person degraded 0.35 and up
+WEAKER_MARGIN = 0.10
 
 
 def match_appearances(
@@ -46,7 +50,8 @@ def match_appearances(
     """The appearances whose tracks match `query` at `threshold`. With `possible` (a lower
     similarity), a file with no such appearance is still given with its tracks at or above
     `possible`, marked a possible match (`Matches.possible`); a file with a match lists its
-    appearances between `possible` and `threshold` too, marked (`Matches.weak`): its possible
+    appearances within WEAKER_MARGIN below `threshold` (and above `possible`) too, marked
+    (`Matches.weak`): its possible
     segments, which never change its score or place. When no file matches, files whose best track is below
     `possible` (down to CLOSEST_FLOOR) are possible matches too, with their tracks within
     NEAR_BEST of that best (`Matches.floor` says how low the list reaches); `closest=False`
@@ -85,9 +90,11 @@ def match_appearances(
     reach = floor  # how low a file's best appearance may be and the file still listed
     if closest and floor < threshold and not (best >= threshold).any():
         reach = min(floor, CLOSEST_FLOOR)  # nothing matches: the closest files, best first
-    # a file with a match: its matches, and its weaker appearances down to the floor (listed
-    # as possible segments); a file below the floor: its best moments only
-    cut = np.where(best < floor, np.maximum(best - NEAR_BEST, reach), floor)
+    # a file with a match: its matches, and its weaker appearances within WEAKER_MARGIN below
+    # the threshold (listed as possible segments); a file below the floor: its best moments
+    weaker = max(floor, threshold - WEAKER_MARGIN)
+    cut = np.where(best >= threshold, weaker, floor)
+    cut = np.where(best < floor, np.maximum(best - NEAR_BEST, reach), cut)
     keep = (scores[which] >= cut[file_of[which]]) & (best[file_of[which]] >= reach)
     if not keep.any():
         return Matches.none()
