@@ -16,8 +16,7 @@ from .formatting import plain, printable, score_cell, short_path
 from .images import Gallery, Picture
 from .messages import PhotoReady, PicturesFailed
 from .ordering import OrderedPane, Ordering
-from .tables import KeyTable
-from .videos import STACK_BELOW
+from .tables import STACK_BELOW, KeyTable, list_width
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -79,20 +78,14 @@ class PhotosPane(OrderedPane, Horizontal):
     def _path_width(self) -> int:
         """The screen's width, or the list's 3/5 of it beside the detail (the pane may be
         hidden: no size yet), less the other columns."""
-        width = self.app.size.width
-        return max(20, (width if width < STACK_BELOW else width * 3 // 5) - 16)
+        return max(20, list_width(self.app.size.width) - 16)
 
     def on_resize(self) -> None:
         """Stacked or side by side for the new width, the paths fitted again: shrunk, they
         kept their long text cut at the end, hiding the file name."""
         self.set_class(self.app.size.width < STACK_BELOW, "-stacked")
         table = self.query_one("#photo-list", KeyTable)
-        width = self._path_width()
-        for i, p in enumerate(self.photos):
-            table.update_cell(
-                str(i), self._path_column, short_path(p.path, width), update_width=True
-            )
-        table.refresh()
+        table.fit_paths(self._path_column, [p.path for p in self.photos], self._path_width())
 
     @on(DataTable.RowHighlighted, "#photo-list")
     def _photo_highlighted(self) -> None:

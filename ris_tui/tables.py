@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.binding import Binding
 from textual.widgets import DataTable
+
+from .formatting import short_path
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from textual.widgets.data_table import ColumnKey
+
+STACK_BELOW = 100  # columns: a narrower terminal shows a list above its detail, not beside
+
+
+def list_width(screen_width: int) -> int:
+    """A result list's width: the screen's when stacked, else its 3/5 beside the detail."""
+    return screen_width if screen_width < STACK_BELOW else screen_width * 3 // 5
 
 
 class KeyTable(DataTable):
@@ -19,6 +35,13 @@ class KeyTable(DataTable):
 
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+
+    def fit_paths(self, column: ColumnKey, paths: Sequence[str], width: int) -> None:
+        """The path column's rows (keyed by their index) fitted to `width`, the column
+        narrowing or widening with them, and drawn at once."""
+        for i, path in enumerate(paths):
+            self.update_cell(str(i), column, short_path(path, width), update_width=True)
+        self.refresh()
 
     @property
     def row(self) -> int | None:

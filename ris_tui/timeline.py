@@ -9,6 +9,8 @@ from textual.widget import Widget
 
 from .formatting import clock
 
+_WINS = (0, 3, 1, 2)  # which mark a shared cell shows: the later wins
+
 
 class Timeline(Widget):
     DEFAULT_CSS = """
@@ -35,19 +37,17 @@ class Timeline(Widget):
         self.refresh()
 
     def cells(self, width: int) -> list[int]:
-        """Per cell: 0 no match, 1 a segment, 2 the selected segment, 3 a possible segment (a
-        match's segment wins a cell they share)."""
+        """Per cell: 0 no match, 1 a segment, 2 the selected segment, 3 a possible segment.
+        Where they share a cell the selected segment wins, then a match's, then a possible."""
         out = [0] * width
         if self.duration <= 0 or width <= 0:
             return out
         for i, (start, end) in enumerate(self.segments):
+            mark = 2 if i == self.selected else 3 if i in self.possible else 1
             lo = min(width - 1, int(start / self.duration * width))
             hi = max(lo + 1, min(width, round(end / self.duration * width)))
             for c in range(lo, hi):
-                if i == self.selected:
-                    out[c] = 2
-                elif out[c] != 2:
-                    out[c] = 1 if i not in self.possible or out[c] == 1 else 3
+                out[c] = max(out[c], mark, key=_WINS.index)
         return out
 
     def render(self) -> Text:

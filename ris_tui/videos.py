@@ -14,7 +14,7 @@ from .formatting import clock, plain, printable, score_cell, short_path
 from .images import Gallery, Picture
 from .messages import PicturesFailed, SegmentPlayed, ThumbsReady
 from .ordering import OrderedPane, Ordering
-from .tables import KeyTable
+from .tables import STACK_BELOW, KeyTable, list_width
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from .pictures import Pictures
 
 THUMBS = 3
-STACK_BELOW = 100  # columns: a narrower terminal shows the list above its detail, not beside
 
 
 def possible_note(score: float) -> str:
@@ -99,19 +98,14 @@ class VideosPane(OrderedPane, Horizontal):
         """Room for a path in the list: the screen's width, or the list's 3/5 of it beside the
         detail (the pane may be hidden: no size yet), less the other columns and their padding,
         so that they all stay in view."""
-        width = self.app.size.width
-        return max(8, (width if width < STACK_BELOW else width * 3 // 5) - 33)
+        return max(8, list_width(self.app.size.width) - 33)
 
     def on_resize(self) -> None:
         """Stacked or side by side for the new width; paths and the title fitted again (they
         kept their first width until the cursor moved)."""
         self.set_class(self.app.size.width < STACK_BELOW, "-stacked")
         table = self.query_one("#video-list", KeyTable)
-        width = self._path_width()
-        for i, v in enumerate(self.videos):  # the column narrows or widens with them
-            cell = short_path(v.path, width)
-            table.update_cell(str(i), self._path_column, cell, update_width=True)
-        table.refresh()
+        table.fit_paths(self._path_column, [v.path for v in self.videos], self._path_width())
         self.call_after_refresh(self._fit_title)
 
     def _fit_title(self) -> None:

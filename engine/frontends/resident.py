@@ -295,8 +295,8 @@ class Server:
     """Answers requests for one data directory, one at a time, with one engine.
 
     `answer(server, argv, env)` runs a command as `ris` would (the CLI's code) and returns its
-    exit code; it gets its engine from `server.engine_for(settings)`, which raises RunInProcess when
-    the request's settings are not the server's.
+    exit code; it gets its engine from `server.engine_for(settings)`, which raises RunInProcess
+    when the request's settings are not the server's.
     """
 
     def __init__(

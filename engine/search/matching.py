@@ -51,9 +51,8 @@ def match_appearances(
     similarity), a file with no such appearance is still given with its tracks at or above
     `possible`, marked a possible match (`Matches.possible`); a file with a match lists its
     appearances within WEAKER_MARGIN below `threshold` (and above `possible`) too, marked
-    (`Matches.weak`): its possible
-    segments, which never change its score or place. When no file matches, files whose best track is below
-    `possible` (down to CLOSEST_FLOOR) are possible matches too, with their tracks within
+    (`Matches.weak`): its possible segments, which never change its score or place. When no
+    file matches, files whose best track is below `possible` (down to CLOSEST_FLOOR) are possible matches too, with their tracks within
     NEAR_BEST of that best (`Matches.floor` says how low the list reaches); `closest=False`
     replays the rule before that (evaluation)."""
     floor = threshold if possible is None else min(possible, threshold)

@@ -78,12 +78,12 @@ def rank(
     def hit(fid: int) -> VideoHit:
         r = np.asarray(by_file[fid])
         sure, maybe = r[~weak[r]], r[weak[r]]
-        found = video_hit(
+        video = video_hit(
             files[fid], quality[fid], times[sure], boxes[sure], sims[sure], tracks[sure]
         )
         if not len(maybe):
-            return found
-        return with_possible_segments(found, files[fid], times[maybe], sims[maybe], tracks[maybe])
+            return video
+        return with_possible_segments(video, files[fid], times[maybe], sims[maybe], tracks[maybe])
 
     videos, possible_videos, images = [], [], []
     for fid in by_file:
@@ -151,8 +151,8 @@ def video_hit(
 def with_possible_segments(
     hit: VideoHit, info: FileInfo, times: np.ndarray, sims: np.ndarray, tracks: np.ndarray
 ) -> VideoHit:
-    """A matched video's weaker appearances (between the possible floor and the threshold) as
-    possible segments, in time order among its segments; one that overlaps a segment of a
+    """A matched video's weaker appearances (those `Matches.weak` marks: below the threshold,
+    within WEAKER_MARGIN of it) as possible segments, in time order among its segments; one that overlaps a segment of a
     match adds nothing (the person is matched there already). Score and moments unchanged."""
     best = best_per_time(sims, times)
     step = info.step or 0.5
