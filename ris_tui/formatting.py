@@ -21,12 +21,18 @@ def plain(text: str, style: str = "") -> Text:
     return Text(text, style=style)
 
 
-def short_path(path: str, width: int) -> Text:
+AWAY = "⊘ "  # before a path whose file is not reachable on this machine
+
+
+def short_path(path: str, width: int, reachable: bool = True) -> Text:
     """The path relative to the working directory where shorter, fitted to `width`: trimmed
     from the left ("…/name.mp4"), and when the file name alone is too long, cut in its middle
     so that its start and its end (a number, the extension) stay ("WDA_Alex…_000.mp4").
     Undecodable bytes and control characters are escaped; the result is plain text, never
-    markup (a name may hold "[/" or "[bold]")."""
+    markup (a name may hold "[/" or "[bold]"). A file not reachable here (a shared library's
+    file on a share not mounted on this machine) is marked, dim."""
+    if not reachable:
+        return Text(AWAY + _fitted(path, width - len(AWAY)), style="dim")
     return Text(_fitted(path, width))
 
 

@@ -65,7 +65,11 @@ class PhotosPane(OrderedPane, Horizontal):
         table.clear()
         width = self._path_width()
         for i, (rank, p) in enumerate(rows):
-            cells = (str(rank), score_cell(p.score, p.possible), short_path(p.path, width))
+            cells = (
+                str(rank),
+                score_cell(p.score, p.possible),
+                short_path(p.path, width, p.reachable),
+            )
             table.add_row(*cells, key=str(i))
         if rows:
             table.move_cursor(row=0)
@@ -85,7 +89,7 @@ class PhotosPane(OrderedPane, Horizontal):
         kept their long text cut at the end, hiding the file name."""
         self.set_class(self.app.size.width < STACK_BELOW, "-stacked")
         table = self.query_one("#photo-list", KeyTable)
-        table.fit_paths(self._path_column, [p.path for p in self.photos], self._path_width())
+        table.fit_paths(self._path_column, self.photos, self._path_width())
 
     @on(DataTable.RowHighlighted, "#photo-list")
     def _photo_highlighted(self) -> None:
@@ -130,7 +134,7 @@ class PhotosPane(OrderedPane, Horizontal):
     ) -> None:
         self.whole = (hit, whole)  # what enter shows large
         title = self.query_one("#photo-title", Static)
-        title.update(short_path(hit.path, max(20, title.size.width or 60)))
+        title.update(short_path(hit.path, max(20, title.size.width or 60), hit.reachable))
         box = self.query_one("#photo-thumbs", Gallery)
         searched = [Picture(query, "searched for", classes="query")] if query else []
         box.show(

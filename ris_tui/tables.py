@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     from textual.widgets.data_table import ColumnKey
 
+    from engine.results import PhotoHit, VideoHit
+
 STACK_BELOW = 100  # columns: a narrower terminal shows a list above its detail, not beside
 
 
@@ -36,11 +38,12 @@ class KeyTable(DataTable):
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
 
-    def fit_paths(self, column: ColumnKey, paths: Sequence[str], width: int) -> None:
+    def fit_paths(self, column: ColumnKey, hits: Sequence[VideoHit | PhotoHit], width: int) -> None:
         """The path column's rows (keyed by their index) fitted to `width`, the column
         narrowing or widening with them, and drawn at once."""
-        for i, path in enumerate(paths):
-            self.update_cell(str(i), column, short_path(path, width), update_width=True)
+        for i, hit in enumerate(hits):
+            cell = short_path(hit.path, width, hit.reachable)
+            self.update_cell(str(i), column, cell, update_width=True)
         self.refresh()
 
     @property

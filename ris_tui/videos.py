@@ -36,6 +36,12 @@ def possible_note(score: float) -> str:
     )
 
 
+AWAY_NOTE = (
+    "Not reachable here: the library lists this file, but it is not on this machine "
+    "(its share is not mounted); its pictures and playing need it here."
+)
+
+
 class VideosPane(OrderedPane, Horizontal):
     DEFAULT_CSS = """
     VideosPane #video-list { width: 3fr; min-width: 36; }
@@ -85,7 +91,7 @@ class VideosPane(OrderedPane, Horizontal):
             table.add_row(
                 str(rank),
                 score_cell(v.score, v.possible),
-                short_path(v.path, width),
+                short_path(v.path, width, v.reachable),
                 clock(v.duration),
                 str(len(v.segments)),
                 key=str(i),
@@ -105,14 +111,14 @@ class VideosPane(OrderedPane, Horizontal):
         kept their first width until the cursor moved)."""
         self.set_class(self.app.size.width < STACK_BELOW, "-stacked")
         table = self.query_one("#video-list", KeyTable)
-        table.fit_paths(self._path_column, [v.path for v in self.videos], self._path_width())
+        table.fit_paths(self._path_column, self.videos, self._path_width())
         self.call_after_refresh(self._fit_title)
 
     def _fit_title(self) -> None:
         video = self.current
         if video is not None:
             title = self.query_one("#video-title", Static)
-            title.update(short_path(video.path, max(20, title.size.width or 60)))
+            title.update(short_path(video.path, max(20, title.size.width or 60), video.reachable))
 
     @property
     def current(self) -> VideoHit | None:
@@ -139,10 +145,13 @@ class VideosPane(OrderedPane, Horizontal):
             timeline.show(0.0, [])
             self.query_one("#thumbs", Gallery).show([])  # no faces of another query
             return
-        title.update(short_path(video.path, max(20, title.size.width or 60)))
+        title.update(short_path(video.path, max(20, title.size.width or 60), video.reachable))
         why = self.query_one("#video-note", Static)
-        why.set_class(video.possible, "shown")
-        why.update(possible_note(video.score) if video.possible else "")
+        notes = [possible_note(video.score)] if video.possible else []
+        if not video.reachable:
+            notes.append(AWAY_NOTE)
+        why.set_class(bool(notes), "shown")
+        why.update(" ".join(notes))
         maybe = frozenset(n for n, s in enumerate(video.segments) if s.possible)
         timeline.show(video.duration, [(s.start, s.end) for s in video.segments], maybe)
         for n, s in enumerate(video.segments, 1):

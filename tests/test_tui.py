@@ -214,6 +214,27 @@ async def test_possible_matches_are_listed_last_and_marked():
         assert [r[1] for r in rows(app, "#photo-list")] == ["0.791", "0.655", "0.301?"]
 
 
+async def test_a_file_not_reachable_here_is_listed_and_marked():
+    """A shared library's hit whose file is not on this machine is listed like any other,
+    marked in its row (readable without colour) and explained beside it (issue 24)."""
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot, "/q/away.jpg")
+        videos = rows(app, "#video-list")
+        assert len(videos) == 3 and all(r[2].startswith("⊘ ") for r in videos), videos
+        note = app.query_one("#video-note")
+        assert note.display and "Not reachable here" in str(note.render())
+        await pilot.press("2")
+        await settle(pilot)
+        photos = rows(app, "#photo-list")
+        assert photos and all(r[2].startswith("⊘ ") for r in photos), photos
+        await search(pilot, "/q/face.jpg")  # reachable: unmarked, nothing to explain
+        await pilot.press("1")
+        await settle(pilot)
+        assert not any(r[2].startswith("⊘") for r in rows(app, "#video-list"))
+        assert not app.query_one("#video-note").display
+
+
 async def test_threshold_and_top_change_from_the_keyboard_and_search_again():
     """+ and - search the same face again 0.05 stricter or looser, ] and [ list more or fewer;
     the query is not read again, and the status line says what is in force."""

@@ -68,6 +68,9 @@ def canned_result(path: str, faces: int = 1, chosen: int = 1) -> SearchResult:
         photos = (*photos, PhotoHit("/archive/photos/far.jpg", 0.301, (1.0, 1.0, 9.0, 9.0), True))
         info = QueryInfo(path, "image", candidates, chosen)
         return SearchResult(info, 0.45, videos, photos, possible=0.2)
+    if "away" in path:  # a shared library searched where its share is not mounted
+        videos = tuple(replace(v, reachable=False) for v in videos)
+        photos = tuple(replace(p, reachable=False) for p in photos)
     return SearchResult(QueryInfo(path, "image", candidates, chosen), 0.45, videos, photos)
 
 
