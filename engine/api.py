@@ -50,8 +50,10 @@ from engine.library.repair import (
     repair_vectors,
     salvage,
 )
-from engine.library.stores.base import VectorStore, reconcile
+from engine.library.roots import Roots
+from engine.library.stores.base import VectorStore, enrolled, follows_outbox, level, reconcile
 from engine.library.stores.choice import StoreChoice, choose, open_store, record
+from engine.library.stores.pending import WithPending
 from engine.media.sampling import SampleOptions
 from engine.models.face_models import FaceModels, resolve_device
 from engine.models.weights import Weights, resolve_weights
@@ -268,7 +270,11 @@ class Engine:
                     workers=self.settings.decoders(self.device),
                 )
                 if self.settings.catalog is not None:  # shared with other indexers
-                    claims = Claims(self.settings.catalog, self.settings.claim_lease)
+                    claims = Claims(
+                        self.settings.catalog,
+                        self.settings.claim_lease,
+                        Roots.parse(self.settings.roots),
+                    )
                 indexer = Indexer(
                     catalog, store, models, decoder, self.settings.save_every, claims, retry_failed
                 )
@@ -360,27 +366,37 @@ class Engine:
             raise QueryError(
                 f"--face {chosen}: the query has {len(q.faces)} {what}", f"pick 1 to {len(q.faces)}"
             )
-        self._catch_up()
+        store, catalog = self._catch_up(), self._get_catalog()
         floor = self.settings.possible_floor(thr, possible_margin)
-        store, catalog = self._get_store(), self._get_catalog()
         top = top or self.settings.top
         found = match_appearances(q.templates[chosen - 1], catalog, store, thr, floor, top)
         result = self._rank(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
         return replace(result, possible=floor if found.floor is None else found.floor)
 
-    def _catch_up(self) -> None:
-        """Level the store with the catalog before a search (after a crash, say): usearch in
-        this process's memory; a shared Milvus collection only while no index run is writing,
-        as that run does it."""
+    def _catch_up(self) -> VectorStore:
+        """The store to search, level with the catalog (after a crash, say): usearch in this
+        process's memory; a shared Milvus collection of a SQLite library only while no index
+        run is writing, as that run does it; one fed by a PostgreSQL library's outbox is never
+        written by a searcher: what is still queued for it is searched beside it."""
         store, catalog = self._get_store(), self._get_catalog()
         if not store.shared:
             reconcile(store, catalog)
-            return
+            return store
+        if follows_outbox(store, catalog):
+            if not enrolled(store, catalog):
+                raise StoreError(
+                    f"{store.describe()} is not in step with the catalog {catalog.path}",
+                    "run `ris index` on the library once from a machine that may write it: "
+                    "it compares them and keeps them in step from then on",
+                )
+            pending = catalog.pending()
+            return WithPending(store, catalog, pending) if len(pending) else store  # type: ignore[return-value]
         try:
             with writer_lock(self.settings):
                 reconcile(store, catalog, save=True)
         except IndexBusyError:
             pass
+        return store
 
     def _rank(
         self, found: Matches, info: QueryInfo, threshold: float, top: int | None = None
@@ -447,7 +463,13 @@ class Engine:
         except EngineError:
             return {}
         try:
-            behind = catalog.version - store.version if store.version >= 0 else catalog.version
+            if follows_outbox(store, catalog):  # faces queued for it, or all until enrolled
+                enrolled_here = enrolled(store, catalog)
+                behind = len(catalog.pending()) if enrolled_here else catalog.face_count()
+            elif store.version >= 0:
+                behind = catalog.version - store.version
+            else:
+                behind = catalog.version
             return {"vectors": len(store), "vectors_behind": max(0, behind)}
         finally:
             with suppress(StoreError):
@@ -521,7 +543,7 @@ class Engine:
             with reported(replace(self.settings, catalog=None)):
                 source = Catalog(path, read_only=True)
             try:
-                copied = copy_catalog(source, uri, progress)
+                copied = copy_catalog(source, uri, progress, Roots.parse(self.settings.roots))
             finally:
                 source.close()
         return copied, time.monotonic() - t0
@@ -601,7 +623,7 @@ class Engine:
                     mended = repair_vectors(catalog, store, progress)
                     progress(f"rebuilding the vectors in {store.describe()}")
                     store.clear()
-                    reconcile(store, catalog, save=True)
+                    level(store, catalog, save=True)
                     return len(store), mended
                 finally:
                     store.close()
@@ -647,8 +669,7 @@ class EngineInternals:
     @property
     def store(self) -> VectorStore:
         """The search store, caught up with the catalog."""
-        self._engine._catch_up()
-        return self._engine._get_store()
+        return self._engine._catch_up()
 
     @property
     def models(self) -> FaceModels:

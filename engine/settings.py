@@ -89,6 +89,9 @@ OPTIONS: tuple[Option, ...] = (
            "which keeps it out of the process list)"),
     Option("milvus_collection", "RIS_MILVUS_COLLECTION", "--milvus-collection",
            help="the library's collection (RIS_MILVUS_COLLECTION; ris_faces)"),
+    Option("roots", "RIS_ROOTS", "--roots",
+           help="where this machine mounts a shared library's roots: NAME=FOLDER[,...], the "
+           "same names on every machine (a PostgreSQL catalog; RIS_ROOTS)"),
     Option("claim_lease", "RIS_CLAIM_LEASE", "--claim-lease", float, 1.0,
            help="seconds an indexer's claim on a file lasts unless renewed (a PostgreSQL "
            "catalog's shared work; RIS_CLAIM_LEASE; default 60)"),
@@ -127,6 +130,9 @@ def usable_cores() -> int:
 class Settings:
     data_dir: Path = Path("data")
     catalog: str | None = None  # None: DATA_DIR/catalog.sqlite; postgresql://...: PostgreSQL
+    roots: str | None = (
+        None  # NAME=FOLDER,...: this machine's mount points (engine/library/roots.py)
+    )
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     weights: Path | None = None  # None: the weights that built the index, else vggface2
     sample_rate: float = 2.0  # frames per second sampled from videos

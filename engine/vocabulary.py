@@ -46,6 +46,7 @@ class LibraryKey(StrEnum):
 
     LIBRARY_ID = "library_id"  # random hex naming the library (a shared store tells them apart)
     FACES_VERSION = "faces_version"  # bumped by every change to the faces; stores record theirs
+    OUTBOX_TOKEN = "outbox_token"  # PostgreSQL: the shared store the outbox feeds ('' none)
     WEIGHTS_ID = "weights_id"  # 'sha256:<hex>' of the FaceNet weights, or the vggface2 name
     WEIGHTS_PATH = "weights_path"  # where those weights were read from
     FACE_MARGIN = "face_margin"  # crop margin in pixels of the 160 px crop

@@ -154,3 +154,30 @@ def postgres():  # type: ignore[no-untyped-def]
 def pg_uri(postgres) -> str:  # type: ignore[no-untyped-def]
     """The URI of a fresh, empty database on the session's PostgreSQL server."""
     return postgres.new_database()
+
+
+@pytest.fixture(scope="session")
+def milvus_lite_server():  # type: ignore[no-untyped-def]
+    """Milvus Lite in server mode for the session: a Milvus URI several processes share."""
+    from tests.milvus_servers import MilvusLiteServer
+
+    server = MilvusLiteServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_standalone():  # type: ignore[no-untyped-def]
+    """A real Milvus 2.3 server (the PyPI `milvus` package) for the session."""
+    from tests.milvus_servers import MilvusStandalone
+
+    why = MilvusStandalone.unavailable()
+    if why:
+        pytest.skip(why)
+    server = MilvusStandalone()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,8 +1,10 @@
-"""Several `ris index` processes share one PostgreSQL library by claims (engine/library/
-claims.py), each with its own data directory as on its own machine: one is SIGKILLed while it
-holds a claim, after it has committed a file; one is SIGSTOPped past its lease, its file taken
-over, then resumed, and its commit of that file refused. Every file is still committed exactly
-once, with the faces a one-process SQLite run finds, and a second run embeds nothing."""
+"""Several `ris index` processes share one PostgreSQL + Milvus library by claims (engine/
+library/claims.py), each with its own data directory as on its own machine: one is SIGKILLed
+while it holds a claim, after it has committed a file; one is SIGSTOPped past its lease, its
+file taken over, then resumed, and its commit of that file refused. Every file is still
+committed exactly once, with the faces a one-process SQLite run finds; the Milvus collection
+holds exactly the catalog's faces (the outbox, stores/base.py); a searcher with only the two
+URIs answers as one searching the catalog alone; and a second run embeds nothing."""
 
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AOC_CLIPS, HAMILTON, IMAGES, VIDEOS, run_ris
+from conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, IMAGES, VIDEOS, run_ris
 from test_fault_injection import index_cmd
 
 from engine.library.catalog import Catalog
 from engine.library.postgres_catalog import SCHEMA, PostgresCatalog
+from engine.library.stores.milvus import MilvusStore
 
 LEASE = 4.0  # seconds: short, so that a paused indexer's claim runs out within the test
 CLIPS = [
@@ -64,7 +67,7 @@ def _wait(what: str, check, timeout: float = 300.0):  # type: ignore[no-untyped-
 
 @pytest.mark.slow
 def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
-    tmp_path: Path, postgres, dev_index, ris_env
+    tmp_path: Path, postgres, milvus_lite_server, dev_index, ris_env
 ):
     engine, _ = dev_index
     media = tmp_path / "media"
@@ -72,6 +75,12 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
     uri = postgres.new_database()
     # small detection batches: commits come one by one, not in a burst at the end of a run
     env = {**ris_env, "RIS_CATALOG": uri, "RIS_CLAIM_LEASE": str(LEASE), "RIS_FRAME_BATCH": "4"}
+    milvus = {
+        "RIS_BACKEND": "milvus",
+        "RIS_MILVUS_URI": milvus_lite_server.uri,
+        "RIS_MILVUS_COLLECTION": f"shared_{os.getpid()}_{int(time.time())}",
+    }
+    env.update(milvus)
     env["OMP_NUM_THREADS"] = "1"
     env["RIS_DECODE_WORKERS"] = "2"  # each holds claims on up to 4 files: one to kill is found
     procs = []
@@ -186,8 +195,33 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
         assert a.vectors is not None and b.vectors is not None
         np.testing.assert_allclose(b.vectors, a.vectors, atol=1e-4)
     reference.close()
+
+    # the Milvus collection holds exactly the catalog's faces, each once
+    store = MilvusStore(milvus["RIS_MILVUS_URI"], milvus["RIS_MILVUS_COLLECTION"], cat.library_id())
+    np.testing.assert_array_equal(np.sort(store.keys()), cat.face_ids())
+    assert len(store) == cat.face_count()
+    assert not len(cat.pending())
+    store.close()
     cat.close()
+
+    # a searcher in an empty folder with only the two URIs answers as one that builds its
+    # vectors from the catalog alone, and writes nothing
+    searcher = tmp_path / "searcher"
+    searcher.mkdir()
+    base = {k: v for k, v in ris_env.items() if not k.startswith("RIS_")} | {
+        "RIS_FACENET_WEIGHTS": ris_env["RIS_FACENET_WEIGHTS"],
+        "RIS_CATALOG": uri,
+    }
+    for query in (AOC_PHOTO, HAMILTON):
+        answers = [
+            run_ris(extra, "search", str(query), "--json", cwd=searcher)
+            for extra in (base | milvus, base | {"RIS_BACKEND": "usearch"})
+        ]
+        assert all(a.returncode == 0 for a in answers), answers[0].stderr + answers[1].stderr
+        assert answers[0].stdout == answers[1].stdout and answers[0].stdout.strip()
+    assert not list(searcher.iterdir())
 
     again = run_ris({**env}, "index", str(media), "--data-dir", str(tmp_path / "machine0"))
     assert again.returncode == 0 and "nothing to re-embed" in again.stderr, again.stderr
-    assert os.path.exists(tmp_path / "machine0")
+    # with the catalog on PostgreSQL and the vectors in Milvus, an indexer keeps nothing locally
+    assert not os.path.exists(tmp_path / "machine0")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    for name in ("data_dir", "catalog", "device", "weights"):
+    for name in ("data_dir", "catalog", "roots", "device", "weights"):
         add_flag(common, name)
     store = common.add_argument_group("vector store (default: the library's own, else usearch)")
     add_flag(store, "backend", choices=("usearch", "milvus"))

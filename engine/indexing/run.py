@@ -31,7 +31,7 @@ from engine.events import (
 )
 from engine.library.catalog import Catalog, Fence
 from engine.library.claims import MAX_ATTEMPTS, Claims
-from engine.library.stores.base import Entries, VectorStore, apply_change, reconcile
+from engine.library.stores.base import Entries, VectorStore, apply_change, level
 from engine.media.decoding import Decoder
 from engine.media.finding import MediaFile, WalkProblem, supported_types, walk
 from engine.media.sampling import MediaInfo
@@ -91,6 +91,18 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
         else:
             p.to_index.append(item)
     prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
+    for folder in prefixes:  # an empty mount point is a share not mounted, not a deletion
+        held = sum(1 for r in records if _under(r.path, folder))
+        if held and os.path.isdir(folder) and not any(_under(x, folder) for x in seen):
+            with suppress(OSError):
+                if not any(os.scandir(folder)):
+                    p.unreadable.append(
+                        WalkProblem(
+                            Path(folder),
+                            f"the folder is empty, though {held} indexed files were in it: "
+                            "is its share or disk mounted?",
+                        )
+                    )
     kept = [str(u.path) for u in p.unreadable]
     for rec in records:
         if (
@@ -144,10 +156,9 @@ class Indexer:
                 f"{self.models.frame_batch} frames per detection batch, "
                 f"{self.models.detect_threads} detecting"
             )
-        if self.claims is None or not self.vectors.shared:
-            # (a store others write too is levelled by searches while no run is going: here,
-            # another run's vectors, committed after the catalog was read, would look stale)
-            reconcile(self.vectors, self.catalog)
+        # caught up with the catalog: after a crash, another run, or (a store many indexers
+        # write) what they queued and did not carry
+        level(self.vectors, self.catalog)
         if work.vanished:
             apply_change(self.vectors, self.catalog, self.catalog.remove(work.vanished), None)
         failed = 0

@@ -11,7 +11,7 @@ import sqlite3
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +224,33 @@ class Catalog:
 
     def _bump(self) -> None:
         self._put_meta(LibraryKey.FACES_VERSION, str(self.version + 1))
+
+    # the outbox: changes queued for a store many indexers write (stores/base.py) -----------
+    keeps_outbox = False
+    """Whether commits queue their changes for a shared store. A SQLite library has one
+    writer at a time: its stores follow `version`."""
+
+    def outbox_token(self) -> int | None:
+        """The token of the store the outbox feeds (None: none is fed)."""
+        return None
+
+    @contextmanager
+    def enrolling(self) -> Iterator[None]:
+        """Held while a store is enrolled in the outbox: one process at a time."""
+        yield
+
+    def set_outbox_token(self, token: int) -> None:
+        """Feed the outbox to the store holding `token`; every commit from now queues."""
+        raise NotImplementedError("a SQLite catalog keeps no outbox")
+
+    def pending(self) -> np.ndarray:
+        """The face ids queued for the store and not yet carried into it."""
+        return np.zeros(0, np.int64)
+
+    def drain_outbox(self, carry: Callable[[np.ndarray, np.ndarray], None], batch: int) -> int:
+        """Hand queued ids to `carry(present, gone)` and take them off the queue in the same
+        transaction; how many were carried."""
+        return 0
 
     # files --------------------------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:

@@ -17,6 +17,8 @@ from engine.library.postgres_catalog import (
     PostgresCatalog,
     masked,
 )
+from engine.library.roots import Roots
+from engine.vocabulary import LibraryKey
 
 _FILE_COLUMNS = (
     "id, path, kind, size, mtime_ns, status, error, duration, fps, width, height, samples, step, "
@@ -37,10 +39,12 @@ def copy_catalog(
     source: Catalog,
     uri: str,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    roots: Roots | None = None,
 ) -> CatalogCopy:
     """Copy `source` (a SQLite catalog) into the empty PostgreSQL catalog at `uri` and verify
-    the copy; the source is only read. Raises UserError where the target already holds files."""
-    target = PostgresCatalog(uri)
+    the copy; the source is only read. A file under one of `roots` (this machine's mount
+    points) is copied as that root's; raises UserError where the target already holds files."""
+    target = PostgresCatalog(uri, roots=roots)
     try:
         if target.read_only:
             raise UserError(
@@ -71,13 +75,15 @@ def _copy(
 ) -> CatalogCopy:
     db, src = target.pg, source.db
     meta = src.execute("SELECT key, value FROM meta").fetchall()
-    db.execute(f"DELETE FROM {SCHEMA}.meta")  # a fresh catalog's library id, if any
+    # a fresh catalog's library id, if any, gives way; its outbox row stays (none is fed yet)
+    db.execute(f"DELETE FROM {SCHEMA}.meta WHERE key <> %s", (str(LibraryKey.OUTBOX_TOKEN),))
+    meta = [(k, v) for k, v in meta if k != LibraryKey.OUTBOX_TOKEN]
     with db.cursor() as cur:
         cur.executemany(f"INSERT INTO {SCHEMA}.meta VALUES (%s, %s)", meta)
         files = 0
         with cur.copy(f"COPY {SCHEMA}.files ({_FILE_COLUMNS}) FROM STDIN") as copy:
             for row in src.execute(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id"):
-                copy.write_row((row[0], os.fsencode(loaded_path(row[1])), *row[2:]))
+                copy.write_row((row[0], target._key(loaded_path(row[1])), *row[2:]))
                 files += 1
         faces = 0
         with cur.copy(f"COPY {SCHEMA}.faces ({_FACE_COLUMNS}, vector_crc) FROM STDIN") as copy:
@@ -132,7 +138,8 @@ def _verify(source: Catalog, target: PostgresCatalog, counts: CatalogCopy) -> No
         f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id",
         f"SELECT {_FILE_COLUMNS} FROM {SCHEMA}.files ORDER BY id",
     ):
-        if (a[0], loaded_path(a[1]), *a[2:]) != (b[0], os.fsdecode(bytes(b[1])), *b[2:]):
+        name = target.roots.local(os.fsdecode(bytes(b[1])))
+        if (a[0], loaded_path(a[1]), *a[2:]) != (b[0], name, *b[2:]):
             raise UserError(f"the copy of {loaded_path(a[1])} differs from the source")
     for a, b in pairs(
         f"SELECT {_FACE_COLUMNS} FROM faces ORDER BY id",
@@ -142,7 +149,10 @@ def _verify(source: Catalog, target: PostgresCatalog, counts: CatalogCopy) -> No
             raise UserError(f"the copy of face {a[0]} differs from the source")
     meta = dict(source.db.execute("SELECT key, value FROM meta").fetchall())
     copied: dict[str, str] = dict(
-        target.pg.execute(f"SELECT key, value FROM {SCHEMA}.meta").fetchall()
+        target.pg.execute(
+            f"SELECT key, value FROM {SCHEMA}.meta WHERE key <> %s",
+            (str(LibraryKey.OUTBOX_TOKEN),),
+        ).fetchall()
     )
     if meta != copied or len(meta) != counts.meta:
         raise UserError("the copy's library settings differ from the source's")

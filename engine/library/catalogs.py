@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from engine.library import catalog as sqlite_catalog
 from engine.library.catalog import Catalog
 from engine.library.lock import WriterLock
+from engine.library.roots import Roots
 from engine.settings import Settings
 
 
@@ -22,7 +23,7 @@ def open_catalog(settings: Settings, read_only: bool | None = None) -> Catalog:
     if settings.catalog is not None:
         from engine.library.postgres_catalog import PostgresCatalog
 
-        return PostgresCatalog(settings.catalog, read_only)
+        return PostgresCatalog(settings.catalog, read_only, Roots.parse(settings.roots))
     return Catalog(settings.catalog_path, read_only)
 
 

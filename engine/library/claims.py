@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from engine.library.catalog import Fence
 from engine.library.postgres_catalog import SCHEMA, connect, reported
+from engine.library.roots import Roots
 
 if TYPE_CHECKING:
     import psycopg
@@ -50,8 +51,9 @@ class Claims:
     """This process's claims on one library, on a connection of their own, renewed every
     `lease / 4` seconds by a heartbeat thread while they are held."""
 
-    def __init__(self, uri: str, lease: float = 60.0) -> None:
+    def __init__(self, uri: str, lease: float = 60.0, roots: Roots | None = None) -> None:
         self.uri = uri
+        self.roots = roots or Roots()  # claims name files as the catalog does
         self.lease = lease
         self.owner = this_indexer()
         self._db: psycopg.Connection = connect(uri)
@@ -60,6 +62,9 @@ class Claims:
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="ris-claims")
         self._beat.start()
+
+    def _key(self, path: str) -> bytes:
+        return os.fsencode(self.roots.key(path))
 
     def _sql(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
         with self._lock, reported(self.uri):
@@ -77,7 +82,7 @@ class Claims:
             f"expires = excluded.expires, attempts = {_CLAIMS}.attempts + 1 "
             f"WHERE {_CLAIMS}.expires < clock_timestamp() "
             "RETURNING token, attempts",
-            (os.fsencode(path), self.owner, self.lease),
+            (self._key(path), self.owner, self.lease),
         )
         if not rows:
             rows = self._take_from_the_dead(path)
@@ -91,16 +96,14 @@ class Claims:
     def _take_from_the_dead(self, path: str) -> list[tuple]:
         """A live claim whose holder was a process of this machine that is gone (killed, or
         cut off from the server) is taken over now, not when its lease runs out."""
-        rows = self._sql(
-            f"SELECT owner, token FROM {_CLAIMS} WHERE path = %s", (os.fsencode(path),)
-        )
+        rows = self._sql(f"SELECT owner, token FROM {_CLAIMS} WHERE path = %s", (self._key(path),))
         if not rows or not _dead_here(rows[0][0]):
             return []
         return self._sql(
             f"UPDATE {_CLAIMS} SET owner = %s, token = nextval('{SCHEMA}.claim_tokens'), "
             "expires = clock_timestamp() + make_interval(secs => %s), attempts = attempts + 1 "
             "WHERE path = %s AND token = %s RETURNING token, attempts",
-            (self.owner, self.lease, os.fsencode(path), rows[0][1]),
+            (self.owner, self.lease, self._key(path), rows[0][1]),
         )
 
     def held_elsewhere(self, paths: list[str]) -> set[str]:
@@ -110,9 +113,9 @@ class Claims:
         rows = self._sql(
             f"SELECT path, owner FROM {_CLAIMS} WHERE path = ANY(%s) AND owner <> %s "
             "AND expires >= clock_timestamp()",
-            ([os.fsencode(p) for p in paths], self.owner),
+            ([self._key(p) for p in paths], self.owner),
         )
-        return {os.fsdecode(bytes(r[0])) for r in rows if not _dead_here(r[1])}
+        return {self.roots.local(os.fsdecode(bytes(r[0]))) for r in rows if not _dead_here(r[1])}
 
     def done(self, path: str) -> None:
         """Forget a claim the commit ended (or that was lost)."""
@@ -125,7 +128,7 @@ class Claims:
         if token is not None:
             self._sql(
                 f"DELETE FROM {_CLAIMS} WHERE path = %s AND token = %s",
-                (os.fsencode(path), token),
+                (self._key(path), token),
             )
             self.done(path)
 
@@ -154,7 +157,7 @@ class Claims:
             for path, token in held:
                 self._sql(
                     f"DELETE FROM {_CLAIMS} WHERE path = %s AND token = %s",
-                    (os.fsencode(path), token),
+                    (self._key(path), token),
                 )
         except Exception:
             pass  # they run out by themselves

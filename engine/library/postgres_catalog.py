@@ -16,8 +16,9 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from engine.library.catalog import (
     sound_vector,
     vector_crc,
 )
+from engine.library.roots import Roots
 from engine.vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from engine.models.faces import NewFace
 
 SCHEMA = "ris"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS = {
     1: f"""
     CREATE TABLE {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,15 +91,25 @@ _MIGRATIONS = {
     );
     ALTER TABLE {SCHEMA}.files ADD COLUMN indexer TEXT;  -- host:pid that committed it
     """,
+    # the outbox (stores/base.py): ids of faces added or removed that a shared store has not
+    # caught up with yet, queued by the commit that changed them; the meta row is always
+    # there, so that a commit can lock it while it decides whether to queue
+    3: f"""
+    CREATE TABLE {SCHEMA}.outbox (face_id BIGINT PRIMARY KEY);
+    INSERT INTO {SCHEMA}.meta VALUES ('{LibraryKey.OUTBOX_TOKEN}', '')
+        ON CONFLICT (key) DO NOTHING;
+    """,
 }
 # advisory lock keys (one namespace for ris: the first key of the two-key form)
 LOCK_NAMESPACE = 0x7269  # "ri"
 LOCK_SCHEMA = 1  # creating or upgrading the schema, migrating into it
 LOCK_WRITER = 2  # an index run, a repair
+LOCK_OUTBOX = 3  # enrolling a shared store in the outbox (one process at a time)
 
 _FILES = f"{SCHEMA}.files"
 _FACES = f"{SCHEMA}.faces"
 _META = f"{SCHEMA}.meta"
+_OUTBOX = f"{SCHEMA}.outbox"
 
 
 def is_postgres_uri(value: str | None) -> bool:
@@ -179,8 +191,10 @@ class AdvisoryLock:
     """A PostgreSQL session advisory lock on a connection of its own: held until released or
     until the connection ends (the server releases it when this process dies, on any host)."""
 
-    def __init__(self, uri: str, key: int, busy: str, shared: bool = False) -> None:
-        self.uri, self.key, self.busy, self.shared = uri, key, busy, shared
+    def __init__(
+        self, uri: str, key: int, busy: str, shared: bool = False, wait: bool = False
+    ) -> None:
+        self.uri, self.key, self.busy, self.shared, self.wait = uri, key, busy, shared, wait
         self._db: psycopg.Connection | None = None
 
     def __enter__(self) -> AdvisoryLock:
@@ -189,10 +203,10 @@ class AdvisoryLock:
         db = connect(self.uri)
         with reported(self.uri):
             how = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
-            got = db.execute(
-                f"SELECT {how}(%s, %s)",  # type: ignore[arg-type]
-                (LOCK_NAMESPACE, self.key),
-            ).fetchone()
+            sql = f"SELECT {how}(%s, %s)"
+            if self.wait:  # it returns nothing, once the lock is had
+                sql = f"SELECT true FROM {how.replace('_try', '')}(%s, %s)"
+            got = db.execute(sql, (LOCK_NAMESPACE, self.key)).fetchone()  # type: ignore[arg-type]
         if not (got and got[0]):
             holder = _holder(db, self.key)
             db.close()
@@ -231,8 +245,11 @@ class PostgresCatalog(Catalog):
     """The library's catalog on PostgreSQL. `read_only`: never write (a searcher; a role
     without write rights is found out and opened so)."""
 
-    def __init__(self, uri: str, read_only: bool | None = None) -> None:  # noqa: D107
+    def __init__(  # noqa: D107
+        self, uri: str, read_only: bool | None = None, roots: Roots | None = None
+    ) -> None:
         self.uri = uri
+        self.roots = roots or Roots()  # where this machine mounts the library's roots
         self.path = masked(uri)  # type: ignore[assignment]  # named in messages
         self.db = connect(uri)  # type: ignore[assignment]
         try:
@@ -302,6 +319,14 @@ class PostgresCatalog(Catalog):
     def _q(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self.pg.execute(sql, args)  # type: ignore[arg-type]
 
+    # paths: a root and the path under it (roots.py), kept as bytes -----------------------
+    def _key(self, path: str) -> bytes:
+        return os.fsencode(self.roots.key(path))
+
+    def _record(self, row: Sequence) -> FileRecord:
+        record = _file_record(row)
+        return replace(record, path=self.roots.local(record.path))
+
     # meta ---------------------------------------------------------------------------------
     def meta(self, key: LibraryKey) -> str | None:
         row = self._q(f"SELECT value FROM {_META} WHERE key = %s", (str(key),)).fetchone()
@@ -337,12 +362,77 @@ class PostgresCatalog(Catalog):
             (str(LibraryKey.FACES_VERSION),),
         )
 
+    # the outbox ---------------------------------------------------------------------------
+    keeps_outbox = True
+
+    def outbox_token(self) -> int | None:
+        value = self.meta(LibraryKey.OUTBOX_TOKEN)
+        return int(value) if value else None
+
+    @contextmanager
+    def enrolling(self) -> Iterator[None]:
+        with AdvisoryLock(self.uri, LOCK_OUTBOX, "enrolling the store", wait=True):
+            yield
+
+    def set_outbox_token(self, token: int) -> None:
+        with self.pg.transaction():
+            # waits for the commits deciding under the old value (they lock the row to share)
+            self._put_meta(LibraryKey.OUTBOX_TOKEN, str(token))
+
+    def _queue(self, *ids: Iterable[int] | np.ndarray) -> None:
+        """Inside a commit: queue the faces it changed, if a shared store is fed. The meta row
+        is locked to share, so a store enrolling meanwhile waits for this commit (and then
+        reads its faces) or is seen by it (and then finds them queued)."""
+        keys = sorted({int(k) for group in ids for k in group})
+        if not keys:
+            return
+        row = self._q(
+            f"SELECT value FROM {_META} WHERE key = %s FOR SHARE", (str(LibraryKey.OUTBOX_TOKEN),)
+        ).fetchone()
+        if row and row[0]:
+            self._q(
+                f"INSERT INTO {_OUTBOX} SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
+                (keys,),
+            )
+
+    def pending(self) -> np.ndarray:
+        rows = self._q(f"SELECT face_id FROM {_OUTBOX} ORDER BY face_id").fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def drain_outbox(self, carry: Callable[[np.ndarray, np.ndarray], None], batch: int) -> int:
+        done = 0
+        while True:
+            with self.pg.transaction():
+                rows = self._q(
+                    f"SELECT face_id FROM {_OUTBOX} ORDER BY face_id LIMIT %s "
+                    "FOR UPDATE SKIP LOCKED",
+                    (batch,),
+                ).fetchall()
+                ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+                if not len(ids):
+                    return done
+                present = np.asarray(
+                    [
+                        r[0]
+                        for r in self._q(
+                            f"SELECT id FROM {_FACES} WHERE id = ANY(%s) ORDER BY id",
+                            (ids.tolist(),),
+                        )
+                    ],
+                    dtype=np.int64,
+                )
+                carry(present, np.setdiff1d(ids, present))
+                self._q(f"DELETE FROM {_OUTBOX} WHERE face_id = ANY(%s)", (ids.tolist(),))
+            done += len(ids)
+            if len(ids) < batch:
+                return done
+
     # files --------------------------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:
         row = self._q(
-            f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE path = %s", (os.fsencode(path),)
+            f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE path = %s", (self._key(path),)
         ).fetchone()
-        return _file_record(row) if row else None
+        return self._record(row) if row else None
 
     def files(self, status: FileStatus | None = None) -> list[FileRecord]:
         sql = f"SELECT {_FILE_COLUMNS} FROM {_FILES}"
@@ -350,14 +440,14 @@ class PostgresCatalog(Catalog):
             rows = self._q(sql + " WHERE status = %s ORDER BY path", (str(status),))
         else:
             rows = self._q(sql + " ORDER BY path")
-        return [_file_record(r) for r in rows]
+        return [self._record(r) for r in rows]
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRecord]:
         keys = sorted({int(i) for i in ids})
         if not keys:
             return {}
         rows = self._q(f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE id = ANY(%s)", (keys,))
-        return {r[0]: _file_record(r) for r in rows}
+        return {r[0]: self._record(r) for r in rows}
 
     def save_indexed(
         self,
@@ -391,6 +481,7 @@ class PostgresCatalog(Catalog):
                         new.append(cur.fetchone()[0])  # type: ignore[index]
                         if not cur.nextset():
                             break
+            self._queue(removed, new)
             self._bump()
         return file_id, removed, np.asarray(new, dtype=np.int64)
 
@@ -407,6 +498,7 @@ class PostgresCatalog(Catalog):
             self._end_claim(path, fence)
             removed = self._drop_faces(path)
             self._upsert(path, kind, size, mtime_ns, FileStatus.FAILED, reason, None, 0, fence)
+            self._queue(removed)
             self._bump()
         return removed
 
@@ -415,15 +507,17 @@ class PostgresCatalog(Catalog):
         with self.pg.transaction():
             for path in paths:
                 removed.append(self._drop_faces(path))
-                self._q(f"DELETE FROM {_FILES} WHERE path = %s", (os.fsencode(path),))
+                self._q(f"DELETE FROM {_FILES} WHERE path = %s", (self._key(path),))
+            gone = np.concatenate(removed) if removed else np.zeros(0, np.int64)
+            self._queue(gone)
             self._bump()
-        return np.concatenate(removed) if removed else np.zeros(0, np.int64)
+        return gone
 
     def _drop_faces(self, path: str) -> np.ndarray:
         rows = self._q(
             f"DELETE FROM {_FACES} WHERE file_id = (SELECT id FROM {_FILES} WHERE path = %s) "
             "RETURNING id",
-            (os.fsencode(path),),
+            (self._key(path),),
         ).fetchall()
         return np.sort(np.asarray([r[0] for r in rows], dtype=np.int64))
 
@@ -435,7 +529,7 @@ class PostgresCatalog(Catalog):
             return
         row = self._q(
             f"DELETE FROM {SCHEMA}.claims WHERE path = %s AND token = %s RETURNING owner",
-            (os.fsencode(path), fence.token),
+            (self._key(path), fence.token),
         ).fetchone()
         if row is None:
             raise ClaimLost(
@@ -468,7 +562,7 @@ class PostgresCatalog(Catalog):
             "faces=excluded.faces, indexed_at=excluded.indexed_at, indexer=excluded.indexer "
             "RETURNING id",
             (
-                os.fsencode(path),
+                self._key(path),
                 str(kind),
                 size,
                 mtime_ns,
@@ -568,6 +662,7 @@ class PostgresCatalog(Catalog):
                     f"UPDATE {_FACES} SET vector = %s, vector_crc = %s WHERE id = %s",
                     (blob, vector_crc(blob), key),
                 )
+            self._queue(ids)
             self._bump()
 
     def files_of_faces(self, ids: np.ndarray) -> list[str]:
@@ -579,4 +674,4 @@ class PostgresCatalog(Catalog):
             "WHERE x.id = ANY(%s)",
             (keys,),
         )
-        return sorted(loaded_path(r[0]) for r in rows)
+        return sorted(self.roots.local(loaded_path(r[0])) for r in rows)

@@ -24,7 +24,7 @@ from engine.library.catalog import (
     sound_vector,
     vector_crc,
 )
-from engine.library.stores.base import VectorStore
+from engine.library.stores.base import VectorStore, enrolled, follows_outbox
 from engine.vocabulary import FileStatus, LibraryKey
 
 VECTOR_SAMPLE = 512  # vectors compared with the catalog's by `check` (keys are compared all)
@@ -128,9 +128,17 @@ def check_vectors(
     store: VectorStore, catalog: Catalog, damaged_file: bool, sample: int = VECTOR_SAMPLE
 ) -> VectorCheck:
     """Compare every key and a random sample of vectors with the catalog's, as stored (no
-    catching up first: a store behind the catalog is reported, not fixed)."""
+    catching up first: a store behind the catalog is reported, not fixed). A store fed by the
+    outbox is behind while changes are queued for it; those faces are in flight, not missing
+    or extra."""
     want = catalog.face_ids()
     have = store.keys()
+    if follows_outbox(store, catalog):
+        queued = catalog.pending()
+        behind = bool(len(queued)) or not enrolled(store, catalog)
+        want, have = np.setdiff1d(want, queued), np.setdiff1d(have, queued)
+    else:
+        behind = store.version != catalog.version
     both = np.intersect1d(want, have)
     rng = np.random.default_rng(0)
     picked = np.sort(rng.choice(both, min(sample, len(both)), replace=False)) if len(both) else both
@@ -148,7 +156,7 @@ def check_vectors(
         sampled=len(picked),
         differing=differing,
         damaged_file=damaged_file,
-        behind=store.version != catalog.version,
+        behind=behind,
     )
 
 

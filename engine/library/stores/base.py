@@ -12,11 +12,22 @@ the functions of this module move that version:
 A store whose version lags the catalog's is never trusted as current: the next reconcile
 catches it up from the catalog, so a crash between a catalog commit and a store save loses
 nothing.
+
+A store that many indexers write at once (a Milvus collection behind a PostgreSQL catalog)
+cannot follow one version: commits come from everywhere, in any order. It follows the
+catalog's *outbox* instead (`level`, `drain`): every commit queues the ids of the faces it
+added and removed in the same transaction, and whichever process finds them there upserts or
+deletes them in the store, then takes them off the queue. A crash at any moment leaves them
+queued, and doing them again changes nothing, so no vector is lost or held twice. Such a store
+is enrolled once by a full comparison; its version is then the outbox's token (kept in the
+catalog's meta too), so a store that was cleared, or fed while the library used another store,
+is compared in full again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -84,6 +95,9 @@ class VersionMark:
     def mark(self, version: int) -> None:
         self._version = version
 
+    def refresh(self) -> None:
+        """Read the recorded version again, where another process may have moved it."""
+
 
 class VectorStore(Protocol):
     """What every backend does. Keys are the catalog's face ids; vectors are unit length."""
@@ -107,6 +121,11 @@ class VectorStore(Protocol):
         durable at the next `save`."""
         ...
 
+    def refresh(self) -> None:
+        """Read the version as recorded again: a shared store's may have been moved by another
+        process since this one opened it (a file store's is this process's alone)."""
+        ...
+
     def describe(self) -> str:
         """One line for people: backend and where ('usearch /data/faces.usearch')."""
         ...
@@ -122,6 +141,11 @@ class VectorStore(Protocol):
     def add(self, entries: Entries) -> None:
         """Add vectors under new keys. Visible to this store's searches at once; durable at the
         next `save` (usearch) or when the server acknowledges (Milvus)."""
+        ...
+
+    def replace(self, entries: Entries) -> None:
+        """Add vectors under their keys, replacing any held (an upsert): what the outbox
+        carries, as several processes may carry one change, or one carry be done twice."""
         ...
 
     def remove(self, keys: np.ndarray) -> None:
@@ -178,16 +202,25 @@ def reconcile(store: VectorStore, catalog: Catalog, save: bool = False) -> bool:
     changed. With `save`, make that durable (the caller holds the writer lock)."""
     if is_current(store, catalog):
         return False
+    changed = _compare_in_full(store, catalog, store.add)
+    store.mark(catalog.version)
+    if save:
+        store.save()
+    return changed
+
+
+def _compare_in_full(
+    store: VectorStore, catalog: Catalog, write: Callable[[Entries], None]
+) -> bool:
+    """Stale keys out of the store, the catalog's missing faces in (by `write`, in batches);
+    True if anything changed."""
     want = catalog.face_ids()
     have = store.keys()
     stale = np.setdiff1d(have, want)
     missing = np.setdiff1d(want, have)
     store.remove(stale)
     for lo in range(0, len(missing), RECONCILE_BATCH):
-        store.add(Entries.from_catalog(catalog, missing[lo : lo + RECONCILE_BATCH]))
-    store.mark(catalog.version)
-    if save:
-        store.save()
+        write(Entries.from_catalog(catalog, missing[lo : lo + RECONCILE_BATCH]))
     return bool(len(stale) or len(missing))
 
 
@@ -198,8 +231,12 @@ def apply_change(
 
     The store is marked current only if it was current before the change; should it fail here,
     the catalog already holds the change and the store's version lags, so the next reconcile
-    catches it up.
+    catches it up. A store fed by the outbox carries what is queued instead (this change and
+    any other process's).
     """
+    if follows_outbox(store, catalog):
+        drain(store, catalog)
+        return
     was_current = store.version == catalog.version - 1
     store.remove(removed)
     if added is not None and len(added):
@@ -210,6 +247,63 @@ def apply_change(
 
 def adopt(store: VectorStore, catalog: Catalog) -> None:
     """A store just filled with every face of the catalog (a verified copy) becomes current,
-    durably."""
+    durably (and, fed by an outbox, enrolled in it: the caller holds the library whole)."""
+    if follows_outbox(store, catalog):
+        _enrol(store, catalog)
+        return
     store.mark(catalog.version)
     store.save()
+
+
+# the outbox: a store many indexers write at once ---------------------------------------------
+def follows_outbox(store: VectorStore, catalog: Catalog) -> bool:
+    """Whether the store follows the catalog's outbox rather than its version."""
+    return store.shared and catalog.keeps_outbox
+
+
+def enrolled(store: VectorStore, catalog: Catalog) -> bool:
+    """Whether the outbox feeds this store: every change since its last full comparison is
+    in the store or still queued."""
+    token = catalog.outbox_token()
+    return token is not None and store.version == token
+
+
+def level(store: VectorStore, catalog: Catalog, save: bool = False) -> bool:
+    """Make the store hold the catalog's faces: `reconcile` for a store of one writer; for one
+    fed by the outbox, a full comparison only if it is not enrolled, then `drain`. True if
+    anything changed."""
+    if not follows_outbox(store, catalog):
+        return reconcile(store, catalog, save)
+    changed = False
+    if not enrolled(store, catalog):
+        changed = _enrol(store, catalog)
+    return drain(store, catalog) > 0 or changed
+
+
+def _enrol(store: VectorStore, catalog: Catalog) -> bool:
+    """Compare the store with the catalog in full and enrol it in the outbox. The token is set
+    first: every commit after it queues its changes; every one before it is in what the
+    comparison reads. One process enrols at a time; the next finds the store enrolled."""
+    with catalog.enrolling():
+        store.refresh()
+        if enrolled(store, catalog):
+            return False
+        token = secrets.randbelow(2**62) + 2**40  # never a count of commits
+        catalog.set_outbox_token(token)
+        changed = _compare_in_full(store, catalog, store.replace)
+        store.mark(token)
+        store.save()
+    return changed
+
+
+def drain(store: VectorStore, catalog: Catalog) -> int:
+    """Carry the outbox's queued changes into the store (upserts and deletes), taking each off
+    the queue in the transaction that read it; how many were carried. Rows another process is
+    carrying are left to it."""
+
+    def carry(present: np.ndarray, gone: np.ndarray) -> None:
+        store.remove(gone)
+        if len(present):
+            store.replace(Entries.from_catalog(catalog, present))
+
+    return catalog.drain_outbox(carry, RECONCILE_BATCH)

@@ -11,7 +11,7 @@ import numpy as np
 
 from engine.errors import StoreError
 from engine.library.catalog import Catalog
-from engine.library.stores.base import Entries, VectorStore, adopt, reconcile
+from engine.library.stores.base import Entries, VectorStore, adopt, level
 
 BATCH = 8192
 SPOT_CHECKS = 200
@@ -24,7 +24,7 @@ def copy_store(
 ) -> tuple[int, int]:
     """Fill `target` with every vector of `source` (caught up with the catalog first); returns
     (vectors copied, vectors compared). The caller holds the writer lock."""
-    reconcile(source, catalog, save=True)
+    level(source, catalog, save=True)
     target.clear()
     total = len(source)
     done = 0

@@ -38,6 +38,7 @@ MAX_HITS = 16384  # Milvus' limit on the hits of one search
 TRACK_BITS = 24  # tracks per file < 16.7 million
 VERSION = "ris.version"
 LIBRARY = "ris.library"
+KEEPALIVE = {"grpc.keepalive_permit_without_calls": 0, "grpc.keepalive_time_ms": 60_000}
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")  # any other URI is a Lite file
 
 T = TypeVar("T")
@@ -85,7 +86,7 @@ class MilvusStore(VersionMark):
         self.shown = public_uri(uri)  # the URI as messages show it, secrets masked
         self.timeout, self.index_type, self.ndim = timeout, index_type, ndim
         self.lite = not is_server(uri)
-        self._version = -1
+        self._version = self._recorded = -1  # as marked here; as recorded on the server
         self.grouping = True  # searches grouped by appearance on the server (Milvus 2.4+)
         self.client = self._connect(token)
         exists = self._call("looking up the collection", self.client.has_collection, collection)
@@ -123,7 +124,17 @@ class MilvusStore(VersionMark):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         started = time.monotonic()
         try:
-            return MilvusClient(uri=self.uri, token=token or "", timeout=self.timeout)
+            # A connection of its own, closed with the store: pymilvus otherwise shares one
+            # per URI across the process and, after a long idle spell, "recovers" it, which a
+            # Milvus Lite server refuses ("Too many pings"). No keepalive pings while idle:
+            # that server (gRPC's defaults) allows one per 5 minutes and hangs up on more.
+            return MilvusClient(
+                uri=self.uri,
+                token=token or "",
+                timeout=self.timeout,
+                dedicated=True,
+                grpc_options=KEEPALIVE,
+            )
         except Exception as err:
             if time.monotonic() - started >= 0.9 * self.timeout:
                 raise StoreError(
@@ -181,7 +192,7 @@ class MilvusStore(VersionMark):
             consistency_level="Strong",
             properties={LIBRARY: self.library, VERSION: "-1"},
         )
-        self._version = -1
+        self._version = self._recorded = -1
 
     def _check(self) -> None:
         info = self._call("describing the collection", self.client.describe_collection, self.name)
@@ -203,7 +214,7 @@ class MilvusStore(VersionMark):
         state = self._call("loading the collection", self.client.get_load_state, self.name)
         if "Loaded" not in str(state.get("state", "")):
             self._call("loading the collection", self.client.load_collection, self.name)
-        self._version = int(props.get(VERSION, -1))
+        self._version = self._recorded = int(props.get(VERSION, -1))
 
     def describe(self) -> str:
         return f"milvus {self.shown} (collection {self.name})"
@@ -228,6 +239,13 @@ class MilvusStore(VersionMark):
 
     # writes -------------------------------------------------------------------------------
     def add(self, entries: Entries) -> None:
+        self._write(entries, self.client.insert)
+
+    def replace(self, entries: Entries) -> None:
+        # a Milvus server keeps every insert of a key as another row: an upsert keeps one
+        self._write(entries, self.client.upsert)
+
+    def _write(self, entries: Entries, write: Callable[..., Any]) -> None:
         keys = track_keys(entries.file_ids, entries.tracks)
         for lo in range(0, len(entries), BATCH_ROWS):
             hi = min(lo + BATCH_ROWS, len(entries))
@@ -242,7 +260,7 @@ class MilvusStore(VersionMark):
                     strict=True,
                 )
             ]
-            self._call("inserting vectors", self.client.insert, self.name, rows)
+            self._call("inserting vectors", write, self.name, rows)
 
     def remove(self, keys: np.ndarray) -> None:
         ids = [int(k) for k in keys]
@@ -257,12 +275,19 @@ class MilvusStore(VersionMark):
         unsealed rows are about ten times slower), while a server seals on its own schedule."""
         if self.lite:
             self._call("flushing", self.client.flush, self.name)
+        if self._version == self._recorded:  # unmoved: never write back a version another
+            return  # process has moved on since (the outbox token of a later enrolment)
         self._call(
             "recording the catalog version",
             self.client.alter_collection_properties,
             self.name,
             properties={VERSION: str(self._version)},
         )
+        self._recorded = self._version
+
+    def refresh(self) -> None:
+        info = self._call("describing the collection", self.client.describe_collection, self.name)
+        self._version = self._recorded = int((info.get("properties") or {}).get(VERSION, -1))
 
     # reads --------------------------------------------------------------------------------
     def keys(self) -> np.ndarray:

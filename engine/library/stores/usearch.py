@@ -71,6 +71,10 @@ class UsearchStore(VersionMark):
                 np.asarray(entries.vectors, dtype=np.float32),
             )
 
+    def replace(self, entries: Entries) -> None:
+        self.remove(entries.keys)
+        self.add(entries)
+
     def remove(self, keys: np.ndarray) -> None:
         if len(keys):
             self.index.remove(np.asarray(keys, dtype=np.int64))
