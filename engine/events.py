@@ -15,6 +15,7 @@ class IndexPlanned:
     unchanged: int  # skipped: indexed before (or failed before) and not changed since
     removed: int  # gone from disk, dropped from the index
     total_bytes: int  # of the files to index
+    moved: int = 0  # indexed before at another path (moved or renamed): not embedded again
 
 
 @dataclass(frozen=True)

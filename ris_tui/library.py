@@ -152,7 +152,8 @@ class LibraryPane(Vertical):
     def on_index_news(self, message: IndexNews) -> None:
         ev = message.event
         if isinstance(ev, IndexPlanned):
-            text = f"Indexing {ev.to_index} of {ev.files} files ({ev.unchanged} unchanged)…"
+            kept = f"{ev.unchanged} unchanged" + (f", {ev.moved} moved" if ev.moved else "")
+            text = f"Indexing {ev.to_index} of {ev.files} files ({kept})…"
             self.screen.query_one(StatusLine).say(text)
             self.query_one("#index-current", Static).update(plain(text))
         elif isinstance(ev, IndexProgressed):

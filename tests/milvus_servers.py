@@ -5,6 +5,7 @@ not, so only it shows duplicated vectors)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -55,6 +56,7 @@ class MilvusLiteServer:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class MilvusStandalone:
@@ -81,3 +83,4 @@ class MilvusStandalone:
 
     def stop(self) -> None:
         self.server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

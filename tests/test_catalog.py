@@ -111,6 +111,7 @@ def schema_2_catalog(path, vectors):
     db = sqlite3.connect(path)
     with db:
         db.execute("ALTER TABLE faces DROP COLUMN vector_crc")
+        db.execute("ALTER TABLE files DROP COLUMN fingerprint")
         for key, vector in vectors.items():
             db.execute("UPDATE faces SET vector = ? WHERE id = ?", (vector.tobytes(), key))
         db.execute("PRAGMA user_version = 2")

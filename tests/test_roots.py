@@ -99,3 +99,14 @@ def test_one_archive_mounted_at_different_places_is_one_library(tmp_path: Path, 
         b"archive:people/Lin-Manuel_Miranda.png": "indexed",
         str(other / "aoc.jpg").encode(): "indexed",
     }
+
+    # the share back, a file renamed on it: the same record under its new name, not embedded
+    share_b.rmdir()
+    share_b.with_name("away").rename(share_b)
+    ids = {bytes(r[0]): r[1] for r in _rows(pg_uri, f"SELECT path, id FROM {SCHEMA}.files")}
+    (share_b / "people" / "Lin-Manuel_Miranda.png").rename(share_b / "people" / "lmm.png")
+    renamed = run_ris(b, "index", str(share_b), "--data-dir", str(tmp_path / "b"))
+    assert "1 moved or renamed" in renamed.stderr and "nothing to re-embed" in renamed.stderr
+    now = {bytes(r[0]): r[1] for r in _rows(pg_uri, f"SELECT path, id FROM {SCHEMA}.files")}
+    assert now[b"archive:people/lmm.png"] == ids[b"archive:people/Lin-Manuel_Miranda.png"]
+    assert b"archive:people/Lin-Manuel_Miranda.png" not in now

@@ -370,6 +370,7 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         if isinstance(ev, IndexPlanned):
             print(
                 f"ris: {ev.files} files found: {ev.to_index} to index, {ev.unchanged} unchanged"
+                f"{f', {ev.moved} moved or renamed (kept, not embedded again)' if ev.moved else ''}"
                 f"{f', {ev.removed} gone from disk (dropped)' if ev.removed else ''}",
                 file=sys.stderr,
             )

@@ -29,11 +29,12 @@ from engine.events import (
     IndexProgressed,
     ModelsLoaded,
 )
-from engine.library.catalog import Catalog, Fence
+from engine.library.catalog import Catalog, Fence, FileRecord
 from engine.library.claims import MAX_ATTEMPTS, Claims
 from engine.library.stores.base import Entries, VectorStore, apply_change, level
 from engine.media.decoding import Decoder
 from engine.media.finding import MediaFile, WalkProblem, supported_types, walk
+from engine.media.fingerprint import fingerprint
 from engine.media.sampling import MediaInfo
 from engine.models.face_models import FaceModels
 from engine.models.faces import FramesRead, NewFace, faces_by_file
@@ -48,6 +49,7 @@ class Plan:
     unreadable: list[WalkProblem] = field(default_factory=list)  # reported; what is indexed stays
     unchanged: int = 0
     vanished: list[str] = field(default_factory=list)
+    moved: list[tuple[str, MediaFile]] = field(default_factory=list)  # (recorded path, now)
     found: int = 0
 
 
@@ -63,6 +65,7 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
     """
     p = Plan()
     seen: set[str] = set()
+    fresh: list[MediaFile] = []  # to index, and at a path the catalog has never held
     records = catalog.files()
     for item in walk(roots, skip):
         if str(item.path) in seen:
@@ -90,6 +93,8 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
             p.rejected.append((item, "empty file (0 bytes)"))
         else:
             p.to_index.append(item)
+            if old is None:
+                fresh.append(item)
     prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
     for folder in prefixes:  # an empty mount point is a share not mounted, not a deletion
         held = sum(1 for r in records if _under(r.path, folder))
@@ -111,7 +116,58 @@ def plan(roots: Sequence[Path], catalog: Catalog, retry_failed: bool, skip: Sequ
             and not any(_under(rec.path, k) for k in kept)
         ):
             p.vanished.append(rec.path)
+    if fresh:
+        _recognise_moves(p, fresh, records, prefixes, catalog)
     return p
+
+
+def _recognise_moves(
+    p: Plan,
+    fresh: list[MediaFile],
+    records: list[FileRecord],
+    prefixes: list[str],
+    catalog: Catalog,
+) -> None:
+    """New paths that are indexed files moved or renamed: taken off the work, their records to
+    be moved. A candidate is a record gone from its path: one this run would drop, or one
+    outside its folders whose folder is there and the file not (a file moved in from a folder
+    not given). A record whose folder is gone too is left alone: it may be on a share not
+    mounted now."""
+    gone = set(p.vanished)
+    sizes = {f.size for f in fresh}
+    candidates = [
+        r.path
+        for r in records
+        if r.size in sizes
+        and r.status == FileStatus.INDEXED
+        and (
+            r.path in gone
+            or (
+                os.path.isabs(r.path)
+                and not any(_under(r.path, pre) for pre in prefixes)
+                and os.path.isdir(os.path.dirname(r.path))
+                and not os.path.lexists(r.path)
+            )
+        )
+    ]
+    if not candidates:
+        return
+    size_of = {r.path: r.size for r in records}
+    waiting: dict[tuple[int, bytes], list[str]] = {}
+    for path, print_ in sorted(catalog.fingerprints(candidates).items()):
+        waiting.setdefault((size_of[path], print_), []).append(path)
+    waiting_sizes = {size for size, _ in waiting}
+    for f in fresh:
+        if f.size not in waiting_sizes:
+            continue
+        now = fingerprint(f.path)
+        olds = waiting.get((f.size, now)) if now else None
+        if olds:
+            old = olds.pop(0)
+            p.moved.append((old, f))
+            p.to_index.remove(f)
+            if old in gone:
+                p.vanished.remove(old)
 
 
 STARTING = "loading the face models…"  # the first progress of a run, before any frame
@@ -144,9 +200,15 @@ class Indexer:
 
     def run(self, work: Plan) -> Iterator[IndexEvent]:
         t0 = time.monotonic()
+        moved = self._move(work)
         total_bytes = sum(f.size for f in work.to_index)
         yield IndexPlanned(
-            work.found, len(work.to_index), work.unchanged, len(work.vanished), total_bytes
+            work.found,
+            len(work.to_index),
+            work.unchanged,
+            len(work.vanished),
+            total_bytes,
+            moved,
         )
         if work.to_index:  # the models load now: said first (they take seconds), then where
             if not self.models.loaded:
@@ -342,7 +404,13 @@ class Indexer:
         else:  # a photo: each face is an appearance of its own (never averaged with the others)
             faces = [replace(x, track=k) for k, x in enumerate(faces)]
         file_id, removed, new = self.catalog.save_indexed(
-            str(f.path), f.size, f.mtime_ns, info, faces, self._fence(str(f.path))
+            str(f.path),
+            f.size,
+            f.mtime_ns,
+            info,
+            faces,
+            self._fence(str(f.path)),
+            fingerprint(f.path),
         )
         added = None
         if faces:  # the vectors in hand, with the fields a store keeps beside them
@@ -355,6 +423,18 @@ class Indexer:
             )
         apply_change(self.vectors, self.catalog, removed, added)
         return FileIndexed(str(f.path), f.kind, info.samples, len(faces))
+
+    def _move(self, work: Plan) -> int:
+        """Moves the records of the plan's moved files to their new paths (their faces and
+        vectors are kept: nothing is embedded again); how many moved. One that cannot (another
+        indexer moved or indexed it first) is indexed, unless it is recorded by now."""
+        moved = 0
+        for old, f in work.moved:
+            if self.catalog.move(old, str(f.path), f.mtime_ns):
+                moved += 1
+            elif self.catalog.file(str(f.path)) is None:
+                work.to_index.append(f)
+        return moved
 
     def _fence(self, path: str) -> Fence | None:
         """The claim a file's commit is made under (None: no shared work), no longer renewed:

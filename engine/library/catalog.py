@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 import numpy as np
@@ -25,7 +26,8 @@ from engine.media.sampling import MediaInfo
 from engine.models.faces import NewFace
 from engine.vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
-SCHEMA_VERSION = 3
+T = TypeVar("T")
+SCHEMA_VERSION = 4
 _MIGRATIONS = {
     1: """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,10 +69,15 @@ _MIGRATIONS = {
     ALTER TABLE faces ADD COLUMN vector_crc INTEGER;  -- CRC-32 of vector's bytes
     UPDATE faces SET vector_crc = ris_crc32(vector);
     """,
+    # what recognises a moved or renamed file (media/fingerprint.py); none for files before
+    4: """
+    ALTER TABLE files ADD COLUMN fingerprint BLOB;
+    """,
 }
 # migrations a read-only catalog may go without: its answers are the older ones (2), or what
-# it lacks is asked for only by `ris check`, which then checks the vectors by their norm (3)
-_READERS_MAY_SKIP = {2, 3}
+# it lacks is asked for only by `ris check`, which then checks the vectors by their norm (3),
+# or only by an index run (4)
+_READERS_MAY_SKIP = {2, 3, 4}
 
 
 @dataclass(frozen=True)
@@ -285,6 +292,7 @@ class Catalog:
         info: MediaInfo,
         faces: Sequence[NewFace],
         fence: Fence | None = None,
+        fingerprint: bytes | None = None,
     ) -> tuple[int, np.ndarray, np.ndarray]:
         """Record a file and its faces in one transaction; (file id, removed keys, new keys)."""
         with self.db:
@@ -292,6 +300,7 @@ class Catalog:
             file_id = self._upsert(
                 path, info.kind, size, mtime_ns, FileStatus.INDEXED, None, info, len(faces)
             )
+            self.db.execute("UPDATE files SET fingerprint = ? WHERE id = ?", (fingerprint, file_id))
             new = [
                 self.db.execute(
                     "INSERT INTO faces (file_id, t, track, x1, y1, x2, y2, prob, vector, "
@@ -310,6 +319,30 @@ class Catalog:
             ]
             self._bump()
         return file_id, removed, np.asarray(new, dtype=np.int64)
+
+    def fingerprints(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """The fingerprints of those indexed files that have one (media/fingerprint.py)."""
+        out: dict[str, bytes] = {}
+        for chunk in _chunks([stored_path(p) for p in paths]):
+            marks = ",".join("?" * len(chunk))
+            for path, print_ in self.db.execute(
+                f"SELECT path, fingerprint FROM files WHERE path IN ({marks}) "
+                "AND status = 'indexed' AND fingerprint IS NOT NULL",
+                chunk,
+            ):
+                out[loaded_path(path)] = bytes(print_)
+        return out
+
+    def move(self, old: str, new: str, mtime_ns: int) -> bool:
+        """A file moved or renamed: its record (faces and all) now at `new`. False, changing
+        nothing, where `old` is gone or `new` is already recorded."""
+        with self.db:
+            cur = self.db.execute(
+                "UPDATE files SET path = ?, mtime_ns = ? WHERE path = ? "
+                "AND NOT EXISTS (SELECT 1 FROM files WHERE path = ?)",
+                (stored_path(new), mtime_ns, stored_path(old), stored_path(new)),
+            )
+        return cur.rowcount == 1
 
     def save_failed(
         self,
@@ -582,6 +615,6 @@ def _face_rows(rows: list, vectors: np.ndarray | None = None) -> FaceRows:
     return FaceRows(ints[:, 0], ints[:, 1], ints[:, 2], arr[:, 3], arr[:, 4:8], vectors)
 
 
-def _chunks(items: list[int], size: int = 900) -> Iterable[list[int]]:
+def _chunks(items: list[T], size: int = 900) -> Iterable[list[T]]:
     for lo in range(0, len(items), size):
         yield items[lo : lo + size]

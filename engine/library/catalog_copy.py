@@ -81,8 +81,9 @@ def _copy(
     with db.cursor() as cur:
         cur.executemany(f"INSERT INTO {SCHEMA}.meta VALUES (%s, %s)", meta)
         files = 0
-        with cur.copy(f"COPY {SCHEMA}.files ({_FILE_COLUMNS}) FROM STDIN") as copy:
-            for row in src.execute(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id"):
+        columns = _file_columns(source)
+        with cur.copy(f"COPY {SCHEMA}.files ({columns}) FROM STDIN") as copy:
+            for row in src.execute(f"SELECT {columns} FROM files ORDER BY id"):
                 copy.write_row((row[0], target._key(loaded_path(row[1])), *row[2:]))
                 files += 1
         faces = 0
@@ -118,6 +119,13 @@ def _last_id(source: Catalog, table: str) -> int:
     return max(int(top), int(row[0]) if row else 0)
 
 
+def _file_columns(source: Catalog) -> str:
+    """The files' columns to copy: with their fingerprints where the source keeps them (a
+    catalog opened read-only may predate them)."""
+    have = {row[1] for row in source.db.execute("PRAGMA table_info(files)")}
+    return _FILE_COLUMNS + (", fingerprint" if "fingerprint" in have else "")
+
+
 def _verify(source: Catalog, target: PostgresCatalog, counts: CatalogCopy) -> None:
     """Every row of the copy equal to its source row, vectors byte for byte."""
 
@@ -134,9 +142,10 @@ def _verify(source: Catalog, target: PostgresCatalog, counts: CatalogCopy) -> No
             raise UserError("the copy has more rows than the source")
         theirs.close()
 
+    columns = _file_columns(source)
     for a, b in pairs(
-        f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id",
-        f"SELECT {_FILE_COLUMNS} FROM {SCHEMA}.files ORDER BY id",
+        f"SELECT {columns} FROM files ORDER BY id",
+        f"SELECT {columns} FROM {SCHEMA}.files ORDER BY id",
     ):
         name = target.roots.local(os.fsdecode(bytes(b[1])))
         if (a[0], loaded_path(a[1]), *a[2:]) != (b[0], name, *b[2:]):

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from engine.models.faces import NewFace
 
 SCHEMA = "ris"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _MIGRATIONS = {
     1: f"""
     CREATE TABLE {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,6 +98,10 @@ _MIGRATIONS = {
     CREATE TABLE {SCHEMA}.outbox (face_id BIGINT PRIMARY KEY);
     INSERT INTO {SCHEMA}.meta VALUES ('{LibraryKey.OUTBOX_TOKEN}', '')
         ON CONFLICT (key) DO NOTHING;
+    """,
+    # what recognises a moved or renamed file (media/fingerprint.py); none for files before
+    4: f"""
+    ALTER TABLE {SCHEMA}.files ADD COLUMN fingerprint BYTEA;
     """,
 }
 # advisory lock keys (one namespace for ris: the first key of the two-key form)
@@ -457,6 +461,7 @@ class PostgresCatalog(Catalog):
         info: MediaInfo,
         faces: Sequence[NewFace],
         fence: Fence | None = None,
+        fingerprint: bytes | None = None,
     ) -> tuple[int, np.ndarray, np.ndarray]:
         with self.pg.transaction():
             self._end_claim(path, fence)
@@ -464,6 +469,7 @@ class PostgresCatalog(Catalog):
             file_id = self._upsert(
                 path, info.kind, size, mtime_ns, FileStatus.INDEXED, None, info, len(faces), fence
             )
+            self._q(f"UPDATE {_FILES} SET fingerprint = %s WHERE id = %s", (fingerprint, file_id))
             new: list[int] = []
             if faces:
                 blobs = [np.asarray(f.vector, np.float32).tobytes() for f in faces]
@@ -484,6 +490,24 @@ class PostgresCatalog(Catalog):
             self._queue(removed, new)
             self._bump()
         return file_id, removed, np.asarray(new, dtype=np.int64)
+
+    def fingerprints(self, paths: Iterable[str]) -> dict[str, bytes]:
+        keys = {self._key(p): p for p in paths}
+        rows = self._q(
+            f"SELECT path, fingerprint FROM {_FILES} WHERE path = ANY(%s) "
+            "AND status = 'indexed' AND fingerprint IS NOT NULL",
+            (list(keys),),
+        )
+        return {keys[bytes(path)]: bytes(print_) for path, print_ in rows}
+
+    def move(self, old: str, new: str, mtime_ns: int) -> bool:
+        with self.pg.transaction():
+            cur = self._q(
+                f"UPDATE {_FILES} SET path = %s, mtime_ns = %s WHERE path = %s "
+                f"AND NOT EXISTS (SELECT 1 FROM {_FILES} WHERE path = %s)",
+                (self._key(new), mtime_ns, self._key(old), self._key(new)),
+            )
+        return bool(cur.rowcount == 1)
 
     def save_failed(
         self,
