@@ -161,3 +161,23 @@ def test_a_change_marks_the_store_current_only_if_it_was(tmp_path, backend):
     assert store.version == cat.version - 2 and len(store) == 20
     assert reconcile(store, cat) and len(store) == 21 and store.version == cat.version
     store.close()
+
+
+def test_check_compares_keys_range_by_range_as_in_one_pass(tmp_path, backend):
+    """`ris check` reads the keys of a range of ids at a time (bounded memory at 10 M faces):
+    what it finds is what one pass over every key finds, on either store."""
+    from engine.library.repair import check_vectors
+
+    cat, keys, vecs = filled(tmp_path, n=20)
+    store = opener(backend, tmp_path)(cat)
+    reconcile(store, cat, save=True)
+    store.remove(keys[[3, 11]])  # two missing
+    stray = int(keys.max()) + 5  # past the catalog's last id: the open-ended last range
+    store.add(entries([stray], vecs[:1]))
+    found = [check_vectors(store, cat, False, span=span) for span in (3, 7, 10**6)]
+    assert [(c.faces, c.vectors, c.missing, c.extra, c.differing) for c in found] == [
+        (20, 19, 2, 1, 0)
+    ] * 3
+    assert all(c.sampled == 18 for c in found)  # every key held by both, at this size
+    assert np.sort(store.keys(int(keys[5]), int(keys[9]))).tolist() == keys[5:9].tolist()
+    store.close()

@@ -423,10 +423,16 @@ class Catalog:
     def face_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
 
-    def face_ids(self) -> np.ndarray:
-        return np.fromiter(
-            (r[0] for r in self.db.execute("SELECT id FROM faces ORDER BY id")), dtype=np.int64
+    def top_face_id(self) -> int:
+        """The highest face id held (0: none)."""
+        return int(self.db.execute("SELECT max(id) FROM faces").fetchone()[0] or 0)
+
+    def face_ids(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """The face ids from `lo` up to `hi` (excluded; None: no end), in order."""
+        rows = self.db.execute(
+            "SELECT id FROM faces WHERE id >= ? AND id < ? ORDER BY id", (lo, _end(hi))
         )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         out = np.zeros((len(ids), EMBEDDING_DIM), dtype=np.float32)
@@ -613,6 +619,11 @@ def _face_rows(rows: list, vectors: np.ndarray | None = None) -> FaceRows:
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, 8)
     ints = arr[:, :3].astype(np.int64)
     return FaceRows(ints[:, 0], ints[:, 1], ints[:, 2], arr[:, 3], arr[:, 4:8], vectors)
+
+
+def _end(hi: int | None) -> int:
+    """An exclusive upper bound on ids for SQL: None is past every id."""
+    return 2**63 - 1 if hi is None else hi
 
 
 def _chunks(items: list[T], size: int = 900) -> Iterable[list[T]]:

@@ -609,8 +609,14 @@ class PostgresCatalog(Catalog):
     def face_count(self) -> int:
         return int(self._q(f"SELECT COUNT(*) FROM {_FACES}").fetchone()[0])
 
-    def face_ids(self) -> np.ndarray:
-        rows = self._q(f"SELECT id FROM {_FACES} ORDER BY id").fetchall()
+    def top_face_id(self) -> int:
+        return int(self._q(f"SELECT max(id) FROM {_FACES}").fetchone()[0] or 0)
+
+    def face_ids(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        rows = self._q(
+            f"SELECT id FROM {_FACES} WHERE id >= %s AND id < %s ORDER BY id",
+            (lo, 2**63 - 1 if hi is None else hi),
+        ).fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
     def vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:

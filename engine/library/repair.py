@@ -28,6 +28,7 @@ from engine.library.stores.base import VectorStore, enrolled, follows_outbox
 from engine.vocabulary import FileStatus, LibraryKey
 
 VECTOR_SAMPLE = 512  # vectors compared with the catalog's by `check` (keys are compared all)
+CHECK_SPAN = 1_000_000  # face ids whose keys `check` compares at once
 
 
 @dataclass(frozen=True)
@@ -125,35 +126,53 @@ def catalog_problems(catalog: Catalog) -> tuple[str, ...]:
 
 
 def check_vectors(
-    store: VectorStore, catalog: Catalog, damaged_file: bool, sample: int = VECTOR_SAMPLE
+    store: VectorStore,
+    catalog: Catalog,
+    damaged_file: bool,
+    sample: int = VECTOR_SAMPLE,
+    span: int = CHECK_SPAN,
 ) -> VectorCheck:
     """Compare every key and a random sample of vectors with the catalog's, as stored (no
     catching up first: a store behind the catalog is reported, not fixed). A store fed by the
     outbox is behind while changes are queued for it; those faces are in flight, not missing
-    or extra."""
-    want = catalog.face_ids()
-    have = store.keys()
+    or extra.
+
+    Keys are compared a range of `span` ids at a time (the last range open-ended, for keys
+    past the catalog's), so memory stays bounded however large the library."""
+    queued = np.zeros(0, np.int64)
     if follows_outbox(store, catalog):
         queued = catalog.pending()
         behind = bool(len(queued)) or not enrolled(store, catalog)
-        want, have = np.setdiff1d(want, queued), np.setdiff1d(have, queued)
     else:
         behind = store.version != catalog.version
-    both = np.intersect1d(want, have)
+    top = catalog.top_face_id()
+    rate = sample / max(1, catalog.face_count())
     rng = np.random.default_rng(0)
-    picked = np.sort(rng.choice(both, min(sample, len(both)), replace=False)) if len(both) else both
-    differing = 0
-    if len(picked):
-        ours = catalog.vectors(picked)
-        theirs = store.get(picked)
-        differing = int(np.sum(np.max(np.abs(ours - theirs), axis=1) > 1e-4))
+    held = faces = missing = extra = sampled = differing = 0
+    starts = range(0, top + 1, max(1, span))
+    for lo in starts:
+        hi = lo + span if lo + span <= top else None  # the last: everything from lo on
+        want = np.setdiff1d(catalog.face_ids(lo, hi), queued)
+        have = np.setdiff1d(store.keys(lo, hi), queued)
+        held, faces = held + len(have), faces + len(want)
+        missing += len(np.setdiff1d(want, have))
+        extra += len(np.setdiff1d(have, want))
+        both = np.intersect1d(want, have)
+        take = min(len(both), int(np.ceil(rate * len(both))), sample - sampled)
+        if take > 0:
+            picked = np.sort(rng.choice(both, take, replace=False))
+            ours, theirs = catalog.vectors(picked), store.get(picked)
+            differing += int(np.sum(np.max(np.abs(ours - theirs), axis=1) > 1e-4))
+            sampled += take
+        if hi is None:
+            break
     return VectorCheck(
         store=store.describe(),
-        vectors=len(have),
-        faces=len(want),
-        missing=len(np.setdiff1d(want, have)),
-        extra=len(np.setdiff1d(have, want)),
-        sampled=len(picked),
+        vectors=held,
+        faces=faces,
+        missing=missing,
+        extra=extra,
+        sampled=sampled,
         differing=differing,
         damaged_file=damaged_file,
         behind=behind,

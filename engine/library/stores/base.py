@@ -134,8 +134,9 @@ class VectorStore(Protocol):
         """How many vectors the store holds."""
         ...
 
-    def keys(self) -> np.ndarray:
-        """Every key held (int64), in no particular order."""
+    def keys(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """The keys held (int64) from `lo` up to `hi` (excluded; None: no end), in no
+        particular order."""
         ...
 
     def add(self, entries: Entries) -> None:

@@ -290,17 +290,23 @@ class MilvusStore(VersionMark):
         self._version = self._recorded = int((info.get("properties") or {}).get(VERSION, -1))
 
     # reads --------------------------------------------------------------------------------
-    def keys(self) -> np.ndarray:
-        out = [keys for keys, _ in self._scan(16384, ["id"])]
+    def keys(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        where = " and ".join(
+            ([f"id >= {int(lo)}"] if lo > 0 else [])
+            + ([f"id < {int(hi)}"] if hi is not None else [])
+        )
+        out = [keys for keys, _ in self._scan(16384, ["id"], where)]
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
-    def _scan(self, batch: int, fields: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _scan(
+        self, batch: int, fields: list[str], where: str = ""
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         it = self._call(
             "reading vectors",
             self.client.query_iterator,
             self.name,
             batch_size=batch,
-            filter="",
+            filter=where,
             output_fields=fields,
         )
         try:

@@ -59,10 +59,13 @@ class UsearchStore(VersionMark):
     def describe(self) -> str:
         return f"usearch {self.path}"
 
-    def keys(self) -> np.ndarray:
+    def keys(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         if not len(self.index):
             return np.zeros(0, np.int64)
-        return np.asarray(self.index.keys, dtype=np.int64)
+        keys = np.asarray(self.index.keys, dtype=np.int64)
+        if lo > 0:
+            keys = keys[keys >= lo]
+        return keys if hi is None else keys[keys < hi]
 
     def add(self, entries: Entries) -> None:
         if len(entries):
