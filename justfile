@@ -82,3 +82,7 @@ lint: setup
 # the catalog's commit, claim and lookup rates, SQLite against PostgreSQL (URI: an empty database)
 bench-catalog uri *args: setup
     "{{bin}}/python" -m engine.tools.bench_catalog --catalog {{uri}} {{args}}
+
+# one `ris index` against two at once on one folder, each pinned to a core (URI: a database ris may empty)
+bench-indexers uri folder *args: setup
+    "{{bin}}/python" -m engine.tools.bench_indexers --catalog {{uri}} {{folder}} {{args}}

@@ -108,6 +108,32 @@ def test_a_newer_schema_is_refused_with_a_hint(pg_uri: str, postgres):
     assert err.value.exit_code == 2 and "upgrade ris" in err.value.hint
 
 
+def test_indexers_started_at_once_on_a_new_database_all_open_it(pg_uri: str):
+    """One creates the schema; the others wait for it instead of failing as busy."""
+    import threading
+
+    start, errors = threading.Barrier(6), []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            cat = PostgresCatalog(pg_uri)
+            cat.library_id()
+            cat.close()
+        except Exception as err:  # noqa: BLE001  # what a thread met is asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    cat = PostgresCatalog(pg_uri, read_only=True)
+    assert cat.face_count() == 0 and len({cat.library_id()}) == 1
+    cat.close()
+
+
 def test_one_writer_at_a_time_on_every_machine(pg_uri: str):
     PostgresCatalog(pg_uri).close()
     with (

@@ -94,7 +94,6 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
                 stderr=subprocess.STDOUT,
             )
         )
-        time.sleep(0.3)  # the first creates the schema; the others find it
     by_pid = {p.pid: p for p in procs}
 
     def pid(owner: str) -> int:

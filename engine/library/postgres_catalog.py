@@ -106,6 +106,7 @@ _MIGRATIONS = {
 }
 # advisory lock keys (one namespace for ris: the first key of the two-key form)
 LOCK_NAMESPACE = 0x7269  # "ri"
+SCHEMA_PATIENCE = 30.0  # seconds a ris waits for another that creates or upgrades the schema
 LOCK_SCHEMA = 1  # creating or upgrading the schema, migrating into it
 LOCK_WRITER = 2  # an index run, a repair
 LOCK_OUTBOX = 3  # enrolling a shared store in the outbox (one process at a time)
@@ -196,9 +197,17 @@ class AdvisoryLock:
     until the connection ends (the server releases it when this process dies, on any host)."""
 
     def __init__(
-        self, uri: str, key: int, busy: str, shared: bool = False, wait: bool = False
+        self,
+        uri: str,
+        key: int,
+        busy: str,
+        shared: bool = False,
+        wait: bool = False,
+        patience: float = 0.0,
     ) -> None:
+        """`wait`: until the lock is had; `patience`: try for that many seconds, then fail."""
         self.uri, self.key, self.busy, self.shared, self.wait = uri, key, busy, shared, wait
+        self.patience = patience
         self._db: psycopg.Connection | None = None
 
     def __enter__(self) -> AdvisoryLock:
@@ -210,7 +219,11 @@ class AdvisoryLock:
             sql = f"SELECT {how}(%s, %s)"
             if self.wait:  # it returns nothing, once the lock is had
                 sql = f"SELECT true FROM {how.replace('_try', '')}(%s, %s)"
+            deadline = time.monotonic() + self.patience
             got = db.execute(sql, (LOCK_NAMESPACE, self.key)).fetchone()  # type: ignore[arg-type]
+            while not (got and got[0]) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                got = db.execute(sql, (LOCK_NAMESPACE, self.key)).fetchone()  # type: ignore[arg-type]
         if not (got and got[0]):
             holder = _holder(db, self.key)
             db.close()
@@ -304,7 +317,10 @@ class PostgresCatalog(Catalog):
                 f"the catalog {self.path} needs an upgrade, and this role may not write it",
                 "run ris once with a role that may (any command) to upgrade it",
             )
-        with AdvisoryLock(self.uri, LOCK_SCHEMA, "another ris is creating or upgrading the schema"):
+        # several indexers started at once on a new database: one creates the schema, the
+        # others wait for it (seconds); a migration into it (`ris migrate`) takes longer
+        busy = "another ris is creating, upgrading or migrating into the schema"
+        with AdvisoryLock(self.uri, LOCK_SCHEMA, busy, patience=SCHEMA_PATIENCE):
             version = self._schema_version()  # another may have done it meanwhile
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 with self.pg.transaction():

@@ -1,8 +1,9 @@
 """The catalog's own speed, SQLite against PostgreSQL, with synthetic faces (no models):
-commit rate (faces/s) with one writer and with several sharing the work by claims, claim rate,
-and the catalog lookups a search makes (the faces of 1,000 hits and their files).
+commit rate (faces/s) as the catalog grows, SQLite with one writer and PostgreSQL with several
+sharing the work by claims; claim rate; the catalog lookups a search makes (the faces of 1,000
+hits and their files) at the final size.
 
-    python -m engine.tools.bench_catalog --catalog postgresql://... [--faces 100000] [--writers 3]
+    python -m engine.tools.bench_catalog --catalog postgresql://... [--faces 1000000] [--writers 3]
 
 The PostgreSQL database must be empty (it is filled, then left as it is); the SQLite catalog is
 written in a temporary folder. Ratios are against SQLite measured in the same run.
@@ -14,6 +15,7 @@ import argparse
 import multiprocessing as mp
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -78,65 +80,96 @@ def _lookups(cat: Catalog, rounds: int = 20) -> float:
     return (time.perf_counter() - t0) / rounds
 
 
+def _claimer(uri: str, prefix: str, n: int) -> None:
+    from engine.library.claims import Claims
+
+    claims = Claims(uri)
+    try:
+        for k in range(n):
+            path = f"/claims/{prefix}/{k}"
+            claims.claim(path)
+            claims.release(path)
+    finally:
+        claims.close()
+
+
+def _in_processes(target: Callable[..., None], jobs: list[tuple]) -> float:
+    """Seconds for `target(*job)` for every job at once, one process each."""
+    procs = [mp.get_context("spawn").Process(target=target, args=job) for job in jobs]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    if any(p.exitcode for p in procs):
+        raise SystemExit("a writer failed")
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True, help="an empty PostgreSQL database")
     parser.add_argument("--faces", type=int, default=100_000)
     parser.add_argument("--writers", type=int, default=3)
+    parser.add_argument("--stages", type=int, default=4, help="rates told as the catalog grows")
     args = parser.parse_args(argv)
-    from engine.library.claims import Claims
     from engine.library.postgres_catalog import PostgresCatalog
 
-    files = max(1, args.faces // FACES_PER_FILE)
-    rows = []
+    files = max(args.stages, args.faces // FACES_PER_FILE)
+    bounds = [round(files * (k + 1) / args.stages) for k in range(args.stages)]
+    lite_rates, pg_rates = [], []
     with tempfile.TemporaryDirectory() as folder:
         lite = Catalog(Path(folder) / "catalog.sqlite")
-        t0 = time.perf_counter()
-        _fill(lite, range(files))
-        sqlite_rate = files * FACES_PER_FILE / (time.perf_counter() - t0)
-        rows.append(("SQLite, 1 writer", sqlite_rate))
+        lo = 0
+        for hi in bounds:
+            t0 = time.perf_counter()
+            _fill(lite, range(lo, hi))
+            lite_rates.append((hi - lo) * FACES_PER_FILE / (time.perf_counter() - t0))
+            lo = hi
         sqlite_lookup = _lookups(lite)
 
+        # one writer through claims on the first files, as a baseline for sharing
+        first = max(1, bounds[0] // 10)
+        t0 = time.perf_counter()
+        _writer(args.catalog, range(first))
+        one_writer = first * FACES_PER_FILE / (time.perf_counter() - t0)
+        lo = first
+        for hi in bounds:  # then all writers on the same files, sharing them by claims
+            seconds = _in_processes(_writer, [(args.catalog, range(lo, hi))] * args.writers)
+            pg_rates.append((hi - lo) * FACES_PER_FILE / seconds)
+            lo = hi
         pg = PostgresCatalog(args.catalog)
-        half = files // 2
-        t0 = time.perf_counter()
-        _writer(args.catalog, range(half))  # one writer, through claims
-        rows.append(("PostgreSQL, 1 writer", half * FACES_PER_FILE / (time.perf_counter() - t0)))
-        t0 = time.perf_counter()
-        procs = [
-            mp.get_context("spawn").Process(target=_writer, args=(args.catalog, range(half, files)))
-            for _ in range(args.writers)
-        ]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
-        shared = (files - half) * FACES_PER_FILE / (time.perf_counter() - t0)
-        rows.append((f"PostgreSQL, {args.writers} writers sharing by claims", shared))
         assert pg.face_count() == files * FACES_PER_FILE, "every file committed once"
         pg_lookup = _lookups(pg)
-
-        claims = Claims(args.catalog)
-        t0 = time.perf_counter()
         n = 2000
-        for k in range(n):
-            path = f"/claims/{k}"
-            claims.claim(path)
-            claims.release(path)
-        claim_rate = n / (time.perf_counter() - t0)
-        claims.close()
+        alone = n / _in_processes(_claimer, [(args.catalog, "alone", n)])
+        together = (
+            n
+            * args.writers
+            / _in_processes(_claimer, [(args.catalog, f"w{k}", n) for k in range(args.writers)])
+        )
         pg.close()
         lite.close()
 
+    print(f"catalog commit rate, synthetic faces ({FACES_PER_FILE} per file), as it grows:")
     print(
-        f"catalog commit rate, {files * FACES_PER_FILE:,} synthetic faces ({FACES_PER_FILE} per file)"
+        f"  {'faces in the catalog':>22}  {'SQLite, 1 writer':>17}  {args.writers} PostgreSQL writers"
     )
-    for name, rate in rows:
-        print(f"  {name:<44} {rate:>10,.0f} faces/s  {rate / sqlite_rate:5.2f}x SQLite")
-    print(f"claim + release, one process: {claim_rate:,.0f}/s")
+    for hi, a, b in zip(bounds, lite_rates, pg_rates, strict=True):
+        print(
+            f"  {hi * FACES_PER_FILE:>22,}  {a:>11,.0f} /s  {b:>11,.0f} /s  ({b / a:.2f}x SQLite)"
+        )
     print(
-        f"search lookups (1,000 hits' faces and files): SQLite {sqlite_lookup * 1000:.1f} ms, "
-        f"PostgreSQL {pg_lookup * 1000:.1f} ms ({pg_lookup / sqlite_lookup:.2f}x)"
+        f"PostgreSQL, 1 writer (first {first * FACES_PER_FILE:,} faces): {one_writer:,.0f} faces/s"
+    )
+    print(
+        f"claim + release: {alone:,.0f}/s in one process, {together:,.0f}/s in all from "
+        f"{args.writers} at once"
+    )
+    print(
+        f"search lookups at {files * FACES_PER_FILE:,} faces (1,000 hits' faces and files): "
+        f"SQLite {sqlite_lookup * 1000:.1f} ms, PostgreSQL {pg_lookup * 1000:.1f} ms "
+        f"({pg_lookup / sqlite_lookup:.2f}x)"
     )
 
 
