@@ -8,6 +8,7 @@ URIs answers as one searching the catalog alone; and a second run embeds nothing
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -53,6 +54,23 @@ def _rows(uri: str, sql: str) -> list[tuple]:
             return db.execute(sql).fetchall()  # type: ignore[arg-type]
         except psycopg.errors.UndefinedTable:
             return []  # the first indexer has not created the schema yet
+
+
+def _same_answer(shared: dict, alone: dict) -> None:
+    """Two `ris search --json` answers alike: the same files in the same order, each with the
+    same segments and scores within what vectors equal to 1e-5 allow."""
+    for kind in ("videos", "images"):
+        ours, theirs = shared[kind], alone[kind]
+        assert [x["path"] for x in ours] == [x["path"] for x in theirs], kind
+        for x, y in zip(ours, theirs, strict=True):
+            assert x["score"] == pytest.approx(y["score"], abs=1e-4), x["path"]
+            assert x["possible"] == y["possible"], x["path"]
+            spans = [
+                [(g["start"], g["end"], g["possible"]) for g in v.get("segments", [])]
+                for v in (x, y)
+            ]
+            assert spans[0] == spans[1], x["path"]
+    assert shared["videos"] or shared["images"]
 
 
 def _wait(what: str, check, timeout: float = 300.0):  # type: ignore[no-untyped-def]
@@ -211,6 +229,11 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
         "RIS_FACENET_WEIGHTS": ris_env["RIS_FACENET_WEIGHTS"],
         "RIS_CATALOG": uri,
     }
+    # ... and as a one-machine library (SQLite and usearch) of the same files, indexed by one
+    # process: the same files in the same order, the same segments
+    alone = tmp_path / "one-machine"
+    done = run_ris(ris_env, "index", str(media), "--data-dir", str(alone))
+    assert done.returncode == 0, done.stderr
     for query in (AOC_PHOTO, HAMILTON):
         answers = [
             run_ris(extra, "search", str(query), "--json", cwd=searcher)
@@ -218,6 +241,9 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
         ]
         assert all(a.returncode == 0 for a in answers), answers[0].stderr + answers[1].stderr
         assert answers[0].stdout == answers[1].stdout and answers[0].stdout.strip()
+        one = run_ris(ris_env, "search", str(query), "--json", "--data-dir", str(alone))
+        assert one.returncode == 0, one.stderr
+        _same_answer(json.loads(answers[0].stdout), json.loads(one.stdout))
     assert not list(searcher.iterdir())
 
     again = run_ris({**env}, "index", str(media), "--data-dir", str(tmp_path / "machine0"))
