@@ -376,7 +376,8 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
             )
             if not ev.to_index:
                 print(
-                    "ris: nothing to re-embed: every file is unchanged since the last run",
+                    "ris: nothing to re-embed: every file is unchanged since the last run"
+                    + (" (or moved, and recognised)" if ev.moved else ""),
                     file=sys.stderr,
                 )
         elif isinstance(ev, ModelsLoaded):
