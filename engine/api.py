@@ -136,7 +136,7 @@ class Engine:
         recorded = catalog.meta(LibraryKey.FACE_UPSCALE) if catalog else None
         if recorded:
             return FaceUpscale(recorded)
-        if catalog is not None and catalog.face_count():
+        if catalog is not None and catalog.has_faces():
             return FaceUpscale.AREA
         return FaceUpscale(self.settings.face_upscale)
 
@@ -146,7 +146,7 @@ class Engine:
         recorded = catalog.meta(LibraryKey.WEIGHTS_ID) if catalog else None
         path = catalog.meta(LibraryKey.WEIGHTS_PATH) if catalog and recorded else None
         weights = resolve_weights(self.settings.weights, recorded, path)
-        if recorded and catalog and weights.id != recorded and catalog.face_count():
+        if recorded and catalog and weights.id != recorded and catalog.has_faces():
             raise WeightsMismatchError(
                 f"this index was built with other FaceNet weights ({path or recorded})",
                 "search with the same --weights, or index into another --data-dir",
@@ -353,7 +353,7 @@ class Engine:
         top: int | None,
         possible_margin: float | None,
     ) -> SearchResult:
-        if not self.exists() or not self._get_catalog().face_count():
+        if not self.exists() or not self._get_catalog().has_faces():
             raise NothingIndexed(
                 f"nothing is indexed in {self.settings.data_dir}",
                 "run `ris index FOLDER` first, or point --data-dir at an index",

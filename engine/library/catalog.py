@@ -423,6 +423,10 @@ class Catalog:
     def face_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
 
+    def has_faces(self) -> bool:
+        """Whether any face is held (what a search asks: cheaper than counting them)."""
+        return bool(self.db.execute("SELECT EXISTS (SELECT 1 FROM faces)").fetchone()[0])
+
     def top_face_id(self) -> int:
         """The highest face id held (0: none)."""
         return int(self.db.execute("SELECT max(id) FROM faces").fetchone()[0] or 0)

@@ -339,6 +339,12 @@ class PostgresCatalog(Catalog):
     def _q(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self.pg.execute(sql, args)  # type: ignore[arg-type]
 
+    def _binary(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        """Rows in PostgreSQL's binary format: vectors come as their bytes, not as hex text
+        twice their size to decode (a search reads thousands)."""
+        with self.pg.cursor(binary=True) as cur:
+            return cur.execute(sql, args).fetchall()  # type: ignore[arg-type]
+
     # paths: a root and the path under it (roots.py), kept as bytes -----------------------
     def _key(self, path: str) -> bytes:
         return os.fsencode(self.roots.key(path))
@@ -625,6 +631,9 @@ class PostgresCatalog(Catalog):
     def face_count(self) -> int:
         return int(self._q(f"SELECT COUNT(*) FROM {_FACES}").fetchone()[0])
 
+    def has_faces(self) -> bool:
+        return bool(self._q(f"SELECT EXISTS (SELECT 1 FROM {_FACES})").fetchone()[0])
+
     def top_face_id(self) -> int:
         return int(self._q(f"SELECT max(id) FROM {_FACES}").fetchone()[0] or 0)
 
@@ -639,7 +648,7 @@ class PostgresCatalog(Catalog):
         out = np.zeros((len(ids), EMBEDDING_DIM), dtype=np.float32)
         where = {int(k): i for i, k in enumerate(ids)}
         if where:
-            for key, blob in self._q(
+            for key, blob in self._binary(
                 f"SELECT id, vector FROM {_FACES} WHERE id = ANY(%s)", (list(where),)
             ):
                 out[where[key]] = np.frombuffer(blob, dtype=np.float32)
@@ -658,11 +667,11 @@ class PostgresCatalog(Catalog):
         return _face_rows(rows)
 
     def file_faces(self, file_id: int) -> FaceRows:
-        rows = self._q(
+        rows = self._binary(
             f"SELECT id, file_id, track, t, x1, y1, x2, y2, vector FROM {_FACES} "
             "WHERE file_id = %s ORDER BY t, id",
             (int(file_id),),
-        ).fetchall()
+        )
         return _with_vectors(rows)
 
     def tracks_faces(self, tracks: Iterable[tuple[int, int]]) -> FaceRows:
@@ -671,7 +680,7 @@ class PostgresCatalog(Catalog):
         rows = (
             [
                 r
-                for r in self._q(
+                for r in self._binary(
                     f"SELECT id, file_id, track, t, x1, y1, x2, y2, vector FROM {_FACES} "
                     "WHERE file_id = ANY(%s) ORDER BY file_id, t, id",
                     (files,),
