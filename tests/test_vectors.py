@@ -181,3 +181,30 @@ def test_check_compares_keys_range_by_range_as_in_one_pass(tmp_path, backend):
     assert all(c.sampled == 18 for c in found)  # every key held by both, at this size
     assert np.sort(store.keys(int(keys[5]), int(keys[9]))).tolist() == keys[5:9].tolist()
     store.close()
+
+
+def test_a_full_comparison_keeps_what_others_commit_and_carry_meanwhile(tmp_path, backend):
+    """An enrolment compares the store with the catalog while other indexers commit and carry
+    their changes into it: a face committed and carried after the catalog's ids were read is
+    not taken for stale, and a face removed since is not written (nor an error)."""
+    from engine.library.stores.base import _compare_in_full
+
+    cat, keys, vecs = filled(tmp_path, n=20)
+    store = opener(backend, tmp_path)(cat)
+    first_read = cat.face_ids()
+    _, _, new = cat.save_indexed(
+        "/w.mp4", 1, 1, media_info(), [NewFace(0, (0, 0, 1, 1), 1.0, vecs[0])]
+    )
+    store.replace(Entries.from_catalog(cat, new))  # carried in by another indexer
+    cat.remove(["/v.mp4"])  # the first file's faces removed since they were read
+
+    class ReadBefore:  # the real catalog, whose face ids were read before those commits
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(cat, name)
+
+        def face_ids(self, lo=0, hi=None):  # type: ignore[no-untyped-def]
+            return first_read
+
+    _compare_in_full(store, ReadBefore(), store.replace)  # type: ignore[arg-type]
+    assert np.sort(store.keys()).tolist() == cat.face_ids().tolist() == new.tolist()
+    store.close()

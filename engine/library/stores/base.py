@@ -53,14 +53,21 @@ class Entries:
 
     @classmethod
     def from_catalog(
-        cls, catalog: Catalog, keys: np.ndarray, vectors: np.ndarray | None = None
+        cls,
+        catalog: Catalog,
+        keys: np.ndarray,
+        vectors: np.ndarray | None = None,
+        known_only: bool = False,
     ) -> Entries:
         """The catalog's faces `keys`, with their vectors from the catalog or as given (in the
-        order of `keys`). Keys the catalog does not know are an error."""
+        order of `keys`). Keys the catalog does not know are an error, or with `known_only`
+        (and no `vectors` given) left out."""
         rows = catalog.faces(keys)
         at = {int(k): i for i, k in enumerate(rows.ids.tolist())}
         lost = [int(k) for k in keys if int(k) not in at]
-        if lost:
+        if lost and known_only and vectors is None:
+            keys = np.asarray([k for k in keys if int(k) in at], np.int64)
+        elif lost:
             raise StoreError(
                 f"the store holds {len(lost)} vectors the catalog does not know "
                 f"(e.g. id {lost[0]})",
@@ -214,14 +221,22 @@ def _compare_in_full(
     store: VectorStore, catalog: Catalog, write: Callable[[Entries], None]
 ) -> bool:
     """Stale keys out of the store, the catalog's missing faces in (by `write`, in batches);
-    True if anything changed."""
+    True if anything changed.
+
+    Other indexers may commit meanwhile (an enrolment: their changes are queued, and they may
+    carry them into the store): a key that is not in the faces read first but is in the
+    catalog now stays, and a face removed since it was read is not written."""
     want = catalog.face_ids()
     have = store.keys()
     stale = np.setdiff1d(have, want)
+    if len(stale):
+        stale = np.setdiff1d(stale, catalog.faces(stale).ids)
     missing = np.setdiff1d(want, have)
     store.remove(stale)
     for lo in range(0, len(missing), RECONCILE_BATCH):
-        write(Entries.from_catalog(catalog, missing[lo : lo + RECONCILE_BATCH]))
+        batch = Entries.from_catalog(catalog, missing[lo : lo + RECONCILE_BATCH], known_only=True)
+        if len(batch):
+            write(batch)
     return bool(len(stale) or len(missing))
 
 
