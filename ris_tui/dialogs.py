@@ -191,7 +191,10 @@ class ExportDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Export the results as JSON to (enter writes, esc cancels):")
+            yield Static(
+                "Export the results to (.json: the document of ris search --json; .csv: the "
+                "segments with their times; enter writes, esc cancels):"
+            )
             yield Input(self.default, id="export-path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

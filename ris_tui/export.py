@@ -1,14 +1,18 @@
-"""e: the results of a search written as JSON (what `ris search --json` prints), where the
-user says; an existing file is overwritten only when the user says so."""
+"""e: the results of a search written where the user says: as JSON (what `ris search --json`
+prints), or, to a name ending in .csv, as a table of the segments with their times for a
+spreadsheet or an editor's cut list. An existing file is overwritten only when the user says so.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .dialogs import Confirm, ExportDialog
-from .formatting import printable
+from .formatting import clock, printable
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -36,10 +40,35 @@ def export_results(app: App, result: SearchResult) -> None:
             app.push_screen(Confirm(question), answered)
             return
         try:
-            target.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+            target.write_text(document(result, target.suffix))
         except OSError as err:
             app.notify(str(err), title="Cannot write the results", severity="error")
             return
         app.notify(str(target.resolve()), title="Results exported")
 
     app.push_screen(ExportDialog(default), write)
+
+
+CSV_COLUMNS = ["kind", "path", "start", "end", "from", "to", "score", "possible"]
+
+
+def document(result: SearchResult, suffix: str) -> str:
+    """The file's text: a CSV table for .csv (a row per segment of each video, best video
+    first, then a row per photo), else the JSON document."""
+    if suffix.lower() != ".csv":
+        return json.dumps(result.to_json(), indent=2) + "\n"
+    out = io.StringIO()
+    rows = csv.writer(out, lineterminator="\n")
+    rows.writerow(CSV_COLUMNS)
+    for v in result.videos:
+        for s in v.segments:
+            maybe = "yes" if v.possible or s.possible else ""
+            rows.writerow(
+                ["video", v.path, f"{s.start:.2f}", f"{s.end:.2f}", clock(s.start), clock(s.end)]
+                + [f"{s.score:.3f}", maybe]
+            )
+    for i in result.images:
+        rows.writerow(
+            ["photo", i.path, "", "", "", "", f"{i.score:.3f}", "yes" if i.possible else ""]
+        )
+    return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from textual import events
 from textual.widgets import Input, Static, TabbedContent
 from tui_support import FakeBackend, canned_result, drawn_face
 
+from engine.timecodes import clock
 from ris_tui.app import RisApp
 from ris_tui.dialogs import FacePicker, HelpScreen
 from ris_tui.images import HalfBlocks
@@ -584,6 +586,30 @@ async def test_copy_export_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         await pilot.press("y")
         await pilot.pause()
         assert json.loads(out.read_text()) == expected
+
+        # to a .csv name: a row per segment with its times, then a row per photo
+        table = tmp_path / "segments.csv"
+        await pilot.press("e")
+        app.screen.query_one("#export-path").value = str(table)
+        await pilot.press("enter")
+        await pilot.pause()
+        rows = list(csv.DictReader(table.read_text().splitlines()))
+        result = canned_result("/q/face.jpg")
+        segments = [(v, s) for v in result.videos for s in v.segments]
+        assert [
+            (r["kind"], r["path"], float(r["start"]), float(r["end"]))
+            for r in rows[: len(segments)]
+        ] == [("video", v.path, round(s.start, 2), round(s.end, 2)) for v, s in segments]
+        assert (rows[0]["from"], rows[0]["to"]) == (
+            clock(segments[0][1].start),
+            clock(segments[0][1].end),
+        )
+        assert [r["path"] for r in rows[len(segments) :]] == [i.path for i in result.images]
+        assert all(r["kind"] == "photo" and r["start"] == "" for r in rows[len(segments) :])
+        possible = {(v.path, s.start) for v, s in segments if v.possible or s.possible}
+        assert {
+            (r["path"], float(r["start"])) for r in rows if r["possible"] == "yes" and r["start"]
+        } == {(p, round(t, 2)) for p, t in possible}
 
 
 async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):
