@@ -102,9 +102,9 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "e",
-        "export the results as JSON",
+        "export the results (.json, or .csv segments)",
         (_b("e", "export", "export", show=True),),
-        (Command("Export results (e)", "the results as JSON", "export"),),
+        (Command("Export results (e)", "as JSON, or the segments as CSV (.csv)", "export"),),
     ),
     Row(
         "f",
