@@ -134,20 +134,27 @@ def copy_media(dest: Path, *files: Path) -> list[Path]:
     return out
 
 
+def _served(server_class):  # type: ignore[no-untyped-def]
+    """A test server for the session: skipped, saying why, where it cannot be had (its
+    `unavailable()`), stopped at the end."""
+    unavailable = getattr(server_class, "unavailable", None)
+    why = unavailable() if unavailable else None
+    if why:
+        pytest.skip(why)
+    server = server_class()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres():  # type: ignore[no-untyped-def]
     """A real PostgreSQL server for the session, from this machine's binaries (see
     tests/postgres_server.py); the tests that need it skip, saying why, where none can be had."""
     from tests.postgres_server import PostgresServer
 
-    why = PostgresServer.unavailable()
-    if why:
-        pytest.skip(why)
-    server = PostgresServer()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _served(PostgresServer)
 
 
 @pytest.fixture
@@ -161,11 +168,7 @@ def milvus_lite_server():  # type: ignore[no-untyped-def]
     """Milvus Lite in server mode for the session: a Milvus URI several processes share."""
     from tests.milvus_servers import MilvusLiteServer
 
-    server = MilvusLiteServer()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _served(MilvusLiteServer)
 
 
 @pytest.fixture(scope="session")
@@ -173,11 +176,4 @@ def milvus_standalone():  # type: ignore[no-untyped-def]
     """A real Milvus 2.3 server (the PyPI `milvus` package) for the session."""
     from tests.milvus_servers import MilvusStandalone
 
-    why = MilvusStandalone.unavailable()
-    if why:
-        pytest.skip(why)
-    server = MilvusStandalone()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _served(MilvusStandalone)

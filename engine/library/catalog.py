@@ -434,7 +434,7 @@ class Catalog:
     def face_ids(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """The face ids from `lo` up to `hi` (excluded; None: no end), in order."""
         rows = self.db.execute(
-            "SELECT id FROM faces WHERE id >= ? AND id < ? ORDER BY id", (lo, _end(hi))
+            "SELECT id FROM faces WHERE id >= ? AND id < ? ORDER BY id", (lo, id_bound(hi))
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
@@ -625,7 +625,7 @@ def _face_rows(rows: list, vectors: np.ndarray | None = None) -> FaceRows:
     return FaceRows(ints[:, 0], ints[:, 1], ints[:, 2], arr[:, 3], arr[:, 4:8], vectors)
 
 
-def _end(hi: int | None) -> int:
+def id_bound(hi: int | None) -> int:
     """An exclusive upper bound on ids for SQL: None is past every id."""
     return 2**63 - 1 if hi is None else hi
 

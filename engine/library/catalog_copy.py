@@ -4,7 +4,6 @@ and nothing is embedded again), in one transaction, then compared row by row."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -84,7 +83,7 @@ def _copy(
         columns = _file_columns(source)
         with cur.copy(f"COPY {SCHEMA}.files ({columns}) FROM STDIN") as copy:
             for row in src.execute(f"SELECT {columns} FROM files ORDER BY id"):
-                copy.write_row((row[0], target._key(loaded_path(row[1])), *row[2:]))
+                copy.write_row((row[0], target.roots.stored(loaded_path(row[1])), *row[2:]))
                 files += 1
         faces = 0
         with cur.copy(f"COPY {SCHEMA}.faces ({_FACE_COLUMNS}, vector_crc) FROM STDIN") as copy:
@@ -147,7 +146,7 @@ def _verify(source: Catalog, target: PostgresCatalog, counts: CatalogCopy) -> No
         f"SELECT {columns} FROM files ORDER BY id",
         f"SELECT {columns} FROM {SCHEMA}.files ORDER BY id",
     ):
-        name = target.roots.local(os.fsdecode(bytes(b[1])))
+        name = target.roots.loaded(b[1])
         if (a[0], loaded_path(a[1]), *a[2:]) != (b[0], name, *b[2:]):
             raise UserError(f"the copy of {loaded_path(a[1])} differs from the source")
     for a, b in pairs(

@@ -63,9 +63,6 @@ class Claims:
         self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="ris-claims")
         self._beat.start()
 
-    def _key(self, path: str) -> bytes:
-        return os.fsencode(self.roots.key(path))
-
     def _sql(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
         with self._lock, reported(self.uri):
             cur = self._db.execute(sql, args)  # type: ignore[arg-type]
@@ -82,7 +79,7 @@ class Claims:
             f"expires = excluded.expires, attempts = {_CLAIMS}.attempts + 1 "
             f"WHERE {_CLAIMS}.expires < clock_timestamp() "
             "RETURNING token, attempts",
-            (self._key(path), self.owner, self.lease),
+            (self.roots.stored(path), self.owner, self.lease),
         )
         if not rows:
             rows = self._take_from_the_dead(path)
@@ -96,14 +93,16 @@ class Claims:
     def _take_from_the_dead(self, path: str) -> list[tuple]:
         """A live claim whose holder was a process of this machine that is gone (killed, or
         cut off from the server) is taken over now, not when its lease runs out."""
-        rows = self._sql(f"SELECT owner, token FROM {_CLAIMS} WHERE path = %s", (self._key(path),))
+        rows = self._sql(
+            f"SELECT owner, token FROM {_CLAIMS} WHERE path = %s", (self.roots.stored(path),)
+        )
         if not rows or not _dead_here(rows[0][0]):
             return []
         return self._sql(
             f"UPDATE {_CLAIMS} SET owner = %s, token = nextval('{SCHEMA}.claim_tokens'), "
             "expires = clock_timestamp() + make_interval(secs => %s), attempts = attempts + 1 "
             "WHERE path = %s AND token = %s RETURNING token, attempts",
-            (self.owner, self.lease, self._key(path), rows[0][1]),
+            (self.owner, self.lease, self.roots.stored(path), rows[0][1]),
         )
 
     def held_elsewhere(self, paths: list[str]) -> set[str]:
@@ -113,9 +112,9 @@ class Claims:
         rows = self._sql(
             f"SELECT path, owner FROM {_CLAIMS} WHERE path = ANY(%s) AND owner <> %s "
             "AND expires >= clock_timestamp()",
-            ([self._key(p) for p in paths], self.owner),
+            ([self.roots.stored(p) for p in paths], self.owner),
         )
-        return {self.roots.local(os.fsdecode(bytes(r[0]))) for r in rows if not _dead_here(r[1])}
+        return {self.roots.loaded(r[0]) for r in rows if not _dead_here(r[1])}
 
     def done(self, path: str) -> None:
         """Forget a claim the commit ended (or that was lost)."""
@@ -128,7 +127,7 @@ class Claims:
         if token is not None:
             self._sql(
                 f"DELETE FROM {_CLAIMS} WHERE path = %s AND token = %s",
-                (self._key(path), token),
+                (self.roots.stored(path), token),
             )
             self.done(path)
 
@@ -157,7 +156,7 @@ class Claims:
             for path, token in held:
                 self._sql(
                     f"DELETE FROM {_CLAIMS} WHERE path = %s AND token = %s",
-                    (self._key(path), token),
+                    (self.roots.stored(path), token),
                 )
         except Exception:
             pass  # they run out by themselves

@@ -12,7 +12,6 @@ what it cannot be asked is SQLite's own (its pages, `PRAGMA`s).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -33,6 +32,7 @@ from engine.library.catalog import (
     _face_rows,
     _file_record,
     _with_vectors,
+    id_bound,
     loaded_path,
     sound_vector,
     vector_crc,
@@ -346,9 +346,6 @@ class PostgresCatalog(Catalog):
             return cur.execute(sql, args).fetchall()  # type: ignore[arg-type]
 
     # paths: a root and the path under it (roots.py), kept as bytes -----------------------
-    def _key(self, path: str) -> bytes:
-        return os.fsencode(self.roots.key(path))
-
     def _record(self, row: Sequence) -> FileRecord:
         record = _file_record(row)
         return replace(record, path=self.roots.local(record.path))
@@ -456,7 +453,7 @@ class PostgresCatalog(Catalog):
     # files --------------------------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:
         row = self._q(
-            f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE path = %s", (self._key(path),)
+            f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE path = %s", (self.roots.stored(path),)
         ).fetchone()
         return self._record(row) if row else None
 
@@ -514,7 +511,7 @@ class PostgresCatalog(Catalog):
         return file_id, removed, np.asarray(new, dtype=np.int64)
 
     def fingerprints(self, paths: Iterable[str]) -> dict[str, bytes]:
-        keys = {self._key(p): p for p in paths}
+        keys = {self.roots.stored(p): p for p in paths}
         rows = self._q(
             f"SELECT path, fingerprint FROM {_FILES} WHERE path = ANY(%s) "
             "AND status = 'indexed' AND fingerprint IS NOT NULL",
@@ -527,7 +524,7 @@ class PostgresCatalog(Catalog):
             cur = self._q(
                 f"UPDATE {_FILES} SET path = %s, mtime_ns = %s WHERE path = %s "
                 f"AND NOT EXISTS (SELECT 1 FROM {_FILES} WHERE path = %s)",
-                (self._key(new), mtime_ns, self._key(old), self._key(new)),
+                (self.roots.stored(new), mtime_ns, self.roots.stored(old), self.roots.stored(new)),
             )
         return bool(cur.rowcount == 1)
 
@@ -553,7 +550,7 @@ class PostgresCatalog(Catalog):
         with self.pg.transaction():
             for path in paths:
                 removed.append(self._drop_faces(path))
-                self._q(f"DELETE FROM {_FILES} WHERE path = %s", (self._key(path),))
+                self._q(f"DELETE FROM {_FILES} WHERE path = %s", (self.roots.stored(path),))
             gone = np.concatenate(removed) if removed else np.zeros(0, np.int64)
             self._queue(gone)
             self._bump()
@@ -563,7 +560,7 @@ class PostgresCatalog(Catalog):
         rows = self._q(
             f"DELETE FROM {_FACES} WHERE file_id = (SELECT id FROM {_FILES} WHERE path = %s) "
             "RETURNING id",
-            (self._key(path),),
+            (self.roots.stored(path),),
         ).fetchall()
         return np.sort(np.asarray([r[0] for r in rows], dtype=np.int64))
 
@@ -575,7 +572,7 @@ class PostgresCatalog(Catalog):
             return
         row = self._q(
             f"DELETE FROM {SCHEMA}.claims WHERE path = %s AND token = %s RETURNING owner",
-            (self._key(path), fence.token),
+            (self.roots.stored(path), fence.token),
         ).fetchone()
         if row is None:
             raise ClaimLost(
@@ -608,7 +605,7 @@ class PostgresCatalog(Catalog):
             "faces=excluded.faces, indexed_at=excluded.indexed_at, indexer=excluded.indexer "
             "RETURNING id",
             (
-                self._key(path),
+                self.roots.stored(path),
                 str(kind),
                 size,
                 mtime_ns,
@@ -640,7 +637,7 @@ class PostgresCatalog(Catalog):
     def face_ids(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         rows = self._q(
             f"SELECT id FROM {_FACES} WHERE id >= %s AND id < %s ORDER BY id",
-            (lo, 2**63 - 1 if hi is None else hi),
+            (lo, id_bound(hi)),
         ).fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 

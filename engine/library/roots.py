@@ -60,6 +60,14 @@ class Roots:
                 return f"{name}:{path[len(folder.rstrip('/')) + 1 :]}"
         return path
 
+    def stored(self, path: str) -> bytes:
+        """A local path as a shared catalog keeps it (its key, as bytes: any name works)."""
+        return os.fsencode(self.key(path))
+
+    def loaded(self, value: bytes | memoryview) -> str:
+        """A path as a shared catalog keeps it, where it is on this machine."""
+        return self.local(os.fsdecode(bytes(value)))
+
     def local(self, key: str) -> str:
         """Where a catalog name is on this machine: under the root's mount point here, or the
         name as it is (`root:relative/path`) when that root is not mounted here."""

@@ -214,7 +214,7 @@ class MilvusStore(VersionMark):
         state = self._call("loading the collection", self.client.get_load_state, self.name)
         if "Loaded" not in str(state.get("state", "")):
             self._call("loading the collection", self.client.load_collection, self.name)
-        self._version = self._recorded = int(props.get(VERSION, -1))
+        self._version = self._recorded = _recorded_version(info)
 
     def describe(self) -> str:
         return f"milvus {self.shown} (collection {self.name})"
@@ -287,7 +287,7 @@ class MilvusStore(VersionMark):
 
     def refresh(self) -> None:
         info = self._call("describing the collection", self.client.describe_collection, self.name)
-        self._version = self._recorded = int((info.get("properties") or {}).get(VERSION, -1))
+        self._version = self._recorded = _recorded_version(info)
 
     # reads --------------------------------------------------------------------------------
     def keys(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
@@ -383,3 +383,8 @@ class MilvusStore(VersionMark):
                     best[key] = sim
         keys = np.fromiter(best.keys(), np.int64, len(best))
         return keys, np.fromiter(best.values(), np.float32, len(best))
+
+
+def _recorded_version(info: dict) -> int:
+    """The catalog version (or outbox token) a collection's description records (-1: none)."""
+    return int((info.get("properties") or {}).get(VERSION, -1))
