@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from . import images
 from .backend import Backend, EngineError, NothingIndexed, add_flag, is_photo, settings_from
 from .clipboard import Copied, copy_beside
 from .dialogs import PICTURED, Confirm, FacePicker, HelpScreen
-from .export import export_results
+from .export import export_results, segments_text
 from .formatting import clock, count, printable
 from .history import QueryHistory
 from .keymap import IN_TABS, KEYS, app_bindings, commands
@@ -505,11 +506,14 @@ class RisApp(App[None]):
         return None
 
     def action_filter(self) -> None:
-        if self._ordered_pane() is None:
+        target = self._ordered_pane()
+        if target is None:
             self.bell()
             self.set_status("Filter the videos or the photos: 1 or 2 first, then ctrl+f.")
             return
         box = self.query_one("#list-filter", Input)
+        with box.prevent(Input.Changed):  # the box is shared: it shows this list's own filter
+            box.value = target[1].ordering.text
         box.add_class("shown")
         self.screen.set_focus(box)
 
@@ -528,8 +532,14 @@ class RisApp(App[None]):
 
     def _leave_filter(self, clear: bool = False) -> None:
         box = self.query_one("#list-filter", Input)
-        if clear:
-            box.value = ""  # (Changed shows every row again)
+        target = self._ordered_pane()
+        if clear and target is not None:  # now, on this list: a Changed handled after a key
+            # that switched tabs cleared the other list's filter
+            with box.prevent(Input.Changed):
+                box.value = ""
+            kind, pane = target
+            pane.order(pane.ordering.filtered(""))
+            self._say_ordering(kind, pane)
         box.remove_class("shown")
         self.screen.set_focus(self._list_in_view())
 
@@ -617,7 +627,39 @@ class RisApp(App[None]):
         if self.result is None:
             self.notify("Nothing to export yet: search first.", severity="warning")
             return
-        export_results(self, self.result)
+        export_results(self, *self._shown_result(self.result))
+
+    def _shown_result(self, result: SearchResult) -> tuple[SearchResult, str]:
+        """The results as the lists show them: only what a filter keeps, in the order shown
+        (everything was exported, whatever the filter); and, if filtered, what that is."""
+        videos, photos = self.query_one(VideosPane), self.query_one(PhotosPane)
+        filters = [
+            f"{len(shown)} of {count(len(pane.ranked), noun)} (filter {pane.ordering.text!r})"
+            for pane, shown, noun in (
+                (videos, videos.videos, "video"),
+                (photos, photos.photos, "photo"),
+            )
+            if pane.ordering.text
+        ]
+        if not filters:
+            return result, ""
+        shown = replace(result, videos=videos.videos, images=photos.photos)
+        return shown, f"Only what the lists show: {' and '.join(filters)}."
+
+    def action_copy_segments(self) -> None:
+        """c: every segment of the selected video at once, a line each (path, start, end)."""
+        video = self.query_one(VideosPane).current
+        if video is None or not video.segments:
+            self.bell()
+            return
+        text = segments_text(video)
+        copied = self._copy(text)
+        segs = count(len(video.segments), "segment")
+        if not copied.done or copied.how:
+            severity = "warning" if copied.done else "error"
+            self.notify(f"{copied.how}\n{segs}", title=copied.title, severity=severity, timeout=12)
+            return
+        self.notify(f"{segs} of {printable(Path(video.path).name)}", title=copied.title)
 
     def action_pick_face(self) -> None:
         q = self.query_read

@@ -185,12 +185,15 @@ class ExportDialog(ModalScreen[str | None]):
     }
     """
 
-    def __init__(self, default: str) -> None:
+    def __init__(self, default: str, shown: str = "") -> None:
         super().__init__()
         self.default = default
+        self.shown = shown  # what of the results is exported, when the lists are filtered
 
     def compose(self) -> ComposeResult:
         with Vertical():
+            if self.shown:
+                yield Static(self.shown, id="export-shown", markup=False)
             yield Static(
                 "Export the results to (.json: the document of ris search --json; .csv: the "
                 "segments with their times; enter writes, esc cancels):"

@@ -17,11 +17,13 @@ from .formatting import clock, printable
 if TYPE_CHECKING:
     from textual.app import App
 
-    from engine.results import SearchResult
+    from engine.results import SearchResult, VideoHit
 
 
-def export_results(app: App, result: SearchResult) -> None:
-    """Ask where (the query's name beside the working directory by default), then write."""
+def export_results(app: App, result: SearchResult, shown: str = "") -> None:
+    """Ask where (the query's name beside the working directory by default), then write.
+    `result` is what the lists show (filtered, in their order); `shown` says so, if they
+    are filtered."""
     default = str(Path.cwd() / f"{Path(result.query.path).stem}.ris.json")
 
     def write(path: str | None, sure: bool = False) -> None:
@@ -46,7 +48,7 @@ def export_results(app: App, result: SearchResult) -> None:
             return
         app.notify(str(target.resolve()), title="Results exported")
 
-    app.push_screen(ExportDialog(default), write)
+    app.push_screen(ExportDialog(default, shown), write)
 
 
 CSV_COLUMNS = ["kind", "path", "start", "end", "from", "to", "score", "possible"]
@@ -72,3 +74,14 @@ def document(result: SearchResult, suffix: str) -> str:
             ["photo", i.path, "", "", "", "", f"{i.score:.3f}", "yes" if i.possible else ""]
         )
     return out.getvalue()
+
+
+def segments_text(video: VideoHit) -> str:
+    """All of a video's segments, a line each: the path, the start and the end in seconds, and
+    both as clock times, tab-separated (a spreadsheet or an editor's cut list takes them)."""
+    return "".join(
+        f"{video.path}\t{s.start:.2f}\t{s.end:.2f}\t{clock(s.start)}\t{clock(s.end)}"
+        + ("\tpossible" if video.possible or s.possible else "")
+        + "\n"
+        for s in video.segments
+    )

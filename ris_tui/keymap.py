@@ -92,17 +92,26 @@ ROWS: tuple[Row, ...] = (
         (Command("Open in a player (o)", "the selected video at its segment", "open"),),
     ),
     Row(
-        "y  Y",
-        "copy the path (for a shell) / the time, by OSC 52",
-        (_b("y", "copy('path')", "copy", show=True), _b("Y", "copy('time')", "copy time")),
+        "y  Y  c",
+        "copy path (shell-quoted) / time / all segments",
+        (
+            _b("y", "copy('path')", "copy", show=True),
+            _b("Y", "copy('time')", "copy time"),
+            _b("c", "copy_segments", "copy segs"),
+        ),
         (
             Command("Copy the path (y)", "quoted for a shell, by OSC 52", "copy('path')"),
             Command("Copy the time (Y)", "seconds into the video, by OSC 52", "copy('time')"),
+            Command(
+                "Copy the video's segments (c)",
+                "every one: path, start and end, a line each",
+                "copy_segments",
+            ),
         ),
     ),
     Row(
         "e",
-        "export the results (.json, or .csv segments)",
+        "export what is shown (.json, or .csv segments)",
         (_b("e", "export", "export", show=True),),
         (Command("Export results (e)", "as JSON, or the segments as CSV (.csv)", "export"),),
     ),
@@ -179,7 +188,7 @@ FOOTER = (
 RESULTS = frozenset({"videos", "photos"})
 # actions that belong to some tabs only: elsewhere they are off, and the footer leaves them out
 IN_TABS = {
-    "segment": frozenset({"videos"}),
+    **dict.fromkeys(("segment", "copy_segments"), frozenset({"videos"})),
     **dict.fromkeys(("open", "copy", "export", "sort", "filter"), RESULTS),
     **dict.fromkeys(("pick_face", "threshold", "top"), RESULTS),
     "refresh_library": frozenset({"library"}),

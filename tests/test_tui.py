@@ -612,6 +612,50 @@ async def test_copy_export_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         } == {(p, round(t, 2)) for p, t in possible}
 
 
+async def test_export_writes_only_what_a_filter_shows_and_c_copies_every_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 29: e exported every result whatever the filter; no key copied a video's
+    segments at once."""
+    monkeypatch.delenv("TMUX", raising=False)
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot, "/q/maybe.jpg")
+        await pilot.press("j", "c")  # the second video: its three segments, a line each
+        video = canned_result("/q/maybe.jpg").videos[1]
+        lines = [line.split("\t") for line in app.clipboard.splitlines()]
+        assert [(p, float(a), float(b)) for p, a, b, *_ in lines] == [
+            (video.path, s.start, s.end) for s in video.segments
+        ]
+        assert lines[1][3:5] == [clock(video.segments[1].start), clock(video.segments[1].end)]
+        await pilot.press("G", "c")  # a possible video's segments say so
+        assert app.clipboard.rstrip("\n").endswith("\tpossible")
+
+        await pilot.press("ctrl+f", *"interview", "enter")
+        await pilot.press("2", "ctrl+f", *"rally", "enter")
+        out = tmp_path / "shown.json"
+        await pilot.press("e")
+        shown = str(app.screen.query_one("#export-shown", Static).render())
+        assert "2 of 4 videos" in shown and "1 of 3 photos" in shown
+        app.screen.query_one("#export-path").value = str(out)
+        await pilot.press("enter")
+        await pilot.pause()
+        doc = json.loads(out.read_text())
+        assert [v["path"] for v in doc["videos"]] == [
+            "/archive/aoc/interview_1.mp4",
+            "/archive/aoc/interview_2.mp4",
+        ]
+        assert [i["path"] for i in doc["images"]] == ["/archive/photos/rally.png"]
+
+        await pilot.press("ctrl+f", "escape", "1", "ctrl+f", "escape")  # filters cleared
+        await pilot.press("e")
+        assert not app.screen.query("#export-shown")  # everything: nothing to say
+        app.screen.query_one("#export-path").value = str(out)
+        await pilot.press("enter", "y")
+        await pilot.pause()
+        assert len(json.loads(out.read_text())["videos"]) == 4
+
+
 async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):
     backend = FakeBackend()
     app = RisApp(backend)
