@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
-from textual.app import App, SystemCommand
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, TabbedContent
@@ -47,12 +47,20 @@ from .messages import (
     SearchProgressed,
     SegmentPlayed,
 )
+from .moment import MomentView
 from .pathinput import PathInput, typed_path
 from .photos import PhotosPane
 from .pictures import Pictures
-from .player import launch, player_command, viewer_command
+from .player import (
+    Launch,
+    launch,
+    play_here,
+    player_command,
+    terminal_player_command,
+    viewer_command,
+)
 from .status_line import StatusLine
-from .videos import VideosPane
+from .videos import AWAY_NOTE, VideosPane
 
 if TYPE_CHECKING:
     from engine.results import PhotoHit, SearchResult, VideoHit
@@ -570,37 +578,78 @@ class RisApp(App[None]):
         if pane.current is None or pane.step(delta) is None:
             self.bell()
 
-    def _moment(self) -> tuple[str, float] | None:
-        """The path and time the user is looking at: the segment's start, or a photo."""
+    def _moment(self) -> tuple[str, float, float] | None:
+        """The path and time the user is looking at, and where it ends: the segment's start and
+        end (a video without one: the whole), or a photo."""
         if self.query_one(TabbedContent).active == "photos":
             hit = self.query_one(PhotosPane).current
-            return (hit.path, 0.0) if hit else None
+            return (hit.path, 0.0, 0.0) if hit else None
         pane = self.query_one(VideosPane)
         video, seg = pane.current, pane.segment
         if video is None:
             return None
-        return video.path, video.segments[seg].start if seg is not None else 0.0
+        if seg is None:
+            return video.path, 0.0, video.duration
+        return video.path, video.segments[seg].start, video.segments[seg].end
 
     def action_open(self) -> None:
         moment = self._moment()
         if moment is None:
             self.bell()
             return
-        cmd = viewer_command(moment[0]) if is_photo(moment[0]) else player_command(*moment)
+        self.play(*moment)
+
+    def action_view(self) -> None:
+        """v: the moment large in the terminal, its frames stepped through (moment.py); a photo
+        as enter shows it."""
+        if self.query_one(TabbedContent).active == "photos":
+            self.query_one(PhotosPane).enlarge()
+            return
+        pane = self.query_one(VideosPane)
+        video = pane.current
+        if video is None:
+            self.bell()
+            return
+        if not video.reachable:
+            self.notify(AWAY_NOTE, severity="warning", timeout=10)
+            return
+        self.push_screen(MomentView(self.backend, video, pane.segment or 0))
+
+    def play(self, path: str, t: float, end: float) -> None:
+        """A video from `t` in the user's player, a photo in their viewer; with no display, a
+        video plays in this terminal where a player can (mpv's text cells), else the command is
+        shown and copied for where the user watches."""
+        cmd = viewer_command(path) if is_photo(path) else player_command(path, t)
         if cmd.found:
             try:
                 launch(cmd)
                 self.notify(cmd.text, title="Playing")
-                return
             except OSError as err:
-                cmd_failed = f"{err}"
-                self.notify(
-                    f"{cmd_failed}\n{cmd.text}", title="Cannot start the player", severity="error"
-                )
-                return
+                self.notify(f"{err}\n{cmd.text}", title="Cannot start the player", severity="error")
+            return
+        here = None if is_photo(path) else terminal_player_command(path, t, end)
+        if here is not None and here.found:
+            self._play_here(here)
+            return
         copied = self._copy(cmd.text)
         told = f"{copied.title}: {copied.how}" if copied.how else copied.title
-        self.notify(f"{cmd.text}\n({told})", title=cmd.why_not, timeout=12)
+        why = cmd.why_not if here is None else f"{cmd.why_not}; {here.why_not}"
+        self.notify(f"{cmd.text}\n({told})", title=why, timeout=12)
+
+    def _play_here(self, cmd: Launch) -> None:
+        """The terminal given to the player until it ends, then ris-tui again as it was."""
+        try:
+            with self.suspend():
+                code = play_here(cmd)
+        except SuspendNotSupported:
+            self.notify(cmd.text, title="Cannot play in this terminal", severity="error")
+            return
+        except OSError as err:
+            self.notify(f"{err}\n{cmd.text}", title="Cannot start the player", severity="error")
+            return
+        self.refresh(layout=True)
+        done = "Played in the terminal" if code == 0 else f"The player ended with status {code}"
+        self.set_status(f"{done}: {cmd.text}")
 
     def action_copy(self, what: str = "path") -> None:
         """y: the path, quoted for a shell; Y: the moment, in seconds."""
@@ -608,7 +657,7 @@ class RisApp(App[None]):
         if moment is None:
             self.bell()
             return
-        path, t = moment
+        path, t, _ = moment
         text = shlex.quote(path) if what == "path" else f"{t:.2f}"
         copied = self._copy(text)
         if not copied.done or copied.how:

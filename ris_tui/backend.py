@@ -127,6 +127,36 @@ class Backend:
         frame = frames_at(Path(path), [0.0])[0]
         return crop_face(frame, box), boxed(frame, box)
 
+    @property
+    def sample_step(self) -> float:
+        """Seconds between the frames sampled from a video (the library's sampling rate)."""
+        return 1.0 / self.settings.sample_rate
+
+    def frame(self, path: str, t: float, box: Box | None = None) -> Image.Image:
+        """The frame on screen at `t` (a photo: itself), `box` drawn on it when given."""
+        from engine.search.excerpts import frame_image
+
+        return frame_image(Path(path), t, box)
+
+    def save_frame(self, path: str, t: float, out: Path) -> Path:
+        from engine.search.excerpts import save_frame
+
+        return save_frame(Path(path), t, out)
+
+    def save_clip(
+        self,
+        path: str,
+        start: float,
+        end: float,
+        out: Path,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """The video from `start` to `end` as an MP4 at `out` (engine/search/excerpts.py)."""
+        from engine.search.excerpts import save_clip
+
+        return save_clip(Path(path), start, end, out, stop, progress)
+
     def index(self, paths: Sequence[Path], cancel: threading.Event) -> Iterator[IndexEvent]:
         """Index `paths`, yielding progress, until done or `cancel` is set.
 

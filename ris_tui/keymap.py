@@ -86,10 +86,17 @@ ROWS: tuple[Row, ...] = (
         ),
     ),
     Row(
-        "o",
-        "open the video at the segment, or the photo",
-        (_b("o", "open", "open", show=True),),
-        (Command("Open in a player (o)", "the selected video at its segment", "open"),),
+        "o  v",
+        "play the moment / see it here, frame by frame",
+        (_b("o", "open", "open", show=True), _b("v", "view", "view", show=True)),
+        (
+            Command("Open in a player (o)", "the selected video at its segment", "open"),
+            Command(
+                "See the moment here (v)",
+                "the segment's frames large in the terminal; save a frame or a clip",
+                "view",
+            ),
+        ),
     ),
     Row(
         "y  Y  c",
@@ -182,14 +189,14 @@ KEYS = [(row.keys, row.does) for row in ROWS]  # the help's rows
 
 # the keys the footer shows, in order: those of the tab in view (IN_TABS), the most used first
 FOOTER = (
-    *("slash", "f1", "q", "n", "p", "o", "y", "f"),
+    *("slash", "f1", "q", "n", "p", "o", "v", "y", "f"),
     *("plus,equals_sign", "minus", "ctrl+f", "s", "e", "i", "r"),
 )
 RESULTS = frozenset({"videos", "photos"})
 # actions that belong to some tabs only: elsewhere they are off, and the footer leaves them out
 IN_TABS = {
     **dict.fromkeys(("segment", "copy_segments"), frozenset({"videos"})),
-    **dict.fromkeys(("open", "copy", "export", "sort", "filter"), RESULTS),
+    **dict.fromkeys(("open", "view", "copy", "export", "sort", "filter"), RESULTS),
     **dict.fromkeys(("pick_face", "threshold", "top"), RESULTS),
     "refresh_library": frozenset({"library"}),
 }

@@ -97,7 +97,11 @@ class PhotosPane(OrderedPane, Horizontal):
 
     @on(DataTable.RowSelected, "#photo-list")
     def _photo_selected(self) -> None:
-        """enter on a photo: the photo as large as the screen allows, its matched face boxed."""
+        self.enlarge()
+
+    def enlarge(self) -> None:
+        """enter (or v) on a photo: the photo as large as the screen allows, its matched face
+        boxed."""
         if self.whole is None or self.whole[0] is not self.current:
             self.app.notify("The photo is still loading.", severity="information")
             return

@@ -22,6 +22,8 @@ from engine.timecodes import clock
 from ris_tui.app import RisApp
 from ris_tui.dialogs import FacePicker, HelpScreen
 from ris_tui.images import HalfBlocks
+from ris_tui.main_screen import MainScreen
+from ris_tui.moment import MomentView
 from ris_tui.pathinput import complete, completions
 from ris_tui.photos import PhotosPane
 from ris_tui.player import player_command
@@ -654,6 +656,50 @@ async def test_export_writes_only_what_a_filter_shows_and_c_copies_every_segment
         await pilot.press("enter", "y")
         await pilot.pause()
         assert len(json.loads(out.read_text())["videos"]) == 4
+
+
+async def test_v_steps_through_a_segments_frames_and_saves_a_frame_and_a_clip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 29: a segment's moment seen without a display: its frames large, stepped through,
+    saved (never over an earlier save), the segment saved as a clip."""
+    monkeypatch.setenv("RIS_SAVE_DIR", str(tmp_path))
+    app = RisApp(FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot)
+        await pilot.press("j", "n", "v")  # the second video's second segment: 14 to 20 s
+        await settle(pilot)
+        view = app.screen
+        assert isinstance(view, MomentView)
+
+        def title() -> str:
+            return str(view.query_one("#moment-title", Static).render())
+
+        assert "segment 2 of 3 · 0:14.0 · frame 1 of 13" in title()
+        picture = view.query_one("#moment-picture", HalfBlocks)
+        assert picture.size.width >= 100 and picture.size.height >= 30  # the whole screen
+        assert view.query_one("#moment-picture", HalfBlocks)._image is not None
+        await pilot.press("l", "l", "h")
+        await settle(pilot)
+        assert "0:14.5 · frame 2 of 13" in title()
+        await pilot.press("w", "w")
+        await settle(pilot)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "interview_2_14_5s-2.png",
+            "interview_2_14_5s.png",
+        ]
+        await pilot.press("n")  # the next segment, from its start: 28 to 33.5 s
+        await settle(pilot)
+        assert "segment 3 of 3 · 0:28.0 · frame 1 of 12" in title()
+        await pilot.press("n")  # there is none after it: it stays
+        assert "segment 3 of 3" in title()
+        await pilot.press("c")
+        await settle(pilot)
+        clip = tmp_path / "interview_2_28_0s-33_5s.mp4"
+        assert clip.read_text() == "/archive/aoc/interview_2.mp4 28.0 33.5"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
 
 
 async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):

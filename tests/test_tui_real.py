@@ -23,6 +23,7 @@ from conftest import (
     make_settings,
     run_ris,
 )
+from PIL import Image
 
 from ris_tui.app import RisApp
 from ris_tui.backend import Backend
@@ -644,6 +645,87 @@ def test_every_list_shows_its_file_names_as_the_terminal_is_resized(
         term.keys("1")
         term.wait_until(names(videos), "the videos' names at 80x24 again")
         term.keys("q")
+        term.wait_for("ris-tui exited 0", 10)
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_in_tmux_a_moment_seen_saved_and_played_without_a_display(
+    dev_index, tmp_path: Path, ris_env
+):
+    """Issue 29, over SSH with no display and no player: v shows the segment's frames large,
+    steps through them, saves one and the segment as a clip; o plays in the terminal itself
+    (RIS_TERMINAL_PLAYER here: mpv --vo=tct is not installed) and ris-tui comes back; c copies
+    every segment of the video."""
+    import av
+
+    engine, _ = dev_index
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    played = tmp_path / "played.txt"
+    player = tmp_path / "tct-player.sh"
+    player.write_text(f'#!/bin/sh\necho "$@" > {played}\necho "PLAYING IN THE TERMINAL"\nsleep 1\n')
+    player.chmod(0o755)
+    env = {
+        **{k: v for k, v in ris_env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")},
+        "RIS_SAVE_DIR": str(saved),
+        "RIS_TERMINAL_PLAYER": f"{player} --start={{t}} --end={{end}} {{path}}",
+        "PATH": "/usr/bin:/bin",  # no mpv, vlc or ffplay to find
+    }
+    term = ris_tui(f"ris-moment-{tmp_path.name}", engine.settings.data_dir, env, (120, 40))
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys(str(AOC_PHOTO), "Enter")
+        term.wait_for("at similarity")
+        term.keys("Enter")  # the first video's segments
+        term.keys("v")
+        shown = term.wait_for("frame 1 of")
+        title = next(line for line in shown.splitlines() if "frame 1 of" in line)
+        start = re.search(r"· (\d+:\d+\.\d) · frame 1 of (\d+)", title)
+        assert start, title
+        big = term.wait_until(lambda s: s.count("▀") > 2000, "the frame, large")
+        assert big.count("▀") > 2000  # the whole screen, not a thumbnail
+        term.keys("l")
+        term.wait_for("frame 2 of")
+        term.keys("w")
+        term.wait_for("saved:")
+        frames = list(saved.glob("*.png"))
+        assert len(frames) == 1, frames
+        sizes = set()  # the first video is one of hers: one of their frame sizes
+        for clip in AOC_CLIPS:
+            with av.open(str(clip)) as v:
+                sizes.add((v.streams.video[0].width, v.streams.video[0].height))
+        assert Image.open(frames[0]).size in sizes
+        term.keys("c")
+        term.wait_until(lambda s: "Clip" in s and "saved:" in s, "the clip saved", 120)
+        (clip,) = saved.glob("*.mp4")
+        with av.open(str(clip)) as c:
+            count = sum(1 for _ in c.decode(video=0))
+            fps = float(c.streams.video[0].average_rate)
+        span = re.search(r"_(\d+_\d)s-(\d+_\d)s\.mp4$", clip.name)
+        assert span, clip.name
+        a, b = (float(x.replace("_", ".")) for x in span.groups())
+        assert abs(count / fps - (b - a)) <= 2 / fps + 0.05, (count, fps, a, b)
+        term.keys("o")
+        term.wait_for("PLAYING IN THE TERMINAL", 20)
+        term.wait_for("frame 2 of", 20)  # back, as it was
+        args = played.read_text().split()
+        minutes, seconds = start.group(1).split(":")
+        second_frame = 60 * int(minutes) + float(seconds) + 0.5  # a sample after the start
+        assert float(args[0].removeprefix("--start=")) == pytest.approx(second_frame, abs=0.06)
+        assert args[1].startswith("--end=") and float(args[1][6:]) == pytest.approx(b, abs=0.06)
+        assert args[2] in {str(p) for p in AOC_CLIPS}
+        term.keys("Escape")
+        term.wait_until(lambda s: "frame 2 of" not in s, "the results again")
+        subprocess.run([*term.tmux, "set", "-g", "set-clipboard", "external"], check=True)
+        term.keys("c")
+        term.wait_for("prefix ] pastes")
+        buffer = subprocess.run([*term.tmux, "show-buffer"], capture_output=True, text=True)
+        lines = [line.split("\t") for line in buffer.stdout.splitlines()]
+        assert lines and all(line[0] == args[2] for line in lines), buffer.stdout
+        assert float(lines[0][1]) == pytest.approx(a, abs=0.06)
+        term.keys("q", "q")
         term.wait_for("ris-tui exited 0", 10)
     finally:
         term.close()

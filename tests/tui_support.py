@@ -125,6 +125,19 @@ class FakeBackend:
     def photo(self, path: str, box: object) -> tuple[Image.Image, Image.Image]:
         return drawn_face(0.0), drawn_face(len(path)).resize((96, 64))
 
+    sample_step = 0.5
+
+    def frame(self, path: str, t: float, box: object = None) -> Image.Image:
+        return drawn_face(t).resize((320, 180))
+
+    def save_frame(self, path: str, t: float, out: Path) -> Path:
+        self.frame(path, t).save(out)
+        return out
+
+    def save_clip(self, path: str, start: float, end: float, out: Path, stop=None, progress=None):  # type: ignore[no-untyped-def]
+        out.write_bytes(f"{path} {start} {end}".encode())
+        return out
+
     files_to_index = 50
 
     def index(self, paths: Sequence[Path], cancel: threading.Event) -> Iterator:
