@@ -19,6 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from engine.errors import (
     CatalogError,
     EngineError,
@@ -51,13 +53,29 @@ from engine.library.repair import (
     salvage,
 )
 from engine.library.roots import Roots
-from engine.library.stores.base import VectorStore, enrolled, follows_outbox, level, reconcile
+from engine.library.stores.base import (
+    VectorStore,
+    apply_change,
+    enrolled,
+    follows_outbox,
+    level,
+    reconcile,
+)
 from engine.library.stores.choice import StoreChoice, choose, open_store, record
 from engine.library.stores.pending import WithPending
 from engine.media.sampling import SampleOptions
 from engine.models.face_models import FaceModels, resolve_device
 from engine.models.weights import Weights, resolve_weights
-from engine.results import LibraryStatus, Migration, QueryInfo, SearchResult
+from engine.results import (
+    Appearance,
+    IndexedFile,
+    LibraryStatus,
+    Migration,
+    Moment,
+    QueryInfo,
+    SearchResult,
+    as_box,
+)
 from engine.search.face_listing import FileFaces, list_faces
 from engine.search.matching import match_appearances
 from engine.search.query import Query, read_query
@@ -296,6 +314,66 @@ class Engine:
             catalog.set_meta(LibraryKey.FACE_MARGIN, str(self.settings.face_margin))
         if catalog.meta(LibraryKey.FACE_UPSCALE) is None:
             catalog.set_meta(LibraryKey.FACE_UPSCALE, self._get_models().upscale.value)
+
+    def indexed_files(self) -> tuple[IndexedFile, ...]:
+        """Every indexed file, by path, with its faces and length."""
+        with reported(self.settings):
+            if not self.exists():
+                return ()
+            files = self._get_catalog().files(FileStatus.INDEXED)
+            return tuple(
+                IndexedFile(f.path, f.kind, f.faces, f.duration, not _gone(f.path)) for f in files
+            )
+
+    def appearances(self, path: str) -> tuple[Appearance, ...]:
+        """The appearances of faces in an indexed file, in time order (none: not indexed)."""
+        with reported(self.settings):
+            catalog = self._get_catalog()
+            record = catalog.file(path)
+            if record is None or record.status != FileStatus.INDEXED:
+                return ()
+            rows = catalog.file_faces(record.id)
+            out = []
+            for track in np.unique(rows.tracks):
+                at = np.flatnonzero(rows.tracks == track)
+                boxes = rows.boxes[at]
+                areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+                big = int(at[int(np.argmax(areas))])
+                faces = tuple(
+                    Moment(float(rows.times[i]), as_box(rows.boxes[i]), 0.0)
+                    for i in sorted(at.tolist(), key=lambda i: float(rows.times[i]))
+                )
+                face = Moment(float(rows.times[big]), as_box(rows.boxes[big]), 0.0)
+                out.append(Appearance(faces[0].t, faces[-1].t, faces, face))
+            return tuple(sorted(out, key=lambda a: (a.start, a.end)))
+
+    def forget(self, paths: Sequence[str]) -> int:
+        """Take files out of the index (their faces and vectors); the files themselves are not
+        touched, and the next run over their folder indexes them again. How many were held."""
+        with indexing_lock(self.settings), reported(self.settings):
+            catalog = open_catalog(self.settings)
+            store: VectorStore | None = None
+            try:
+                if catalog.read_only:
+                    raise UserError(
+                        f"the catalog {catalog.path} is read-only for this process",
+                        "taking files out of the index needs write access to the data directory",
+                    )
+                held = [p for p in paths if catalog.file(p) is not None]
+                if not held:
+                    return 0
+                shared = self._store if self._store is not None and self._store.shared else None
+                choice = choose(self.settings, catalog)
+                store = shared or open_store(choice, self.settings, catalog, create=True)
+                level(store, catalog)
+                apply_change(store, catalog, catalog.remove(held), None)
+                store.save()
+                return len(held)
+            finally:
+                if store is not None and store is not self._store:
+                    with suppress(StoreError):
+                        store.close()
+                catalog.close()
 
     def faces(self, paths: Sequence[Path]) -> Iterator[FileFaces]:
         """Every face in the photos and videos under `paths`, with embeddings, read by the index

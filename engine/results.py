@@ -123,6 +123,28 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class IndexedFile:
+    """A file the library holds faces of (or tried to)."""
+
+    path: str
+    kind: MediaKind
+    faces: int
+    duration: float | None  # seconds; None for a photo
+    reachable: bool = True  # False: not on this machine (a shared library's file elsewhere)
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """One appearance of a face in a file (a track; a photo's face): when, how many sampled
+    faces, and its largest face."""
+
+    start: float
+    end: float
+    faces: tuple[Moment, ...]  # every sampled face of it, in time order (similarity 0)
+    face: Moment  # the largest of them
+
+
+@dataclass(frozen=True)
 class LibraryStatus:
     data_dir: str
     weights: str | None

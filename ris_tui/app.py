@@ -39,6 +39,7 @@ from .main_screen import MainScreen
 from .messages import (
     FacesToPick,
     IndexEnded,
+    LibraryChanged,
     LibraryFailed,
     LibraryLoaded,
     PicturesFailed,
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
 
 
 OPENS_A_TEXT_BOX = {"new_search", "index_folder", "filter"}
-TAB_LISTS = {"videos": "#video-list", "photos": "#photo-list", "library": "#failed"}
+TAB_LISTS = {"videos": "#video-list", "photos": "#photo-list", "library": "#files"}
 
 
 def _typed_before_start(event: events.Key | events.Paste) -> events.Key | events.Paste:
@@ -447,8 +448,15 @@ class RisApp(App[None]):
             self.show_error(message.error)
         self.set_status(message.text)
         self.load_library()
-        if self.focused in (self.query_one("#index-path"), self.query_one("#failed")):
+        if self.focused in (self.query_one("#index-path"), self.query_one("#files")):
             self.action_new_search()  # still where the run left it: searching comes next
+
+    def on_library_changed(self, message: LibraryChanged) -> None:
+        """Files taken out of the index (library.py): said, and the library read again."""
+        if message.error is not None:
+            self.show_error(message.error)
+        self.set_status(message.text)
+        self.load_library()
 
     # actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -754,6 +762,9 @@ class RisApp(App[None]):
 
     def action_refresh_library(self) -> None:
         self.load_library()
+
+    def action_forget_file(self) -> None:
+        self.query_one(LibraryPane).ask_forget()
 
     def action_cancel(self) -> None:
         """esc leaves the innermost thing (a box, the segments), as in lazygit and k9s; where

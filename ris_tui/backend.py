@@ -28,12 +28,20 @@ if TYPE_CHECKING:
 
     from engine.api import Engine
     from engine.events import IndexEvent
-    from engine.results import Box, LibraryStatus, SearchResult
+    from engine.results import (
+        Appearance,
+        Box,
+        IndexedFile,
+        LibraryStatus,
+        SearchResult,
+        VideoHit,
+    )
     from engine.search.query import Query
 
 __all__ = [
     "Backend",
-    "add_flag",  # the flags of the engine's settings, as `ris` has them
+    "add_flag",
+    "as_video",  # the flags of the engine's settings, as `ris` has them
     "EngineError",
     "NothingIndexed",
     "FileFailed",
@@ -58,6 +66,15 @@ def settings_from(
     return Settings.from_env(
         data_dir=data_dir, backend=backend, milvus_uri=milvus_uri, catalog=catalog
     )
+
+
+def as_video(f: IndexedFile, appearances: Sequence[Appearance]) -> VideoHit:
+    """An indexed file as a result whose segments are its appearances (for the moment view)."""
+    from engine.results import Segment, VideoHit
+
+    segments = tuple(Segment(a.start, a.end, 0.0) for a in appearances)
+    faces = tuple(sorted((m for a in appearances for m in a.faces), key=lambda m: m.t))
+    return VideoHit(f.path, 0.0, f.duration or 0.0, segments, faces, reachable=f.reachable)
 
 
 def is_photo(path: str | Path) -> bool:
@@ -112,6 +129,19 @@ class Backend:
     def status(self) -> LibraryStatus:
         with self._lock:
             return self._get_engine().status()
+
+    def indexed_files(self) -> tuple[IndexedFile, ...]:
+        with self._lock:
+            return self._get_engine().indexed_files()
+
+    def appearances(self, path: str) -> tuple[Appearance, ...]:
+        with self._lock:
+            return self._get_engine().appearances(path)
+
+    def forget(self, paths: Sequence[str]) -> int:
+        """Take files out of the index (their faces and vectors; the files stay)."""
+        with self._lock:
+            return self._get_engine().forget(paths)
 
     def thumbnails(self, path: str, moments: Sequence[tuple[float, Box]]) -> list[Image.Image]:
         # no lock: decoding a few frames needs nothing the other calls use

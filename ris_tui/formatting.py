@@ -8,7 +8,7 @@ from rich.text import Text
 
 from .backend import clock, printable  # the engine's one clock format and name escaping
 
-__all__ = ["clock", "count", "plain", "printable", "score_cell", "short_path"]
+__all__ = ["clock", "count", "keys_line", "plain", "printable", "score_cell", "short_path"]
 
 
 def count(n: int, noun: str) -> str:
@@ -58,3 +58,8 @@ def score_cell(score: float, possible: bool) -> Text:
     """A result's score; a possible match (below the threshold) dim, with a question mark, so
     it reads as one without colour too."""
     return Text(f"{score:.3f}?", style="dim") if possible else Text(f"{score:.3f}")
+
+
+def keys_line(keys: tuple[tuple[str, str], ...]) -> Text:
+    """A screen's own keys in one line: each key in bold, then what it does."""
+    return Text.assemble(*(part for key, does in keys for part in ((key, "bold"), f" {does}  ")))

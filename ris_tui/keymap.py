@@ -153,15 +153,21 @@ ROWS: tuple[Row, ...] = (
         ),
     ),
     Row(
-        "i  r",
-        "index a folder / refresh the library",
+        "i  r  x",
+        "index a folder / refresh the library / forget a file",
         (
             _b("i", "index_folder", "index", show=True, priority=True),
             _b("r", "refresh_library", "refresh", show=True),
+            _b("x", "forget_file", "forget", show=True),
         ),
         (
             Command("Index a folder (i)", "add or update a folder's media", "index_folder"),
             Command("Refresh the library (r)", "what is indexed, what failed", "refresh_library"),
+            Command(
+                "Forget a file (x)",
+                "take the selected file of the library out of the index (the file stays)",
+                "forget_file",
+            ),
         ),
     ),
     Row("esc", "cancel a search or index run; leave a box", (_b("escape", "cancel", "cancel"),)),
@@ -190,7 +196,7 @@ KEYS = [(row.keys, row.does) for row in ROWS]  # the help's rows
 # the keys the footer shows, in order: those of the tab in view (IN_TABS), the most used first
 FOOTER = (
     *("slash", "f1", "q", "n", "p", "o", "v", "y", "f"),
-    *("plus,equals_sign", "minus", "ctrl+f", "s", "e", "i", "r"),
+    *("plus,equals_sign", "minus", "ctrl+f", "s", "e", "i", "r", "x"),
 )
 RESULTS = frozenset({"videos", "photos"})
 # actions that belong to some tabs only: elsewhere they are off, and the footer leaves them out
@@ -198,7 +204,7 @@ IN_TABS = {
     **dict.fromkeys(("segment", "copy_segments"), frozenset({"videos"})),
     **dict.fromkeys(("open", "view", "copy", "export", "sort", "filter"), RESULTS),
     **dict.fromkeys(("pick_face", "threshold", "top"), RESULTS),
-    "refresh_library": frozenset({"library"}),
+    **dict.fromkeys(("refresh_library", "forget_file"), frozenset({"library"})),
 }
 
 

@@ -1,6 +1,7 @@
-"""The library: what is indexed, what failed and why, and indexing a folder with progress.
-The pane owns the index run (its worker and what it says); the app is told when it ends
-(IndexEnded) for the status line, the library's counts and the focus."""
+"""The library: what is indexed (each file, enter shows its faces on its timeline, x takes it
+out of the index), what failed and why, and indexing a folder with progress. The pane owns
+the index run (its worker and what it says); the app is told when it ends (IndexEnded) for the
+status line, the library's counts and the focus."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, ProgressBar, Static
+from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from .backend import FileFailed, FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
-from .formatting import count, plain, printable, short_path
-from .messages import IndexEnded, IndexNews
+from .dialogs import Confirm
+from .file_view import FileView
+from .formatting import clock, count, plain, printable, short_path
+from .messages import FilesLoaded, IndexEnded, IndexNews, LibraryChanged, PicturesFailed
 from .pathinput import PathInput, typed_path
 from .status_line import StatusLine
 from .tables import KeyTable
 
 if TYPE_CHECKING:
-    from engine.results import LibraryStatus
+    from engine.results import IndexedFile, LibraryStatus
 
     from .backend import Backend
 
@@ -58,13 +61,15 @@ class LibraryPane(Vertical):
     LibraryPane #index-path { width: 1fr; }
     LibraryPane #index-progress { height: 1; margin: 1 0 0 0; }
     LibraryPane #index-current { height: 1; color: $text-muted; }
-    LibraryPane #failed { height: 1fr; }
+    LibraryPane #files { height: 2fr; min-height: 4; }
+    LibraryPane #failed { height: 1fr; min-height: 3; }
     """
 
     def __init__(self, backend: Backend, run: IndexRun) -> None:
         super().__init__()
         self.backend = backend
         self.run = run
+        self.files: tuple[IndexedFile, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="library-summary")
@@ -77,12 +82,99 @@ class LibraryPane(Vertical):
             )
         yield ProgressBar(id="index-progress", show_eta=True)
         yield Static("", id="index-current")
+        yield Static(
+            "Indexed files (enter: its faces on its timeline; x: out of the index)",
+            classes="heading",
+            id="files-heading",
+        )
+        yield KeyTable(id="files")
         yield Static("Failed files", classes="heading")
         yield KeyTable(id="failed")
 
     def on_mount(self) -> None:
         self.query_one("#failed", KeyTable).add_columns("file", "why")
+        self._files_path = self.query_one("#files", KeyTable).add_columns(
+            "kind", "faces", "length", "file"
+        )[3]
         self.query_one("#index-progress", ProgressBar).display = False
+
+    @work(thread=True, exclusive=True, group="library-files")
+    def load_files(self) -> None:
+        try:
+            files = self.backend.indexed_files()
+        except Exception as err:
+            self.post_message(PicturesFailed(f"Cannot list the indexed files: {err}"))
+            return
+        self.post_message(FilesLoaded(files))
+
+    def on_files_loaded(self, message: FilesLoaded) -> None:
+        message.stop()
+        table = self.query_one("#files", KeyTable)
+        row = table.row
+        self.files = message.files
+        table.clear()
+        width = max(20, self.app.size.width - 30)
+        for i, f in enumerate(self.files):
+            length = clock(f.duration) if f.duration else ""
+            kind = "video" if f.kind == "video" else "photo"
+            path = short_path(f.path, width, f.reachable)
+            table.add_row(kind, str(f.faces), length, path, key=str(i))
+        if row is not None and self.files:
+            table.move_cursor(row=min(row, len(self.files) - 1))
+        heading = self.query_one("#files-heading", Static)
+        heading.update(
+            f"Indexed files: {len(self.files)} (enter: its faces on its timeline; "
+            "x: out of the index)"
+        )
+
+    def on_resize(self) -> None:
+        table = self.query_one("#files", KeyTable)
+        table.fit_paths(self._files_path, self.files, max(20, self.app.size.width - 30))
+
+    @property
+    def current_file(self) -> IndexedFile | None:
+        row = self.query_one("#files", KeyTable).row
+        return self.files[row] if row is not None and row < len(self.files) else None
+
+    @on(DataTable.RowSelected, "#files")
+    def _file_selected(self) -> None:
+        f = self.current_file
+        if f is not None:
+            self.app.push_screen(FileView(self.backend, f), self._after_file_view)
+
+    def _after_file_view(self, forget: bool | None) -> None:
+        if forget:
+            self.ask_forget()
+
+    def ask_forget(self) -> None:
+        """x: the selected file out of the index, asked first."""
+        f = self.current_file
+        if f is None:
+            self.app.bell()
+            return
+        if self.run.going:
+            self.app.notify("An index run is going: take files out after it.", severity="warning")
+            return
+        question = (
+            f"Take {printable(f.path)} out of the index ({count(f.faces, 'face')})? The file "
+            "itself stays; indexing its folder again brings it back."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.forget_worker(f)
+
+        self.app.push_screen(Confirm(question), answered)
+
+    @work(thread=True, group="library-forget")
+    def forget_worker(self, f: IndexedFile) -> None:
+        try:
+            taken = self.backend.forget([f.path])
+        except Exception as err:
+            self.post_message(LibraryChanged(f"Cannot take {printable(f.path)} out: {err}", err))
+            return
+        done = "taken out of the index" if taken else "was no longer in the index"
+        self.post_message(LibraryChanged(f"{printable(Path(f.path).name)} {done}."))
 
     def show_status(self, st: LibraryStatus) -> None:
         summary = self.query_one("#library-summary", Static)
@@ -102,6 +194,7 @@ class LibraryPane(Vertical):
         table.clear()
         for f in st.failed:
             table.add_row(short_path(f.path, 40), plain(printable(f.reason)))
+        self.load_files()
 
     @on(Input.Submitted, "#index-path")
     def _index_submitted(self, event: Input.Submitted) -> None:
@@ -116,7 +209,7 @@ class LibraryPane(Vertical):
         self.index_started(str(folder))
         # out of the box: keys are commands again while it runs (1, q, / were typed into it,
         # tab completed paths, and esc cancelled the run instead of leaving the box)
-        self.screen.set_focus(self.query_one("#failed"))
+        self.screen.set_focus(self.query_one("#files"))
         self.index_worker(folder, cancel)
 
     @work(thread=True, exclusive=True, group="index")

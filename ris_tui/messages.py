@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     import threading
 
     from engine.events import FileFailed, IndexPlanned
-    from engine.results import LibraryStatus, Moment, PhotoHit, SearchResult, VideoHit
+    from engine.results import (
+        IndexedFile,
+        LibraryStatus,
+        Moment,
+        PhotoHit,
+        SearchResult,
+        VideoHit,
+    )
     from engine.search.query import Query
 
 
@@ -90,6 +97,13 @@ class LibraryLoaded(Message):
 
 
 @dataclass
+class FilesLoaded(Message):
+    """The library's indexed files, for its list."""
+
+    files: tuple[IndexedFile, ...]
+
+
+@dataclass
 class LibraryFailed(Message):
     error: BaseException
 
@@ -109,6 +123,14 @@ class IndexNews(Message):
 
 @dataclass
 class IndexEnded(Message):
+    text: str
+    error: BaseException | None = None
+
+
+@dataclass
+class LibraryChanged(Message):
+    """Files were taken out of the index (or could not be): what to say."""
+
     text: str
     error: BaseException | None = None
 

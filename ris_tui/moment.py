@@ -22,7 +22,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from . import images
-from .formatting import clock, count, printable
+from .formatting import clock, count, keys_line, printable
 from .images import HalfBlocks
 
 if TYPE_CHECKING:
@@ -113,18 +113,14 @@ class MomentView(ModalScreen[None]):
             else:
                 yield HalfBlocks(id="moment-picture")
             yield Static(
-                Text.assemble(
-                    *(
-                        part
-                        for key, does in (
-                            ("← →", "frame"),
-                            ("n p", "segment"),
-                            ("w", "save frame"),
-                            ("c", "save clip"),
-                            ("o", "play"),
-                            ("esc", "back"),
-                        )
-                        for part in ((key, "bold"), f" {does}  ")
+                keys_line(
+                    (
+                        ("← →", "frame"),
+                        ("n p", "segment"),
+                        ("w", "save frame"),
+                        ("c", "save clip"),
+                        ("o", "play"),
+                        ("esc", "back"),
                     )
                 ),
                 id="moment-keys",
@@ -157,7 +153,7 @@ class MomentView(ModalScreen[None]):
         match = self.match_at(t)
         segs = len(v.segments)
         where = f"segment {self.segment + 1} of {segs} · " if segs else ""
-        face = f" · face {match.similarity:.2f}" if match else ""
+        face = " · face" + (f" {match.similarity:.2f}" if match.similarity else "") if match else ""
         self.query_one("#moment-title", Static).update(
             Text(
                 f"{printable(Path(v.path).name)} · {where}{clock(t)} · frame {self.at + 1} of "

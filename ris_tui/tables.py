@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from textual.widgets.data_table import ColumnKey
 
-    from engine.results import PhotoHit, VideoHit
+    from engine.results import IndexedFile, PhotoHit, VideoHit
 
 STACK_BELOW = 100  # columns: a narrower terminal shows a list above its detail, not beside
 
@@ -38,7 +38,9 @@ class KeyTable(DataTable):
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
 
-    def fit_paths(self, column: ColumnKey, hits: Sequence[VideoHit | PhotoHit], width: int) -> None:
+    def fit_paths(
+        self, column: ColumnKey, hits: Sequence[VideoHit | PhotoHit | IndexedFile], width: int
+    ) -> None:
         """The path column's rows (keyed by their index) fitted to `width`, the column
         narrowing or widening with them, and drawn at once."""
         for i, hit in enumerate(hits):

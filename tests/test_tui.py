@@ -21,6 +21,7 @@ from tui_support import FakeBackend, canned_result, drawn_face
 from engine.timecodes import clock
 from ris_tui.app import RisApp
 from ris_tui.dialogs import FacePicker, HelpScreen
+from ris_tui.file_view import FileView
 from ris_tui.images import HalfBlocks
 from ris_tui.main_screen import MainScreen
 from ris_tui.moment import MomentView
@@ -700,6 +701,57 @@ async def test_v_steps_through_a_segments_frames_and_saves_a_frame_and_a_clip(
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_the_library_lists_its_files_shows_one_on_its_timeline_and_forgets_it():
+    """Issue 29: the library itself: its indexed files listed, one file's faces on its
+    timeline, and a file taken out of the index (asked first)."""
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert app.focused is app.query_one("#files")
+        listed = rows(app, "#files")
+        assert [r[:3] for r in listed] == [
+            ["video", "24", "0:12.0"],
+            ["video", "30", "0:33.5"],
+            ["photo", "3", ""],
+        ]
+        assert listed[1][3].endswith("interview_2.mp4")
+        await pilot.press("j", "enter")
+        await settle(pilot)
+        view = app.screen
+        assert isinstance(view, FileView)
+        summary = str(view.query_one("#file-summary", Static).render())
+        assert "0:33.5 · 30 faces in 2 appearances" in summary
+        timeline = view.query_one("#file-timeline", Timeline)
+        assert timeline.segments == [(1.0, 8.5), (14.0, 20.0)] and timeline.selected == 0
+        await pilot.press("j")
+        await settle(pilot)
+        assert timeline.selected == 1
+        await pilot.press("v")  # the appearance frame by frame
+        await settle(pilot)
+        assert isinstance(app.screen, MomentView)
+        assert "segment 2 of 2 · 0:14.0 · frame 1 of 13" in str(
+            app.screen.query_one("#moment-title", Static).render()
+        )
+        await pilot.press("escape", "x")  # back in the file, then out of the index: asked
+        await settle(pilot)
+        await pilot.press("n")  # no: nothing is taken out
+        await settle(pilot)
+        assert not getattr(backend, "forgotten", []) and len(rows(app, "#files")) == 3
+        await pilot.press("x", "y")  # from the list itself
+        await settle(pilot)
+        assert backend.forgotten == ["/archive/aoc/interview_2.mp4"]
+        assert len(rows(app, "#files")) == 2
+        assert "interview_2.mp4 taken out of the index" in str(
+            app.query_one("#status", Static).render()
+        )
+        await pilot.press("1", "x")  # the library's key only: off on the videos
+        await settle(pilot)
+        assert backend.forgotten == ["/archive/aoc/interview_2.mp4"]
 
 
 async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -551,12 +552,41 @@ def test_in_tmux_index_a_folder_from_the_tui_then_search_it_and_quit(tmp_path: P
         term.keys("3", "r")  # the library read again: sound, its counts right
         shown = term.wait_until(lambda s: "2 photos" in s, "the library's counts")
         assert "damaged" not in shown and "repair" not in shown, shown
-        term.keys("1")
-        time.sleep(0.3)
-        term.keys("q")
+        # the library itself (issue 29): its files listed, the clip's faces on its timeline,
+        # the clip taken out of the index, and searched for no more
+        listed = term.wait_for("Indexed files: 3")
+        table = listed.split("Indexed files: 3", 1)[1].splitlines()[2:5]
+        kinds = [line.split()[0] for line in table]
+        assert sorted(kinds) == ["photo", "photo", "video"], listed
+        term.keys(*["j"] * kinds.index("video"), "Enter")
+        summary = re.compile(r"video · 0:\d\d\.\d · \d+ faces in \d+ appearances?")
+        term.wait_until(lambda s: summary.search(s) is not None, "the clip's appearances")
+        term.wait_for("▀")  # its faces
+        term.keys("x")
+        term.wait_for("out of the index (")
+        term.keys("y")
+        term.wait_for("taken out of the index", 30)
+        term.wait_for("Indexed files: 2")
+        term.keys("/", str(AOC_PHOTO), "Enter")
+        shown = term.wait_for("at similarity", 120)
+        assert "0 videos, 1 photo at similarity" in shown, shown
+        term.keys("q", "q")  # the photos (its only match opened them), the videos, quit
         term.wait_for("ris-tui exited 0", 10)
     finally:
         term.close()
+    check = run_ris(ris_env, "check", "--data-dir", str(data))
+    assert check.returncode == 0, check.stdout + check.stderr  # catalog and vectors in step
+    # the command line's door to the same: ris forget a folder, then nothing is left there
+    forget = run_ris(ris_env, "forget", str(media), "--data-dir", str(data))
+    assert forget.returncode == 0, forget.stderr
+    assert "took 2 files out of the index" in forget.stderr
+    again = run_ris(ris_env, "forget", str(media), "--data-dir", str(data))
+    assert again.returncode == 2 and "nothing indexed at or under" in again.stderr
+    status = run_ris(ris_env, "status", "--data-dir", str(data), "--json")
+    assert json.loads(status.stdout)["faces"] == 0
+    assert sorted(p.name for p in media.iterdir()) == sorted(
+        f"{f.parent.name}_{f.name}" for f in (AOC_PHOTO, LMM_PHOTO, AOC_CLIPS[2])
+    )  # the files themselves untouched
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")

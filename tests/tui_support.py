@@ -14,6 +14,8 @@ from PIL import Image, ImageDraw
 from engine.errors import NoFaceError
 from engine.events import FileFailed, FileIndexed, IndexFinished, IndexPlanned, IndexProgressed
 from engine.results import (
+    Appearance,
+    IndexedFile,
     LibraryStatus,
     Moment,
     PhotoHit,
@@ -24,6 +26,7 @@ from engine.results import (
     VideoHit,
 )
 from engine.search.query import Query
+from engine.vocabulary import MediaKind
 
 
 def drawn_face(seed: float) -> Image.Image:
@@ -126,6 +129,34 @@ class FakeBackend:
         return drawn_face(0.0), drawn_face(len(path)).resize((96, 64))
 
     sample_step = 0.5
+    library = (
+        IndexedFile("/archive/aoc/interview_1.mp4", MediaKind.VIDEO, 24, 12.0),
+        IndexedFile("/archive/aoc/interview_2.mp4", MediaKind.VIDEO, 30, 33.5),
+        IndexedFile("/archive/photos/rally.png", MediaKind.IMAGE, 3, None),
+    )
+
+    def indexed_files(self) -> tuple[IndexedFile, ...]:
+        return self.library
+
+    def appearances(self, path: str) -> tuple[Appearance, ...]:
+        if path.endswith(".png"):
+            spans = [(0.0, 0.0)] * 3
+        else:
+            spans = [(0.0, 4.5), (6.0, 11.5)] if "_1" in path else [(1.0, 8.5), (14.0, 20.0)]
+        out = []
+        for a, b in spans:
+            faces = tuple(
+                Moment(float(t), (100.0, 80.0, 180.0, 180.0), 0.0)
+                for t in np.arange(a, b + 0.1, 0.5)
+            )
+            out.append(Appearance(a, b, faces, faces[len(faces) // 2]))
+        return tuple(out)
+
+    def forget(self, paths: Sequence[str]) -> int:
+        held = [f for f in self.library if f.path in paths]
+        self.library = tuple(f for f in self.library if f.path not in paths)
+        self.forgotten = [*getattr(self, "forgotten", []), *paths]
+        return len(held)
 
     def frame(self, path: str, t: float, box: object = None) -> Image.Image:
         return drawn_face(t).resize((320, 180))

@@ -76,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
+    p = sub.add_parser(
+        "forget",
+        parents=[common],
+        help="take files out of the index (their faces and vectors); the files are not touched",
+        description="Take the files at PATH, or under it, out of the index: their faces and "
+        "vectors go, the files themselves are not touched. Indexing their folder again brings "
+        "them back; move or delete a file to keep it out.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+
     p = sub.add_parser("status", parents=[common], help="what is indexed, and what failed and why")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -232,6 +242,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
             "index": _index,
             "search": _search,
             "status": _status,
+            "forget": _forget,
             "check": _check,
             "faces": _faces,
             "repair": _repair,
@@ -594,6 +605,28 @@ def _status(engine: Engine, args: argparse.Namespace) -> int:
         print(f"failed ({len(st.failed)}):")
         for f in st.failed:
             print(f"  {printable(f.path)}\n    {printable(f.reason)}")
+    return 0
+
+
+def _forget(engine: Engine, args: argparse.Namespace) -> int:
+    """The files at or under the paths given taken out of the index."""
+    wanted = [str(Path(p).expanduser().resolve()) for p in args.paths]
+    held = [
+        path
+        for path, _, _ in engine.status().files
+        if any(path == w or path.startswith(w.rstrip("/") + "/") for w in wanted)
+    ]
+    if not held:
+        raise UserError(
+            f"nothing indexed at or under {', '.join(printable(w) for w in wanted)}",
+            "`ris status` lists what the library holds",
+        )
+    taken = engine.forget(held)
+    print(
+        f"ris: took {taken} file{'s' if taken != 1 else ''} out of the index; the files are not "
+        "touched, and indexing their folder again brings them back",
+        file=sys.stderr,
+    )
     return 0
 
 
