@@ -78,7 +78,7 @@ from engine.results import (
 )
 from engine.search.face_listing import FileFaces, list_faces
 from engine.search.matching import match_appearances
-from engine.search.query import Query, read_query
+from engine.search.query import Query, read_query, together
 from engine.search.ranking import FileInfo, Matches, rank
 from engine.settings import Settings
 from engine.vocabulary import FaceUpscale, FileStatus, LibraryKey, MediaKind
@@ -409,6 +409,21 @@ class Engine:
             progress,
         )
 
+    def read_together(
+        self,
+        queries: Sequence[Path],
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Query:
+        """Several photos or clips of one person read as one query (engine/search/query.py,
+        together); `progress(read, in all)` counts the files."""
+        read = []
+        for n, path in enumerate(queries):
+            read.append(self.read_query(path, stop))
+            if progress is not None:
+                progress(n + 1, len(queries))
+        return together(read)
+
     def search(
         self,
         query: Path | Query,
@@ -448,7 +463,8 @@ class Engine:
         floor = self.settings.possible_floor(thr, possible_margin)
         top = top or self.settings.top
         found = match_appearances(q.templates[chosen - 1], catalog, store, thr, floor, top)
-        result = self._rank(found, QueryInfo(q.path, q.kind, q.faces, chosen), thr, top)
+        info = QueryInfo(q.path, q.kind, q.faces, chosen, q.together)
+        result = self._rank(found, info, thr, top)
         return replace(result, possible=floor if found.floor is None else found.floor)
 
     def _catch_up(self) -> VectorStore:

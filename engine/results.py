@@ -71,6 +71,7 @@ class QueryInfo:
     kind: MediaKind  # IMAGE or VIDEO
     faces: tuple[QueryFace, ...]  # candidates: the faces of a photo, the people of a clip
     chosen: int  # number of the candidate searched for
+    together: tuple[str, ...] = ()  # several photos or clips searched as one person
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class SearchResult:
                 "candidates": [asdict(f) for f in q.faces],
                 "threshold": self.threshold,
                 "possible": self.possible,
+                **({"together": list(q.together)} if q.together else {}),
             },
             "videos": [
                 {

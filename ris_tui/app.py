@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 
 from . import images
 from .backend import Backend, EngineError, NothingIndexed, add_flag, is_photo, settings_from
+from .browser import QueryBrowser
 from .clipboard import Copied, copy_beside
 from .dialogs import PICTURED, Confirm, FacePicker, HelpScreen
 from .export import export_results, segments_text
@@ -49,7 +50,7 @@ from .messages import (
     SegmentPlayed,
 )
 from .moment import MomentView
-from .pathinput import PathInput, typed_path
+from .pathinput import PathInput, typed_paths
 from .photos import PhotosPane
 from .pictures import Pictures
 from .player import (
@@ -203,11 +204,18 @@ class RisApp(App[None]):
     @on(Input.Submitted, "#query")
     def _query_submitted(self, event: Input.Submitted) -> None:
         box = self.query_one("#query", PathInput)
-        path = typed_path(event.value)  # as submitted: keys typed after enter may follow it
+        paths = typed_paths(event.value)  # as submitted: keys typed after enter may follow it
         if not event.value.strip():
             self.notify("Type the path of a photo or a clip first.", severity="warning")
             self.screen.set_focus(box)
             return
+        if len(paths) > 1:  # several photos or clips of one person: one query
+            self._slash_opened = False
+            box.remember(event.value.strip())
+            self.history.save(box.history or [])
+            self._search_for(paths)
+            return
+        path = paths[0]
         rooted = self._slash_kept(path)
         if rooted != path:
             path, box.value = rooted, str(rooted)  # the path searched for, its / given back
@@ -234,7 +242,7 @@ class RisApp(App[None]):
         self.query_one(TabbedContent).active = "videos"
         self.screen.set_focus(self.query_one("#video-list"))
 
-    def _search_for(self, path: Path) -> None:
+    def _search_for(self, path: Path | list[Path]) -> None:
         """A new query: searched at the library's threshold and top, whatever + - ] [ set for
         the last one (they carried over silently)."""
         self.threshold, self.top = None, None
@@ -242,7 +250,7 @@ class RisApp(App[None]):
         self.clear_results()
         self._run_search(path)
 
-    def _run_search(self, query: Path | Query, face: int | None = None) -> None:
+    def _run_search(self, query: Path | list[Path] | Query, face: int | None = None) -> None:
         """Search in a worker; a newer search wins: the older one's reading stops."""
         self._search_stop.set()
         self._search_stop = threading.Event()
@@ -251,7 +259,7 @@ class RisApp(App[None]):
     @work(thread=True, exclusive=True, group="search")
     def search_worker(
         self,
-        query: Path | Query,
+        query: Path | list[Path] | Query,
         face: int | None = None,
         stop: threading.Event | None = None,
     ) -> None:
@@ -262,7 +270,20 @@ class RisApp(App[None]):
         search = stop or threading.Event()
         t0 = self._now()
         try:
-            if isinstance(query, Path):
+            if isinstance(query, list):  # several of one person, read as one query
+                loading = "" if self.backend.models_loaded else " (loading the face models first)"
+                several = f"{len(query)} photos and clips of one person"
+                self.post_message(SearchProgressed(search, f"Reading {several}{loading}…"))
+
+                def files_read(done: int, total: int) -> None:
+                    text = f"Reading {several}: {done}/{total} (esc cancels)"
+                    self.post_message(SearchProgressed(search, text))
+
+                query = self.backend.read_together(query, stop, files_read)
+                if worker.is_cancelled:
+                    return
+                self.query_read = query
+            elif isinstance(query, Path):
                 loading = "" if self.backend.models_loaded else " (loading the face models first)"
                 self.post_message(SearchProgressed(search, f"Reading {query.name}{loading}…"))
                 name = printable(query.name)
@@ -367,8 +388,11 @@ class RisApp(App[None]):
             if maybe and result.possible is not None
             else ""
         )
+        name = printable(Path(q.path).name)
+        if q.together:
+            name = f"{name} and {len(q.together) - 1} more as one person"
         self.set_status(
-            f"{printable(Path(q.path).name)}{several} · {count(videos[0], 'video')}, "
+            f"{name}{several} · {count(videos[0], 'video')}, "
             f"{count(photos[0], 'photo')} at similarity ≥ {result.threshold:.2f}{possible} · "
             f"{seconds:.1f} s · top {self.top or TOP} (+ - ] [ change)"
         )
@@ -501,6 +525,27 @@ class RisApp(App[None]):
         self.screen.set_focus(query)
         query.select_all()
         self._slash_opened = True  # the / may have been a path's first character
+
+    def action_browse(self) -> None:
+        """b or ctrl+o: the query chosen from the disk (browser.py), from the last query's
+        folder or the working directory; several files marked are one person."""
+        if not isinstance(self.screen, MainScreen):
+            return  # (ctrl+o reaches the app over a dialog too)
+        box = self.query_one("#query", PathInput)
+        last = typed_paths(box.value)[0] if box.value.strip() else None
+        start = last.parent if last is not None and last.parent.is_dir() else Path.cwd()
+
+        def chosen(paths: list[Path] | None) -> None:
+            if not paths:
+                self.screen.set_focus(self.query_one(TAB_LISTS["videos"]))
+                return
+            box.value = str(paths[0]) if len(paths) == 1 else shlex.join(map(str, paths))
+            self._to_the_videos()
+            box.remember(box.value)
+            self.history.save(box.history or [])
+            self._search_for(paths[0] if len(paths) == 1 else paths)
+
+        self.push_screen(QueryBrowser(start), chosen)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

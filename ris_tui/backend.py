@@ -50,6 +50,7 @@ __all__ = [
     "IndexPlanned",
     "IndexProgressed",
     "clock",
+    "is_media",
     "is_photo",
     "printable",
     "settings_from",
@@ -75,6 +76,11 @@ def as_video(f: IndexedFile, appearances: Sequence[Appearance]) -> VideoHit:
     segments = tuple(Segment(a.start, a.end, 0.0) for a in appearances)
     faces = tuple(sorted((m for a in appearances for m in a.faces), key=lambda m: m.t))
     return VideoHit(f.path, 0.0, f.duration or 0.0, segments, faces, reachable=f.reachable)
+
+
+def is_media(path: str | Path) -> bool:
+    """A photo or video ris reads (by its name)."""
+    return media_kind(Path(path)) is not None
 
 
 def is_photo(path: str | Path) -> bool:
@@ -118,6 +124,16 @@ class Backend:
         tells `progress(frames read, frames in all)` as it goes (from this thread)."""
         with self._lock:
             return self._get_engine().read_query(path, stop, progress)
+
+    def read_together(
+        self,
+        paths: Sequence[Path],
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Query:
+        """Several photos or clips of one person as one query (their main faces averaged)."""
+        with self._lock:
+            return self._get_engine().read_together(paths, stop, progress)
 
     def search(
         self, query: Query, face: int, threshold: float | None = None, top: int | None = None

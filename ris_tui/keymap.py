@@ -39,16 +39,25 @@ def _b(keys: str, action: str, label: str, show: bool = False, priority: bool = 
 # read) land in the box it opens, not in the list (see RisApp.check_action)
 ROWS: tuple[Row, ...] = (
     Row(
-        "/",
-        "new search: a photo or clip path, enter runs it",
+        "/  b  ctrl+o",
+        "new search: type a path, or browse for files",
         (
             _b("slash", "new_search", "search", show=True, priority=True),
+            _b("b", "browse", "browse"),
+            _b("ctrl+o", "browse", "browse", priority=True),
             # ctrl+j too: an enter typed while the terminal was still in line mode comes as a line
             # feed (ICRNL), and over a slow start it can arrive after the first screen (readline
             # takes ctrl+j as enter as well)
             _b("enter,ctrl+j", "submit_box", "", priority=True),  # the query or filter box
         ),
-        (Command("Search (/)", "search for a person: a photo or clip path", "new_search"),),
+        (
+            Command("Search (/)", "search for a person: a photo or clip path", "new_search"),
+            Command(
+                "Browse for the query (b, ctrl+o)",
+                "pick a photo or clip, or mark several of one person (space)",
+                "browse",
+            ),
+        ),
     ),
     Row("tab  →", "in a path box: complete the path"),
     Row("↑  ↓", "in the query box: earlier / later queries"),

@@ -47,6 +47,23 @@ def typed_path(text: str) -> Path:
     return Path(os.path.expanduser(dropped_path(text)))
 
 
+def typed_paths(text: str) -> list[Path]:
+    """The paths a query box's text names: one path (quoted, escaped, a URI, or a name with
+    spaces that exists), or several quoted or escaped as a shell takes them, as terminals give
+    several files dragged in at once ('a.jpg' 'b c.jpg'), when each of them exists."""
+    one = typed_path(text)
+    if one.exists():
+        return [one]
+    try:
+        parts = shlex.split(text.strip())
+    except ValueError:
+        return [one]
+    several = [typed_path(p if not p.startswith("file://") else dropped_path(p)) for p in parts]
+    if len(several) > 1 and all(p.exists() for p in several):
+        return several
+    return [one]
+
+
 def dropped_path(text: str) -> str:
     """A path as typed, pasted or dragged in: terminals and file managers quote it ('a b.mp4'),
     escape it (a\\ b.mp4) or give a file:// URI (a%20b.mp4); each becomes the plain path."""

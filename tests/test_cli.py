@@ -131,6 +131,34 @@ def test_several_queries_give_json_lines_and_a_bad_one_does_not_stop_the_rest(sm
     assert text.returncode == 0 and text.stdout.count("query: ") == 2
 
 
+def test_several_photos_of_one_person_are_searched_as_one_with_together(
+    small_index, ris_env, tmp_path
+):
+    """--together: one query whose template is the mean of each photo's main face: one
+    document, listing them, finding him; each alone scores the clip no better than both."""
+    from PIL import Image
+
+    from engine.search.thumbnails import frames_at
+
+    root, _ = small_index
+    data = ("--data-dir", root / "data")
+    second = tmp_path / "him_on_stage.jpg"  # a second picture of him: a frame of his clip
+    Image.fromarray(frames_at(HAMILTON, [4.0])[0]).save(second)
+    run = ris("search", LMM_PHOTO, second, "--together", "--json", *data, env=ris_env)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)  # one document, not a line per photo
+    assert doc["query"]["together"] == [str(LMM_PHOTO), str(second)]
+    assert doc["query"]["candidates"][0]["samples"] == 2
+    assert doc["videos"][0]["path"].endswith("short_hamilton_clip.mp4")
+    alone = [
+        json.loads(ris("search", q, "--json", *data, env=ris_env).stdout)["videos"][0]["score"]
+        for q in (LMM_PHOTO, second)
+    ]
+    assert min(alone) - 1e-6 <= doc["videos"][0]["score"]
+    refused = ris("search", LMM_PHOTO, second, "--together", "--face", "2", *data, env=ris_env)
+    assert refused.returncode == 2 and "--face with --together" in refused.stderr
+
+
 def test_user_errors_exit_2_with_one_line_and_no_traceback(small_index, ris_env, tmp_path):
     root, _ = small_index
     text = tmp_path / "notes.txt"

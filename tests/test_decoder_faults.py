@@ -163,7 +163,7 @@ def test_ris_index_finishes_when_its_decoder_crashes(tmp_path: Path, ris_env: di
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "the decoder crashed on this file (killed by SIGSEGV)" in err
-    assert "indexed 1 files" in err and "1 failed" in err
+    assert "indexed 1 file " in err and "1 failed" in err
     assert workers_of(proc.pid) == []
     st = json.loads(run_ris(ris_env, "status", "--json", "--data-dir", str(data)).stdout)
     assert [Path(f["path"]).name for f in st["failed"]] == [f"driving_{LONG.name}"]
@@ -171,7 +171,7 @@ def test_ris_index_finishes_when_its_decoder_crashes(tmp_path: Path, ris_env: di
     media_dir = str(tmp_path / "media")
     again = run_ris(ris_env, "index", media_dir, "--retry-failed", "--data-dir", str(data))
     assert again.returncode == 0, again.stderr
-    assert "indexed 1 files" in again.stderr and "0 failed" in again.stderr
+    assert "indexed 1 file " in again.stderr and "0 failed" in again.stderr
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from tui_support import FakeBackend, canned_result, drawn_face
 
 from engine.timecodes import clock
 from ris_tui.app import RisApp
+from ris_tui.browser import MediaTree
 from ris_tui.dialogs import FacePicker, HelpScreen
 from ris_tui.file_view import FileView
 from ris_tui.images import HalfBlocks
@@ -752,6 +753,72 @@ async def test_the_library_lists_its_files_shows_one_on_its_timeline_and_forgets
         await pilot.press("1", "x")  # the library's key only: off on the videos
         await settle(pilot)
         assert backend.forgotten == ["/archive/aoc/interview_2.mp4"]
+
+
+async def browsed(pilot, tree: MediaTree) -> None:  # type: ignore[no-untyped-def]
+    """The browser's folder listed (its loader is a worker that never ends: no settle)."""
+    for _ in range(100):
+        await pilot.pause(0.02)
+        if tree.root.children:
+            return
+    raise AssertionError("the browser listed nothing")
+
+
+async def test_the_query_is_browsed_for_and_several_photos_are_one_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 29: a file browser for the query (media and folders only), and several photos of
+    one person as one query, marked there or typed as a shell takes them."""
+    for name in ("a face.jpg", "b.jpg", "c.mp4", "notes.txt", ".hidden.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    backend = FakeBackend()
+    app = RisApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        tree = app.screen.query_one(MediaTree)
+        await browsed(pilot, tree)
+        shown = [str(child.label) for child in tree.root.children]
+        assert shown == ["sub", "a face.jpg", "b.jpg", "c.mp4"]  # no text file, nothing hidden
+        for _ in range(3):  # to the first photo, past the folder
+            await pilot.press("down")
+            if tree.cursor_node is not None and str(tree.cursor_node.label) == "a face.jpg":
+                break
+        assert str(tree.cursor_node.label) == "a face.jpg"
+        await pilot.press("space", "space")  # a face.jpg and b.jpg marked
+        await pilot.pause()
+        assert "2 files marked" in str(app.screen.query_one("#browse-marked", Static).render())
+        await pilot.press("enter")  # on c.mp4: the three as one person
+        await settle(pilot)
+        assert backend.read_as_one == [str(tmp_path / n) for n in ("a face.jpg", "b.jpg", "c.mp4")]
+        status = str(app.query_one("#status", Static).render())
+        assert "a face.jpg and 2 more as one person" in status
+        assert app.query_one("#video-list").row_count == 3
+
+        await pilot.press("ctrl+o")  # (the browser's folder loader never ends: no settle)
+        tree = app.screen.query_one(MediaTree)
+        await browsed(pilot, tree)
+        for _ in range(5):  # to the clip
+            await pilot.press("down")
+            if tree.cursor_node is not None and str(tree.cursor_node.label) == "c.mp4":
+                break
+        await pilot.press("enter")  # one file: searched alone
+        await settle(pilot)
+        assert backend.searches[-1] == (str(tmp_path / "c.mp4"), 1)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await pilot.press("escape")  # left: nothing searched
+        await settle(pilot)
+        assert len(backend.searches) == 2 and isinstance(app.screen, MainScreen)
+
+        await pilot.press("slash", *"'a face.jpg' b.jpg", "enter")  # typed as a shell takes them
+        await settle(pilot)
+        assert backend.read_as_one == [str(Path("a face.jpg")), "b.jpg"]
+        await pilot.press("slash", *"a face.jpg", "enter")  # a name with a space is one file
+        await settle(pilot)
+        assert backend.searches[-1] == ("a face.jpg", 1)
 
 
 async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):

@@ -759,3 +759,42 @@ def test_in_tmux_a_moment_seen_saved_and_played_without_a_display(
         term.wait_for("ris-tui exited 0", 10)
     finally:
         term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_in_tmux_two_photos_browsed_for_are_searched_as_one_person(
+    dev_index, tmp_path: Path, ris_env
+):
+    """Issue 29: the query chosen in the file browser (b), two photos of her marked with space
+    and searched as one person, through the real engine."""
+    engine, _ = dev_index
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(AOC_PHOTO, photos / "a_ref.jpg")
+    frame = Backend(make_settings(engine.settings.data_dir)).frame(str(AOC_CLIPS[1]), 1.0)
+    frame.save(photos / "b_frame.jpg")  # a second picture of her: a frame of one of her clips
+    (photos / "notes.txt").write_text("not a photo")
+    cmd = (
+        f"cd {photos} && {sys.executable} -m ris_tui.app --data-dir {engine.settings.data_dir}; "
+        'echo "ris-tui exited $?"; sleep 30'
+    )
+    term = Tmux(
+        f"ris-browse-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (120, 40)
+    )
+    try:
+        term.wait_for("Type the path of a photo or clip")
+        term.keys("b")
+        shown = term.wait_for("b_frame.jpg")
+        assert "notes.txt" not in shown and "a_ref.jpg" in shown
+        term.keys("Down", "Space")  # the first photo marked, the cursor on the next
+        term.wait_for("1 file marked")
+        term.keys("Enter")  # on the second: both, as one person
+        shown = term.wait_for("at similarity", 120)
+        assert "a_ref.jpg and 1 more as one person" in shown, shown
+        assert re.search(r"Videos \(3(\+\d+\?)?\)", shown), shown
+        for clip in AOC_CLIPS:
+            assert clip.name[-12:] in shown
+        term.keys("q")
+        term.wait_for("ris-tui exited 0", 10)
+    finally:
+        term.close()

@@ -99,6 +99,11 @@ class FakeBackend:
         faces = canned_result(str(path), self.faces).query.faces
         return Query(str(path), "image", faces, np.zeros((len(faces), 512), np.float32))
 
+    def read_together(self, paths: Sequence[Path], stop=None, progress=None) -> Query:  # type: ignore[no-untyped-def]
+        self.read_as_one = [str(p) for p in paths]
+        one = self.read_query(paths[0])
+        return replace(one, together=tuple(self.read_as_one))
+
     def load_models(self) -> None:
         self.models_loaded = True
 
@@ -108,6 +113,7 @@ class FakeBackend:
         self.searches.append((query.path, face))
         self.settings.append((threshold, top))
         result = canned_result(query.path, len(query.faces), face)
+        result = replace(result, query=replace(result.query, together=query.together))
         return result if threshold is None else replace(result, threshold=threshold)
 
     def status(self) -> LibraryStatus:

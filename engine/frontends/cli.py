@@ -62,7 +62,14 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         help="a photo or a video clip of the person; several are searched one after the other "
-        "with the models loaded once (--json: one line each, JSON Lines)",
+        "with the models loaded once (--json: one line each, JSON Lines), or as one with "
+        "--together",
+    )
+    p.add_argument(
+        "--together",
+        action="store_true",
+        help="several photos or clips of one person searched as one query: the main face of "
+        "each (a clip's most present person) averaged into one template; one result",
     )
     add_flag(p, "top")
     add_flag(p, "threshold")
@@ -404,7 +411,8 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
             bar.clear()
             rate = ev.frames / ev.seconds if ev.seconds else 0
             print(
-                f"ris: indexed {ev.indexed} files ({ev.faces} faces in {ev.frames} frames, "
+                f"ris: indexed {ev.indexed} file{'' if ev.indexed == 1 else 's'} "
+                f"({ev.faces} faces in {ev.frames} frames, "
                 f"{rate:.1f} frames/s) in {ev.seconds:.1f} s; {ev.unchanged} unchanged, "
                 f"{ev.failed} failed, {ev.removed} removed",
                 file=sys.stderr,
@@ -420,8 +428,14 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _search(engine: Engine, args: argparse.Namespace) -> int:
-    if len(args.query) == 1:  # one document, as it always was
-        result = engine.search(args.query[0], face=args.face)
+    if len(args.query) == 1 or args.together:  # one document, as it always was
+        if args.together and args.face not in (None, 1):
+            raise UserError(
+                "--face with --together: the queries are searched as one person",
+                "leave --face out (each query's main face is used), or search them apart",
+            )
+        query = engine.read_together(args.query) if args.together else args.query[0]
+        result = engine.search(query, face=args.face)
         if args.json:
             json.dump(result.to_json(), sys.stdout, indent=2)
             print()

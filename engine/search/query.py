@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,28 @@ class Query:
     kind: MediaKind
     faces: tuple[QueryFace, ...]
     templates: np.ndarray  # (len(faces), EMBEDDING_DIM): the vector searched for, per candidate
+    together: tuple[str, ...] = ()  # the photos and clips read as this one query, if several
+
+
+def together(queries: Sequence[Query]) -> Query:
+    """Several photos or clips of one person as one query: the main face of each photo (the
+    most present person of a clip) averaged into one template, which stands for the person
+    better than any one picture of them (their pose, light and expression vary)."""
+    if len(queries) == 1:
+        return queries[0]
+    mains = [q.faces[0] for q in queries]
+    first = mains[0]
+    face = QueryFace(
+        1,
+        first.bbox,
+        first.t,
+        round(float(np.mean([f.prob for f in mains])), 4),
+        sum(f.samples for f in mains),
+    )
+    vector = template(np.stack([q.templates[0] for q in queries]))
+    return Query(
+        queries[0].path, queries[0].kind, (face,), vector[None, :], tuple(q.path for q in queries)
+    )
 
 
 def read_query(
