@@ -60,6 +60,10 @@ class IndexProgressed:
     faces: int
     current: str
     waiting: int = 0  # files of this run's plan other indexers hold (a shared catalog)
+    # sampled frames the run will look at in all, as far as it can tell (0: not yet): the
+    # samples of each file opened so far, each photo one, and the videos not yet opened at
+    # the samples per byte of those that were; `frames` counts toward it
+    frames_expected: int = 0
 
 
 @dataclass(frozen=True)

@@ -270,10 +270,14 @@ class LibraryPane(Vertical):
 
     def index_progressed(self, ev: IndexProgressed) -> None:
         bar = self.query_one("#index-progress", ProgressBar)
-        bar.update(total=max(ev.bytes_total, 1), progress=ev.bytes_done)
+        # by sampled frames, once there is work to count: indeterminate while the models
+        # load (by bytes, it stood at 94 % with seconds to go and its ETA counted the loading)
+        if ev.frames and ev.frames_expected:
+            bar.update(total=ev.frames_expected, progress=ev.frames)
+        frames = f"{ev.frames}/{ev.frames_expected}" if ev.frames_expected else f"{ev.frames}"
         self.query_one("#index-current", Static).update(
             Text.assemble(
-                f"{ev.files_done}/{ev.files_total} files, {ev.frames} frames, {ev.faces} faces · ",
+                f"{ev.files_done}/{ev.files_total} files, {frames} frames, {ev.faces} faces · ",
                 short_path(ev.current, 60),
             )
         )

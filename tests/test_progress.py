@@ -39,3 +39,41 @@ def test_a_run_says_what_it_does_from_its_start_not_from_its_first_frames(dev_in
     assert (first.current, first.frames, first.files_done) == (STARTING, 0, 0)
     assert first.files_total == events[planned].to_index
     assert any(e.frames > 0 and e.current != STARTING for _, e in progress[1:])
+
+
+def test_progress_counts_sampled_frames_toward_an_estimate_that_ends_exact(dev_index):
+    """Issue 29: progress was by bytes (94 % with seconds to go). It counts sampled frames
+    toward how many the run will look at: exact once every file is opened, never below
+    what is done, and unknown (0) only until the first video is opened."""
+    from engine.events import IndexFinished
+
+    _, events = dev_index
+    progress = [e for e in events if isinstance(e, IndexProgressed)]
+    finished = next(e for e in events if isinstance(e, IndexFinished))
+    working = [p for p in progress if p.frames]
+    assert working and all(p.frames_expected >= p.frames for p in working)
+    assert progress[-1].frames == progress[-1].frames_expected == finished.frames
+
+
+def test_the_frame_estimate_extrapolates_unopened_videos_by_their_bytes():
+    from pathlib import Path
+
+    from engine.indexing.run import FrameEstimate
+    from engine.media.finding import MediaFile
+    from engine.vocabulary import MediaKind
+
+    def media(name: str, kind: MediaKind, size: int) -> MediaFile:
+        return MediaFile(Path(name), kind, size, 0)
+
+    a, b, c = (media(n, MediaKind.VIDEO, s) for n, s in (("a", 1000), ("b", 3000), ("c", 1000)))
+    photos = [media(f"p{i}", MediaKind.IMAGE, 500) for i in range(4)]
+    est = FrameEstimate([a, b, c, *photos], before=7)
+    assert est.total() == 0  # no video opened: nothing to go on
+    est.opened(a, 20)  # 20 samples in 1000 bytes: the other 4000 bytes hold about 80
+    assert est.total() == 7 + 4 + 20 + 80
+    est.ended(a, 18)  # it ended two samples short: what it was read to counts
+    est.opened(b, 30)
+    assert est.total() == 7 + 4 + 18 + 30 + round(1000 * 48 / 4000)
+    est.opened(c, 10)
+    assert est.total() == 7 + 4 + 18 + 30 + 10
+    assert FrameEstimate(photos).total() == 4  # photos only: one frame each, known at once

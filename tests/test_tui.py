@@ -832,6 +832,7 @@ async def test_index_a_folder_shows_progress_and_cancels(tmp_path: Path):
             await pilot.pause(0.05)
         bar = app.query_one("#index-progress")
         assert bar.display and 0 < bar.progress < bar.total
+        assert bar.total == 10 * backend.files_to_index  # sampled frames, not bytes (issue 29)
         assert "files" in str(app.query_one("#index-current").render())
         await pilot.press("escape")
         await settle(pilot)

@@ -188,6 +188,13 @@ class FakeBackend:
             self.indexed.append(f)
             yield FileIndexed(f, "video", 10, 2)
             yield IndexProgressed(
-                i + 1, len(files), (i + 1) * 1000, 50_000, 10 * (i + 1), 2 * (i + 1), f
+                i + 1,
+                len(files),
+                (i + 1) * 1000,
+                50_000,
+                10 * (i + 1),
+                2 * (i + 1),
+                f,
+                frames_expected=10 * len(files),
             )
         yield IndexFinished(len(files), 0, 0, 0, 500, 100, time.monotonic() - t0)

@@ -12,6 +12,14 @@ from engine.events import IndexProgressed
 from engine.timecodes import clock
 
 
+def fraction(p: IndexProgressed) -> float:
+    """How far a run is: by sampled frames where it can tell how many there will be, else by
+    bytes (before the first file is opened)."""
+    if p.frames_expected:
+        return min(1.0, p.frames / p.frames_expected)
+    return p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+
+
 class ProgressBar:
     def __init__(self, stream: TextIO = sys.stderr, interval: float = 0.2) -> None:
         self.stream = stream
@@ -20,16 +28,23 @@ class ProgressBar:
         self.started = time.monotonic()
         self._last = 0.0
         self._drawn = False
+        self._working: tuple[float, int] | None = None  # when frames started, and how many
 
     def update(self, p: IndexProgressed, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.interval:
             return
         self._last = now
-        frac = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+        frac = fraction(p)
         elapsed = now - self.started
-        rate = p.frames / elapsed if elapsed > 0 else 0.0
-        eta = elapsed * (1 - frac) / frac if frac > 0.01 else 0
+        if p.frames and self._working is None:  # the first frames: the models have loaded
+            self._working = (now, p.frames)
+        rate, eta = 0.0, 0.0
+        if self._working is not None and now > self._working[0]:
+            # frames per second of the work itself, not of the models' loading before it
+            rate = (p.frames - self._working[1]) / (now - self._working[0])
+            left = max(0, p.frames_expected - p.frames)
+            eta = left / rate if rate > 0 and p.frames_expected else 0.0
         stats = (
             f"{frac:4.0%} {p.files_done}/{p.files_total} files  {p.frames} frames "
             f"{p.faces} faces  {rate:.1f} frames/s  {clock(elapsed)} ETA {clock(eta)}"

@@ -173,6 +173,37 @@ def _recognise_moves(
 STARTING = "loading the face models…"  # the first progress of a run, before any frame
 
 
+class FrameEstimate:
+    """How many sampled frames a run will look at in all: exact for the files opened so far
+    (their samples; what a file ended with, once it has) and for photos (one each); for the
+    videos not yet opened, their bytes at the samples per byte of the videos that were."""
+
+    def __init__(self, files: Sequence[MediaFile], before: int = 0) -> None:
+        self.before = before  # frames counted before these files (an earlier batch)
+        self.photos = sum(1 for f in files if f.kind == MediaKind.IMAGE)
+        self.video_bytes = sum(f.size for f in files if f.kind != MediaKind.IMAGE)
+        self.samples: dict[Path, int] = {}  # each video opened: its samples
+        self.sizes: dict[Path, int] = {}
+
+    def opened(self, f: MediaFile, samples: int) -> None:
+        if f.kind != MediaKind.IMAGE and f.path not in self.samples:
+            self.samples[f.path], self.sizes[f.path] = samples, f.size
+
+    def ended(self, f: MediaFile, frames: int) -> None:
+        """A video is done: what it was read to counts, not what it was expected to hold."""
+        if f.kind != MediaKind.IMAGE:
+            self.samples[f.path], self.sizes[f.path] = frames, f.size
+
+    def total(self) -> int:
+        """0 while there are videos and none has been opened: nothing to go on yet."""
+        seen_bytes = sum(self.sizes.values())
+        if self.video_bytes and not seen_bytes:
+            return 0
+        seen = sum(self.samples.values())
+        rest = max(0, self.video_bytes - seen_bytes) * seen / seen_bytes if seen_bytes else 0
+        return self.before + self.photos + seen + round(rest)
+
+
 class Indexer:
     def __init__(
         self,
@@ -339,6 +370,7 @@ class Indexer:
         if not files:
             return  # nothing to embed: the models are never loaded
         reading: dict[int, float] = {}  # bytes of the files in flight already looked at
+        expect = FrameEstimate(files, counts["frames"])
         found = 0  # faces seen, committed or not
         models = self.models
         source = files if self.claims is None else self._claimed(files)
@@ -354,11 +386,13 @@ class Indexer:
                 f, info = read.file, read.file.info
                 assert info is not None
                 reading[id(f)] = f.file.size * min(1.0, f.frames / max(info.samples, 1))
+                expect.opened(f.file, info.samples)
                 counts["frames"] += read.frames
                 found += read.faces
                 current = str(f.file.path)
             else:
                 reading.pop(id(read), None)
+                expect.ended(read.file, read.frames)
                 self._done += 1
                 counts["bytes"] += read.file.size
                 with self.clock.busy_in("store"):
@@ -386,6 +420,7 @@ class Indexer:
                 counts["frames"],
                 found,
                 current,
+                frames_expected=expect.total(),
             )
 
     def _commit(
