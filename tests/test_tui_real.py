@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -755,6 +756,20 @@ def test_in_tmux_a_moment_seen_saved_and_played_without_a_display(
         lines = [line.split("\t") for line in buffer.stdout.splitlines()]
         assert lines and all(line[0] == args[2] for line in lines), buffer.stdout
         assert float(lines[0][1]) == pytest.approx(a, abs=0.06)
+        # e with a filter on writes only what the list shows; to a .csv name, its segments
+        one = AOC_CLIPS[0]
+        term.keys("C-f", f"{one.parent.name} {one.name}", "Enter")
+        term.wait_until(lambda s: "1 of " in s, "the filtered list")
+        table = tmp_path / "shown.csv"
+        term.keys("e")
+        term.wait_for("Only what the lists show: 1 of")
+        term.keys("C-u")  # (an action: in one burst with the path, it ran after it)
+        time.sleep(0.3)
+        term.keys(str(table), "Enter")
+        term.wait_for("Results exported")
+        rows = list(csv.DictReader(table.read_text().splitlines()))
+        videos = [r for r in rows if r["kind"] == "video"]
+        assert videos and {r["path"] for r in videos} == {str(one)}, rows
         term.keys("q", "q")
         term.wait_for("ris-tui exited 0", 10)
     finally:
