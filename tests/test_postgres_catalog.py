@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -332,3 +333,93 @@ def test_a_read_only_role_is_enough_to_search(tmp_path: Path, postgres, pg_uri: 
     out = run_ris(ris_env, "status", "--catalog", reader_uri, cwd=tmp_path)
     assert out.returncode == 0 and "/m/a.mp4" in out.stdout, out.stderr
     assert list(tmp_path.iterdir()) == []  # a searcher writes nothing here
+
+
+_STALLS_MID_COMMIT = """
+import os, signal, sys
+import numpy as np
+from conftest import media_info
+from engine.errors import ClaimLost
+from engine.library.claims import Claims
+from engine.library.postgres_catalog import PostgresCatalog
+from engine.models.faces import NewFace
+
+class Stalling(PostgresCatalog):
+    stalled = False
+    def _bump(self):  # the last step of a commit: its rows and the version row locked
+        super()._bump()
+        if not self.stalled:
+            self.stalled = True
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+uri, path, lease = sys.argv[1], sys.argv[2], float(sys.argv[3])
+cat, claims = Stalling(uri, stall_limit=lease), Claims(uri, lease)
+fence, _ = claims.claim(path)
+claims.done(path)  # no longer renewed, as an indexer's commit does
+face = NewFace(0.0, (1.0, 2.0, 30.0, 40.0), 0.99, np.ones(512, np.float32) / 512**0.5, 0)
+try:
+    cat.save_indexed(path, 1, 1, media_info("video", 1, 1.0, 1.0), [face], fence)
+except ClaimLost as lost:
+    print("left:", lost)
+claims.close()
+cat.close()
+"""
+
+
+def test_an_indexer_paused_mid_commit_holds_up_no_other(tmp_path: Path, pg_uri: str):
+    """An indexer stopped (SIGSTOP, a frozen VM) inside a commit holds the claim's row and the
+    version row locked; once its lease has run out the server ends its session, so another
+    takes the file over and commits it, and the paused one, resumed, has its commit refused
+    (on a new session) instead of failing or committing it twice."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from engine.library.claims import Claims
+
+    lease, path = 2.0, "/media/paused.mp4"
+    PostgresCatalog(pg_uri).close()
+    paused = subprocess.Popen(
+        [sys.executable, "-c", _STALLS_MID_COMMIT, pg_uri, path, str(lease)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{paused.pid}/stat").read_text().split()[2] != "T":
+            assert paused.poll() is None, paused.stdout.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "it never reached its commit"
+            time.sleep(0.05)
+        other: list[object] = []
+
+        def take_over() -> None:  # blocks on the paused one's locks until its session ends
+            claims, cat = Claims(pg_uri, lease), PostgresCatalog(pg_uri, stall_limit=lease)
+            got = claims.claim(path)
+            while got is None:  # its lease is still running
+                time.sleep(0.1)
+                got = claims.claim(path)
+            claims.done(path)
+            other.append(cat.save_indexed(path, 1, 1, media_info("video", 1, 1.0, 1.0), [], got[0]))
+            claims.close()
+            cat.close()
+
+        taker = threading.Thread(target=take_over, daemon=True)
+        taker.start()
+        taker.join(timeout=30)
+        assert other, "the paused indexer's locks held the other up"
+        paused.send_signal(signal.SIGCONT)
+        out, _ = paused.communicate(timeout=60)
+        assert paused.returncode == 0, out
+        assert "left:" in out and "another took the file over" in out, out
+    finally:
+        if paused.poll() is None:
+            paused.kill()
+            paused.wait()
+    cat = PostgresCatalog(pg_uri, read_only=True)
+    record = cat.file(path)
+    assert record is not None and record.faces == 0  # the taker's commit, not the paused one's
+    assert cat.face_count() == 0 and cat.meta(LibraryKey.FACES_VERSION) == "1"
+    cat.close()

@@ -23,7 +23,11 @@ def open_catalog(settings: Settings, read_only: bool | None = None) -> Catalog:
     if settings.catalog is not None:
         from engine.library.postgres_catalog import PostgresCatalog
 
-        return PostgresCatalog(settings.catalog, read_only, Roots.parse(settings.roots))
+        # a transaction idle past a claim's lease is a paused process's: its claims are
+        # another's by then, and its locks must not hold the other indexers up
+        return PostgresCatalog(
+            settings.catalog, read_only, Roots.parse(settings.roots), settings.claim_lease
+        )
     return Catalog(settings.catalog_path, read_only)
 
 

@@ -12,6 +12,7 @@ what it cannot be asked is SQLite's own (its pages, `PRAGMA`s).
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -258,17 +259,46 @@ def _holder(db: psycopg.Connection, key: int) -> str:
     return f"{app or 'a client'} at {where}, server pid {pid}"
 
 
+def _resumed(write: Callable[..., Any]) -> Callable[..., Any]:
+    """A write that finds its session ended by the server is tried once more on a new one.
+    The server ends a session whose transaction stood idle past the stall limit (this process
+    was paused mid-commit: SIGSTOP, a frozen VM), so that its locks stop blocking every other
+    indexer; that transaction was rolled back whole, so the second try is the one that counts,
+    and a fenced commit then finds its claim taken over (ClaimLost) or still its own."""
+
+    @functools.wraps(write)
+    def again(self: PostgresCatalog, *args: Any, **kwargs: Any) -> Any:
+        import psycopg
+
+        try:
+            return write(self, *args, **kwargs)
+        except psycopg.errors.IdleInTransactionSessionTimeout:
+            self.db.close()
+            self.db = self._session()  # type: ignore[assignment]
+            return write(self, *args, **kwargs)
+
+    return again
+
+
 class PostgresCatalog(Catalog):
     """The library's catalog on PostgreSQL. `read_only`: never write (a searcher; a role
-    without write rights is found out and opened so)."""
+    without write rights is found out and opened so). `stall_limit`: seconds a transaction of
+    this session may stand idle (its process paused) before the server ends the session and
+    its locks with it; an indexer sharing work passes its claims' lease, past which its claims
+    are another's anyway."""
 
     def __init__(  # noqa: D107
-        self, uri: str, read_only: bool | None = None, roots: Roots | None = None
+        self,
+        uri: str,
+        read_only: bool | None = None,
+        roots: Roots | None = None,
+        stall_limit: float = 60.0,
     ) -> None:
         self.uri = uri
         self.roots = roots or Roots()  # where this machine mounts the library's roots
         self.path = masked(uri)  # type: ignore[assignment]  # named in messages
-        self.db = connect(uri)  # type: ignore[assignment]
+        self.stall_limit = stall_limit
+        self.db = self._session()  # type: ignore[assignment]
         try:
             with reported(uri):
                 self.read_only = not self._may_write() if read_only is None else read_only
@@ -280,6 +310,19 @@ class PostgresCatalog(Catalog):
     @property
     def pg(self) -> psycopg.Connection:
         return self.db  # type: ignore[return-value]
+
+    def _session(self) -> psycopg.Connection:
+        db = connect(self.uri)
+        try:
+            with reported(self.uri):  # no ris transaction waits on anything but its own client
+                db.execute(
+                    "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                    (str(max(1, round(self.stall_limit * 1000))),),
+                )
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _may_write(self) -> bool:
         row = self.pg.execute(
@@ -355,6 +398,7 @@ class PostgresCatalog(Catalog):
         row = self._q(f"SELECT value FROM {_META} WHERE key = %s", (str(key),)).fetchone()
         return row[0] if row else None
 
+    @_resumed
     def set_meta(self, key: LibraryKey, value: str) -> None:
         with self.pg.transaction():
             self._put_meta(key, value)
@@ -366,6 +410,7 @@ class PostgresCatalog(Catalog):
             (str(key), value),
         )
 
+    @_resumed
     def library_id(self) -> str:
         value = self.meta(LibraryKey.LIBRARY_ID)
         if value is None:
@@ -397,6 +442,7 @@ class PostgresCatalog(Catalog):
         with AdvisoryLock(self.uri, LOCK_OUTBOX, "enrolling the store", wait=True):
             yield
 
+    @_resumed
     def set_outbox_token(self, token: int) -> None:
         with self.pg.transaction():
             # waits for the commits deciding under the old value (they lock the row to share)
@@ -422,6 +468,7 @@ class PostgresCatalog(Catalog):
         rows = self._q(f"SELECT face_id FROM {_OUTBOX} ORDER BY face_id").fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
+    @_resumed
     def drain_outbox(self, carry: Callable[[np.ndarray, np.ndarray], None], batch: int) -> int:
         done = 0
         while True:
@@ -472,6 +519,7 @@ class PostgresCatalog(Catalog):
         rows = self._q(f"SELECT {_FILE_COLUMNS} FROM {_FILES} WHERE id = ANY(%s)", (keys,))
         return {r[0]: self._record(r) for r in rows}
 
+    @_resumed
     def save_indexed(
         self,
         path: str,
@@ -519,6 +567,7 @@ class PostgresCatalog(Catalog):
         )
         return {keys[bytes(path)]: bytes(print_) for path, print_ in rows}
 
+    @_resumed
     def move(self, old: str, new: str, mtime_ns: int) -> bool:
         with self.pg.transaction():
             cur = self._q(
@@ -528,6 +577,7 @@ class PostgresCatalog(Catalog):
             )
         return bool(cur.rowcount == 1)
 
+    @_resumed
     def save_failed(
         self,
         path: str,
@@ -545,6 +595,7 @@ class PostgresCatalog(Catalog):
             self._bump()
         return removed
 
+    @_resumed
     def remove(self, paths: Iterable[str]) -> np.ndarray:
         removed = []
         with self.pg.transaction():
@@ -706,6 +757,7 @@ class PostgresCatalog(Catalog):
                         bad.append(key)
         return np.asarray(bad, dtype=np.int64)
 
+    @_resumed
     def restore_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         with self.pg.transaction():
             for key, vector in zip(ids.tolist(), vectors, strict=True):
