@@ -10,6 +10,7 @@ explicit view of the parts; front ends never do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -43,6 +44,7 @@ from engine.library.catalogs import (
     writer_lock,
 )
 from engine.library.claims import Claims
+from engine.library.people_records import PeopleRecords
 from engine.library.repair import (
     CheckReport,
     RepairReport,
@@ -66,12 +68,18 @@ from engine.library.stores.pending import WithPending
 from engine.media.sampling import SampleOptions
 from engine.models.face_models import FaceModels, resolve_device
 from engine.models.weights import Weights, resolve_weights
+from engine.people.listing import list_people
+from engine.people.roster import update_people
+from engine.printable_names import printable
 from engine.results import (
     Appearance,
     IndexedFile,
     LibraryStatus,
     Migration,
     Moment,
+    PeopleList,
+    Person,
+    QueryFace,
     QueryInfo,
     SearchResult,
     as_box,
@@ -374,6 +382,132 @@ class Engine:
                     with suppress(StoreError):
                         store.close()
                 catalog.close()
+
+    # people across the library (engine/people/) ----------------------------------------------
+    def people(self, update: bool = True) -> PeopleList:
+        """Everyone found across the library, most time on screen first; brought up to date
+        with the library first (`update`, where this process may write the catalog)."""
+        with self._people_catalog() as catalog:
+            updated = False
+            if update and not catalog.read_only:
+                update_people(catalog)
+                updated = True
+            return list_people(catalog, updated, detail=set())
+
+    def person(self, ref: str) -> Person:
+        """One person (an id, or a name), with their files and segments."""
+        with self._people_catalog() as catalog:
+            key = self._person_id(catalog, ref)
+            return self._listed(catalog, key)
+
+    def name_person(self, ref: str, name: str | None) -> Person:
+        """Give a person a name (None: take it away); stored as given."""
+        with self._people_catalog(write=True) as catalog:
+            key = self._person_id(catalog, ref)
+            PeopleRecords(catalog).name(key, name)
+            return self._listed(catalog, key)
+
+    def merge_people(self, into: str, other: str) -> Person:
+        """`other`'s appearances become `into`'s for good; `other` is gone."""
+        with self._people_catalog(write=True) as catalog:
+            a, b = self._person_id(catalog, into), self._person_id(catalog, other)
+            if a == b:
+                raise UserError(f"{into} and {other} are the same person", "name two people")
+            PeopleRecords(catalog).merge(a, b)
+            return self._listed(catalog, a)
+
+    def take_out(self, ref: str, path: str, t: float | None = None) -> Person:
+        """Take the person's appearance in `path` (at `t` seconds in a video; its only one,
+        else) out of them for good: it is not theirs, and no update puts it back."""
+        with self._people_catalog(write=True) as catalog:
+            key = self._person_id(catalog, ref)
+            records = PeopleRecords(catalog)
+            stored = records.stored()
+            record = catalog.file(str(Path(path).resolve())) or catalog.file(path)
+            rows = (
+                np.flatnonzero((stored.people == key) & (stored.files == record.id))
+                if record is not None
+                else np.zeros(0, np.int64)
+            )
+            if not len(rows):
+                raise UserError(
+                    f"person {key} does not appear in {path}",
+                    f"`ris people show {key}` lists their files",
+                )
+            if t is not None:
+                at = rows[(stored.starts[rows] <= t) & (stored.ends[rows] >= t)]
+                if not len(at):
+                    raise UserError(
+                        f"person {key} is not on screen in {path} at {t:g} s",
+                        f"`ris people show {key}` lists their segments",
+                    )
+                rows = at[:1]
+            elif len(rows) > 1:
+                raise UserError(
+                    f"person {key} appears {len(rows)} times in {path}",
+                    "say which with --at SECONDS",
+                )
+            for row in rows.tolist():
+                records.take_out(int(stored.files[row]), int(stored.tracks[row]))
+            return self._listed(catalog, key)
+
+    def person_query(self, ref: str) -> Query:
+        """A query standing for a person: the mean of their appearances (their template),
+        searched for as a photo's face is."""
+        with self._people_catalog() as catalog:
+            key = self._person_id(catalog, ref)
+            template = next(p.template for p in PeopleRecords(catalog).people() if p.id == key)
+            shown = self._listed(catalog, key)
+        if template is None:
+            raise UserError(f"person {key} has no appearances to search with")
+        vector = (template / max(float(np.linalg.norm(template)), 1e-12)).astype(np.float32)
+        label = f"person {key}" + (f" ({shown.name})" if shown.name else "")
+        face = QueryFace(1, shown.face_box, shown.face_t, 1.0, shown.appearances)
+        return Query(label, MediaKind.IMAGE, (face,), vector[None, :])
+
+    @contextlib.contextmanager
+    def _people_catalog(self, write: bool = False) -> Iterator[Catalog]:
+        with reported(self.settings):
+            if not self.exists():
+                raise NothingIndexed(
+                    f"nothing is indexed in {self.settings.data_dir}",
+                    "run `ris index FOLDER` first, or point --data-dir at an index",
+                )
+            catalog = open_catalog(self.settings)
+            try:
+                if write and catalog.read_only:
+                    raise UserError(
+                        f"the catalog {catalog.path} is read-only for this process",
+                        "correcting people needs write access to the data directory",
+                    )
+                yield catalog
+            finally:
+                catalog.close()
+
+    @staticmethod
+    def _person_id(catalog: Catalog, ref: str) -> int:
+        records = PeopleRecords(catalog)
+        text = str(ref).strip()
+        if text.isdigit() and records.exists(int(text)):
+            return int(text)
+        named = records.named(str(ref))
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise UserError(
+                f"{len(named)} people are named {printable(str(ref))}: ids "
+                + ", ".join(map(str, named)),
+                "give the id instead",
+            )
+        raise UserError(
+            f"no person {printable(str(ref))} in this library",
+            "`ris people` lists them with their ids and names",
+        )
+
+    @staticmethod
+    def _listed(catalog: Catalog, key: int) -> Person:
+        found = list_people(catalog, False, detail={key}).people
+        return next(p for p in found if p.id == key)
 
     def faces(self, paths: Sequence[Path]) -> Iterator[FileFaces]:
         """Every face in the photos and videos under `paths`, with embeddings, read by the index

@@ -170,3 +170,39 @@ class Migration:
     vectors: int
     checked: int  # vectors compared between the two stores
     seconds: float
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    """A file a person appears in, with when (a photo: no segments)."""
+
+    path: str
+    kind: MediaKind
+    segments: tuple[tuple[float, float], ...]  # (start, end) seconds, in time order
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person found across the library (engine/people/)."""
+
+    id: int
+    name: str | None
+    files: int
+    appearances: int
+    seconds: float  # time on screen in videos, overlaps counted once
+    first_seen: float | None  # the oldest of their files' times (seconds since the epoch)
+    last_seen: float | None
+    face_path: str  # their best face: the file, when and where
+    face_t: float
+    face_box: Box
+    in_files: tuple[PersonFile, ...] = ()  # filled by `person`, not by `people`
+
+
+@dataclass(frozen=True)
+class PeopleList:
+    """Everyone, most time on screen first (then most files), and how many appearances are
+    in no one."""
+
+    people: tuple[Person, ...]
+    unsorted: int
+    updated: bool  # whether this listing brought them up to date first

@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "query",
         type=Path,
-        nargs="+",
+        nargs="*",
         help="a photo or a video clip of the person; several are searched one after the other "
         "with the models loaded once (--json: one line each, JSON Lines), or as one with "
         "--together",
@@ -81,7 +81,37 @@ def _parser() -> argparse.ArgumentParser:
         "person of the clip "
         "(1 = most present) to search for",
     )
+    p.add_argument(
+        "--person",
+        metavar="ID|NAME",
+        help="search for a person of `ris people` (their id or name) instead of a photo: with "
+        "the mean of all their appearances",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser(
+        "people",
+        parents=[common],
+        help="the people found across the library: list, show, name, merge, correct",
+        description="The people found across the library's videos and photos, most time on "
+        "screen first, brought up to date with the library first. A face seen only once is "
+        "left unsorted. Names, merges and appearances taken out are kept in the catalog "
+        "(README, People).",
+    )
+    p.add_argument("--json", action="store_true", help="JSON Lines: one person per line")
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "show", "name", "merge", "remove"),
+        default="list",
+        help='list (the default); show ID; name ID NAME ("" takes the name away); merge '
+        "ID OTHER (OTHER's appearances become ID's); remove ID PATH [--at SECONDS] (that "
+        "appearance is not theirs)",
+    )
+    p.add_argument("args", nargs="*", metavar="ARG")
+    p.add_argument(
+        "--at", type=float, metavar="SECONDS", help="remove: the appearance at this time"
+    )
 
     p = sub.add_parser(
         "forget",
@@ -250,6 +280,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
             "search": _search,
             "status": _status,
             "forget": _forget,
+            "people": _people,
             "check": _check,
             "faces": _faces,
             "repair": _repair,
@@ -428,6 +459,15 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _search(engine: Engine, args: argparse.Namespace) -> int:
+    if args.person is not None:
+        if args.query or args.face not in (None, 1):
+            raise UserError(
+                "--person searches for a person of the library: no query files, no --face",
+                "give either --person ID|NAME, or the photos and clips",
+            )
+        return _print_result(engine.search(engine.person_query(args.person)), args.json)
+    if not args.query:
+        raise UserError("say what to search for", "give a photo or a clip, or --person ID|NAME")
     if len(args.query) == 1 or args.together:  # one document, as it always was
         if args.together and args.face not in (None, 1):
             raise UserError(
@@ -435,13 +475,7 @@ def _search(engine: Engine, args: argparse.Namespace) -> int:
                 "leave --face out (each query's main face is used), or search them apart",
             )
         query = engine.read_together(args.query) if args.together else args.query[0]
-        result = engine.search(query, face=args.face)
-        if args.json:
-            json.dump(result.to_json(), sys.stdout, indent=2)
-            print()
-        else:
-            print(format_result(result))
-        return 0
+        return _print_result(engine.search(query, face=args.face), args.json)
     failed = 0
     for i, query in enumerate(args.query):
         try:
@@ -458,6 +492,51 @@ def _search(engine: Engine, args: argparse.Namespace) -> int:
         else:
             print(("\n" if i else "") + format_result(result), flush=True)
     return UserError.exit_code if failed else 0
+
+
+def _print_result(result: SearchResult, as_json: bool) -> int:
+    if as_json:
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        print()
+    else:
+        print(format_result(result))
+    return 0
+
+
+def _people(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.frontends.people_output import format_people, format_person, person_json
+
+    wanted = {"list": 0, "show": 1, "name": 2, "merge": 2, "remove": 2}[args.action]
+    if len(args.args) != wanted:
+        usage = {
+            "list": "ris people [--json]",
+            "show": "ris people show ID|NAME",
+            "name": "ris people name ID|NAME NEW_NAME",
+            "merge": "ris people merge ID|NAME OTHER",
+            "remove": "ris people remove ID|NAME PATH [--at SECONDS]",
+        }[args.action]
+        raise UserError(f"ris people {args.action} takes {wanted} arguments", usage)
+    if args.action == "list":
+        found = engine.people()
+        if args.json:
+            for person in found.people:
+                print(json.dumps(person_json(engine.person(str(person.id)))), flush=True)
+        else:
+            print(format_people(found))
+        return 0
+    if args.action == "show":
+        person = engine.person(args.args[0])
+    elif args.action == "name":
+        person = engine.name_person(args.args[0], args.args[1] or None)
+    elif args.action == "merge":
+        person = engine.merge_people(args.args[0], args.args[1])
+    else:
+        person = engine.take_out(args.args[0], args.args[1], args.at)
+    if args.json:
+        print(json.dumps(person_json(person)))
+    else:
+        print(format_person(person))
+    return 0
 
 
 def _migrate(engine: Engine, args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from engine.models.faces import NewFace
 from engine.vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
 T = TypeVar("T")
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _MIGRATIONS = {
     1: """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,11 +73,34 @@ _MIGRATIONS = {
     4: """
     ALTER TABLE files ADD COLUMN fingerprint BLOB;
     """,
+    # people across the library (engine/people/, library/people_records.py): each appearance
+    # summed up once, the person it was put in, and the user's corrections
+    5: """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a removed person's id stays gone
+        name TEXT,                             -- given by the user; NULL: none yet
+        template BLOB                          -- float32 unit mean of its appearances
+    );
+    CREATE TABLE appearances (
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        track INTEGER NOT NULL,
+        best_face INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,  -- gone when re-indexed
+        t_start REAL NOT NULL, t_end REAL NOT NULL,
+        faces INTEGER NOT NULL,
+        vector BLOB NOT NULL,                  -- float32 quality-weighted unit mean of its faces
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,  -- NULL: unsorted
+        pinned INTEGER NOT NULL DEFAULT 0,     -- placed by the user: an update never moves it
+        refused INTEGER,                       -- a person the user took it out of
+        PRIMARY KEY (file_id, track)
+    );
+    CREATE INDEX appearances_by_person ON appearances(person_id);
+    CREATE INDEX appearances_by_face ON appearances(best_face);
+    """,
 }
 # migrations a read-only catalog may go without: its answers are the older ones (2), or what
 # it lacks is asked for only by `ris check`, which then checks the vectors by their norm (3),
 # or only by an index run (4)
-_READERS_MAY_SKIP = {2, 3, 4}
+_READERS_MAY_SKIP = {2, 3, 4, 5}
 
 
 @dataclass(frozen=True)

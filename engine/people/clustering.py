@@ -1,0 +1,142 @@
+"""Grouping appearance templates into people, without an all-pairs distance matrix: each
+template's nearest neighbours (usearch: exact up to EXACT_UP_TO templates, its HNSW graph above)
+make a sparse graph, and the groups are found on that graph.
+
+Two ways are measured against each other (`ris eval --only people`, README "People"):
+
+- `average_linkage`: agglomerative clustering on the neighbour graph, merging while the mean
+  similarity between two groups (over their linked pairs) is at least the cut. A group must be
+  alike throughout, so one bridge between two people does not chain them together.
+- `chinese_whispers`: label propagation on the same graph's edges above the cut, the recipe of
+  dlib's face clustering example that face_recognition users follow. Cheap, but one strong edge
+  between two people can pull them together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NEIGHBOURS = 24  # per template: a person has more appearances, but their groups join through any
+EXACT_UP_TO = 50_000  # templates compared exactly below this; HNSW's neighbours above
+
+
+def neighbours(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
+    """Each template's k nearest others: (indices, similarities), (N, k) each; -1 where fewer."""
+    n = len(vectors)
+    k = min(k, max(n - 1, 0))
+    if k == 0:
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+    from usearch.index import Index, search
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if n <= EXACT_UP_TO:
+        found = search(vectors, vectors, k + 1, metric="cos", exact=True, threads=0)
+    else:
+        index = Index(ndim=vectors.shape[1], metric="cos", dtype="f32", connectivity=16)
+        index.add(np.arange(n), vectors, threads=0)
+        found = index.search(vectors, k + 1, threads=0)
+    keys = np.asarray(found.keys, dtype=np.int64).reshape(n, -1)
+    sims = (1.0 - np.asarray(found.distances, dtype=np.float32)).reshape(n, -1)
+    counts = np.asarray(found.counts).reshape(n)  # type: ignore[union-attr]
+    valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
+    self_hit = keys == np.arange(n)[:, None]
+    keep = valid & ~self_hit
+    out_k = np.full((n, k), -1, np.int64)
+    out_s = np.full((n, k), -1.0, np.float32)
+    for row in range(n):  # at most k others each, in order of similarity
+        ks, ss = keys[row][keep[row]][:k], sims[row][keep[row]][:k]
+        out_k[row, : len(ks)], out_s[row, : len(ss)] = ks, ss
+    return out_k, out_s
+
+
+def _edges(
+    idx: np.ndarray, sims: np.ndarray, floor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The graph's undirected edges at or above `floor`: (a, b, similarity), a < b, each once."""
+    rows = np.repeat(np.arange(len(idx)), idx.shape[1])
+    cols, s = idx.ravel(), sims.ravel()
+    ok = (cols >= 0) & (s >= floor)
+    a, b, s = np.minimum(rows, cols)[ok], np.maximum(rows, cols)[ok], s[ok]
+    if not len(a):
+        return a, b, s
+    key = a * (len(idx) + 1) + b
+    _, first = np.unique(key, return_index=True)
+    return a[first], b[first], s[first]
+
+
+def average_linkage(vectors: np.ndarray, cut: float, k: int = NEIGHBOURS) -> np.ndarray:
+    """A group label per template (0..G-1): average linkage over the neighbour graph, stopped
+    where the mean similarity of the linked pairs between two groups falls below `cut`."""
+    n = len(vectors)
+    if n < 2:
+        return np.zeros(n, np.int64)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.cluster import AgglomerativeClustering
+
+    idx, sims = neighbours(vectors, k)
+    # linked only where two templates could belong together at all: the graph stays small,
+    # and each of its pieces is clustered on its own (nothing joins across pieces anyway)
+    a, b, _ = _edges(idx, sims, cut - 0.25)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    graph = (graph + graph.T).tocsr()
+    pieces, piece_of = connected_components(graph, directed=False)
+    labels = np.arange(n, dtype=np.int64)  # a piece of one: a group of its own
+    members = np.argsort(piece_of, kind="stable")
+    bounds = np.searchsorted(piece_of[members], np.arange(pieces + 1))
+    for p in range(pieces):
+        rows = members[bounds[p] : bounds[p + 1]]
+        if len(rows) < 2:
+            continue
+        if len(rows) == 2:
+            same = float(vectors[rows[0]] @ vectors[rows[1]]) >= cut
+            labels[rows[1]] = labels[rows[0]] if same else labels[rows[1]]
+            continue
+        found = AgglomerativeClustering(
+            n_clusters=None,
+            metric="cosine",
+            linkage="average",
+            distance_threshold=1.0 - cut,
+            connectivity=graph[rows][:, rows],
+        ).fit_predict(vectors[rows])
+        labels[rows] = rows[np.unique(found, return_index=True)[1][found]]
+    return _dense(labels)
+
+
+def chinese_whispers(
+    vectors: np.ndarray, cut: float, k: int = NEIGHBOURS, rounds: int = 20, seed: int = 0
+) -> np.ndarray:
+    """A group label per template: Chinese whispers (each node takes the label with the most
+    edge weight among its neighbours, in random order, for `rounds` passes) on the neighbour
+    graph's edges at or above `cut`."""
+    n = len(vectors)
+    if n < 2:
+        return np.zeros(n, np.int64)
+    idx, sims = neighbours(vectors, k)
+    a, b, s = _edges(idx, sims, cut)
+    order = np.argsort(np.r_[a, b], kind="stable")
+    src, dst, w = np.r_[a, b][order], np.r_[b, a][order], np.r_[s, s][order]
+    starts = np.searchsorted(src, np.arange(n + 1))
+    labels = np.arange(n)
+    rng = np.random.default_rng(seed)
+    for _ in range(rounds):
+        changed = 0
+        for node in rng.permutation(n):
+            lo, hi = starts[node], starts[node + 1]
+            if lo == hi:
+                continue
+            votes: dict[int, float] = {}
+            for other, weight in zip(dst[lo:hi].tolist(), w[lo:hi].tolist(), strict=True):
+                label = int(labels[other])
+                votes[label] = votes.get(label, 0.0) + weight
+            best = max(votes, key=lambda x: votes[x])
+            if best != labels[node]:
+                labels[node] = best
+                changed += 1
+        if not changed:
+            break
+    return _dense(labels)
+
+
+def _dense(labels: np.ndarray) -> np.ndarray:
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)

@@ -1,0 +1,169 @@
+"""Keeping the library's people up to date, incrementally.
+
+An update sums up the appearances of files indexed since the last one (`appearances`), then
+places every unsorted appearance:
+
+1. into an existing person, when its mean similarity to that person's appearances (average
+   linkage's own measure) is at least the cut, the person is not one the user took it out of,
+   and the person is not on screen elsewhere in the same file at the same time (two faces seen
+   at once are two people; a photo's faces are all seen at once);
+2. the rest are grouped among themselves (`clustering.average_linkage`, the same cut, the same
+   rule of faces seen at once); a group of at least MIN_APPEARANCES becomes a new person.
+
+What is left stays unsorted: a face seen once (a passer-by, a face in the background of a
+photo) is not forced into anyone. People keep their ids and names from one update to the next:
+placed appearances are never moved by an update, only by the user (merge, take out). A person
+whose appearances all went (their files indexed again) keeps its template, so the new
+appearances of those files join it again.
+
+The cut, 0.50, is calibrated on the generated benchmarks and the dev library (README,
+"People": `ris eval --only people` sweeps it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.library.catalog import Catalog
+from engine.library.people_records import PeopleRecords, StoredAppearances
+from engine.people.appearances import Appearances, file_appearances
+from engine.people.clustering import average_linkage
+
+PEOPLE_CUT = 0.50
+MIN_APPEARANCES = 2
+
+
+@dataclass(frozen=True)
+class PeopleUpdate:
+    """What an update did."""
+
+    summed_up: int  # files whose appearances were summed up
+    joined: int  # appearances placed in people who were there before
+    new_people: int
+    placed: int  # appearances placed in new people
+    unsorted: int  # appearances in no person after the update
+
+
+def update_people(catalog: Catalog, cut: float = PEOPLE_CUT) -> PeopleUpdate:
+    """Bring the catalog's people up to date with its faces."""
+    records = PeopleRecords(catalog)
+    todo = records.files_to_sum_up()
+    fresh = Appearances.joined([file_appearances(r, catalog.file_faces(r.id)) for r in todo])
+    if len(fresh):
+        with records.writing():
+            records.add(
+                fresh.files, fresh.tracks, fresh.best, fresh.starts, fresh.ends,
+                fresh.faces, fresh.vectors,
+            )  # fmt: skip
+    stored = records.stored()
+    loose = np.flatnonzero((stored.people < 0) & ~stored.pinned)
+    if not len(loose):
+        return PeopleUpdate(len(todo), 0, 0, 0, int((stored.people < 0).sum()))
+    people = records.people()
+    ids = [p.id for p in people]
+    sums, counts = _person_sums(stored, people)
+    # 1. into existing people
+    joined: dict[int, int] = {}  # row -> person
+    if ids:
+        means = sums / np.maximum(counts, 1)[:, None]
+        sims = stored.vectors[loose] @ means.T  # (loose, people): average linkage's measure
+        column = {key: k for k, key in enumerate(ids)}
+        for k, row in enumerate(loose.tolist()):
+            if stored.refused[row] >= 0 and stored.refused[row] in column:
+                sims[k, column[int(stored.refused[row])]] = -1.0
+        by_file: dict[int, list[int]] = {}
+        for row, f in enumerate(stored.files.tolist()):
+            by_file.setdefault(f, []).append(row)
+        order = np.argsort(-sims.max(axis=1), kind="stable")
+        for k in order.tolist():
+            row = int(loose[k])
+            for col in np.argsort(-sims[k]).tolist():
+                if sims[k, col] < cut:
+                    break
+                same = by_file[int(stored.files[row])]
+                if not _seen_at_once(stored, row, ids[col], same, joined):
+                    joined[row] = ids[col]
+                    break
+    # 2. the rest among themselves
+    rest = np.asarray([r for r in loose.tolist() if r not in joined], np.int64)
+    groups = _groups(stored, rest, cut)
+    new_groups = [g for g in groups if len(g) >= MIN_APPEARANCES]
+    with records.writing():
+        if joined:
+            rows = np.asarray(list(joined), np.int64)
+            records.place(
+                stored.files[rows], stored.tracks[rows], np.asarray(list(joined.values()))
+            )
+        for g in new_groups:
+            person = records.new_person(stored.vectors[g].mean(axis=0))
+            records.place(stored.files[g], stored.tracks[g], np.full(len(g), person))
+        # each person's template: the mean of its appearances now (kept for one with none)
+        now = records.people()
+        sums, counts = _person_sums(records.stored(), now)
+        records.set_templates([p.id for p in now], sums / counts[:, None])
+    placed = sum(len(g) for g in new_groups)
+    return PeopleUpdate(
+        len(todo), len(joined), len(new_groups), placed, len(loose) - len(joined) - placed
+    )
+
+
+def _person_sums(stored: StoredAppearances, people: list) -> tuple[np.ndarray, np.ndarray]:
+    """Per person (in `people`' order): the sum of its appearances' vectors and their count;
+    a person with none stands for its stored template, counted once."""
+    dim = stored.vectors.shape[1]
+    column = {p.id: k for k, p in enumerate(people)}
+    sums = np.zeros((len(people), dim), np.float64)
+    counts = np.zeros(len(people), np.float64)
+    rows = np.flatnonzero(np.isin(stored.people, list(column)))
+    if len(rows):
+        cols = np.asarray([column[int(p)] for p in stored.people[rows]])
+        np.add.at(sums, cols, stored.vectors[rows])
+        np.add.at(counts, cols, 1.0)
+    for k, p in enumerate(people):
+        if counts[k] == 0 and p.template is not None:
+            sums[k], counts[k] = p.template, 1.0
+    return sums, counts
+
+
+def _seen_at_once(
+    stored: StoredAppearances, row: int, person: int, same: list[int], joined: dict[int, int]
+) -> bool:
+    """Whether `person` is on screen at the same time as appearance `row` in its file (`same`:
+    that file's rows), already or by an appearance this update put there."""
+    for other in same:
+        if other == row or (stored.people[other] != person and joined.get(other) != person):
+            continue
+        if _overlap(stored, row, other):
+            return True
+    return False
+
+
+def _overlap(stored: StoredAppearances, a: int, b: int) -> bool:
+    """Two appearances of one file seen at once: overlapping in time (a photo's: always)."""
+    if stored.ends[a] <= stored.starts[a] or stored.ends[b] <= stored.starts[b]:
+        return True  # a photo's faces
+    return bool(min(stored.ends[a], stored.ends[b]) - max(stored.starts[a], stored.starts[b]) > 0)
+
+
+def _groups(stored: StoredAppearances, rows: np.ndarray, cut: float) -> list[np.ndarray]:
+    """`rows` grouped by average linkage; a group's appearances seen at once split off, the
+    one nearer the group's mean kept."""
+    if not len(rows):
+        return []
+    labels = average_linkage(stored.vectors[rows], cut)
+    groups: list[np.ndarray] = []
+    for label in np.unique(labels):
+        members = rows[labels == label]
+        if len(members) == 1:
+            groups.append(members)
+            continue
+        mean = stored.vectors[members].mean(axis=0)
+        kept: list[int] = []
+        for row in members[np.argsort(-(stored.vectors[members] @ mean), kind="stable")].tolist():
+            if any(stored.files[row] == stored.files[k] and _overlap(stored, row, k) for k in kept):
+                groups.append(np.asarray([row]))
+            else:
+                kept.append(row)
+        groups.append(np.asarray(kept, np.int64))
+    return groups
