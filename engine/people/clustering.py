@@ -5,8 +5,9 @@ make a sparse graph, and the groups are found on that graph.
 Two ways are measured against each other (`ris eval --only people`, README "People"):
 
 - `average_linkage`: agglomerative clustering on the neighbour graph, merging while the mean
-  similarity between two groups (over their linked pairs) is at least the cut. A group must be
-  alike throughout, so one bridge between two people does not chain them together.
+  similarity over all pairs of two groups is at least the cut (pairs that are not neighbours
+  count as 0). A group must be alike throughout, so one bridge between two people does not
+  chain them together.
 - `chinese_whispers`: label propagation on the same graph's edges above the cut, the recipe of
   dlib's face clustering example that face_recognition users follow. Cheap, but one strong edge
   between two people can pull them together.
@@ -65,42 +66,68 @@ def _edges(
 
 
 def average_linkage(vectors: np.ndarray, cut: float, k: int = NEIGHBOURS) -> np.ndarray:
-    """A group label per template (0..G-1): average linkage over the neighbour graph, stopped
-    where the mean similarity of the linked pairs between two groups falls below `cut`."""
+    """A group label per template (0..G-1): average linkage, merging while the mean
+    similarity over every pair of the two groups is at least `cut`. Pairs outside the
+    neighbour graph count as similarity 0 (they are not among each other's nearest), so a
+    bridge between two people, near both, does not chain them: their other pairs outvote it."""
     n = len(vectors)
     if n < 2:
         return np.zeros(n, np.int64)
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from sklearn.cluster import AgglomerativeClustering
-
     idx, sims = neighbours(vectors, k)
-    # linked only where two templates could belong together at all: the graph stays small,
-    # and each of its pieces is clustered on its own (nothing joins across pieces anyway)
-    a, b, _ = _edges(idx, sims, cut - 0.25)
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    graph = (graph + graph.T).tocsr()
-    pieces, piece_of = connected_components(graph, directed=False)
-    labels = np.arange(n, dtype=np.int64)  # a piece of one: a group of its own
-    members = np.argsort(piece_of, kind="stable")
-    bounds = np.searchsorted(piece_of[members], np.arange(pieces + 1))
-    for p in range(pieces):
-        rows = members[bounds[p] : bounds[p + 1]]
-        if len(rows) < 2:
+    a, b, s = _edges(idx, sims, 0.0)
+    return _dense(sparse_average_linkage(n, a, b, s, cut))
+
+
+def sparse_average_linkage(
+    n: int, a: np.ndarray, b: np.ndarray, s: np.ndarray, cut: float
+) -> np.ndarray:
+    """Average linkage over a sparse similarity graph (edges a-b of similarity s, each once;
+    absent pairs 0): the best pair of groups merges first, while its mean is >= cut. Each merge
+    sums the two groups' links, so a step costs their neighbours, not the library."""
+    import heapq
+
+    links: list[dict[int, float]] = [{} for _ in range(n)]
+    for i, j, w in zip(a.tolist(), b.tolist(), s.tolist(), strict=True):
+        links[i][j] = links[i].get(j, 0.0) + w
+        links[j][i] = links[j].get(i, 0.0) + w
+    size = [1] * n
+    owner = list(range(n))  # the group each template ended in (by its surviving member)
+    heap = [
+        (-w, i, j) for i, j, w in zip(a.tolist(), b.tolist(), s.tolist(), strict=True) if w >= cut
+    ]
+    heapq.heapify(heap)
+    alive = [True] * n
+    while heap:
+        neg, i, j = heapq.heappop(heap)
+        if not (alive[i] and alive[j]):
             continue
-        if len(rows) == 2:
-            same = float(vectors[rows[0]] @ vectors[rows[1]]) >= cut
-            labels[rows[1]] = labels[rows[0]] if same else labels[rows[1]]
-            continue
-        found = AgglomerativeClustering(
-            n_clusters=None,
-            metric="cosine",
-            linkage="average",
-            distance_threshold=1.0 - cut,
-            connectivity=graph[rows][:, rows],
-        ).fit_predict(vectors[rows])
-        labels[rows] = rows[np.unique(found, return_index=True)[1][found]]
-    return _dense(labels)
+        mean = links[i].get(j, 0.0) / (size[i] * size[j])
+        if abs(mean + neg) > 1e-9 or mean < cut:
+            continue  # an old value: the groups changed since it was pushed
+        if len(links[i]) < len(links[j]):
+            i, j = j, i  # the one with fewer links joins the other
+        del links[i][j]
+        links[j].pop(i, None)
+        for other, w in links[j].items():
+            total = links[i].get(other, 0.0) + w
+            links[i][other] = total
+            links[other].pop(j, None)
+            links[other][i] = total
+        size[i] += size[j]
+        alive[j] = False
+        owner[j] = i
+        links[j] = {}
+        for other, total in links[i].items():
+            m = total / (size[i] * size[other])
+            if m >= cut:
+                heapq.heappush(heap, (-m, min(i, other), max(i, other)))
+    labels = np.arange(n)
+    for node in range(n):  # follow each template to its group's surviving member
+        root = node
+        while owner[root] != root:
+            root = owner[root]
+        labels[node] = root
+    return labels
 
 
 def chinese_whispers(

@@ -1,0 +1,203 @@
+"""People across the library (engine/people/): grouping rules on synthetic templates, then
+`ris people` as a user runs it, a subprocess on a copy of the indexed dev library: who is found,
+the JSON Lines contract, names (control characters kept, shown escaped), merge, remove,
+`ris search --person`, unknown ids, two processes correcting at once, and people kept with
+their names when more of the library is indexed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, IMAGES, LMM_PHOTO, VIDEOS, run_ris
+
+from engine.people.clustering import average_linkage, chinese_whispers
+
+UNLABELLED = {"big_bang_theory", "multi_face", "unlabeled", "edge_cases", "no_faces"}
+
+
+def _cloud(rng: np.random.Generator, centre: np.ndarray, n: int, spread: float) -> np.ndarray:
+    v = centre + spread * rng.normal(size=(n, len(centre)))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_groups_follow_people_and_a_bridge_does_not_chain_them():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=512), rng.normal(size=512)
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    bridge = (a + b) / np.linalg.norm(a + b)  # a template half one, half the other
+    vectors = np.vstack([_cloud(rng, a, 20, 0.03), _cloud(rng, b, 20, 0.03), bridge[None, :]])
+    labels = average_linkage(vectors, 0.5)
+    assert len(set(labels[:20])) == 1 and len(set(labels[20:40])) == 1
+    assert labels[0] != labels[20]  # the bridge joins at most one side
+    whispers = chinese_whispers(vectors, 0.5)
+    assert len(set(whispers[:20])) == 1 and len(set(whispers[20:40])) == 1
+    # far apart, alone: each its own group
+    lone = _cloud(rng, np.zeros(512), 3, 1.0)  # three random directions
+    assert len(set(average_linkage(lone, 0.5))) == 3
+
+
+def _people(env: dict[str, str], data: Path, *args: str) -> list[dict]:
+    out = run_ris(env, "people", *args, "--json", "--data-dir", str(data))
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def _who(path: str) -> str | None:
+    """The dev library's person of a file, from its folder (None: not labelled)."""
+    rel = Path(path).relative_to(IMAGES.parent if path.startswith(str(IMAGES)) else VIDEOS.parent)
+    name = rel.parts[1]
+    return None if name in UNLABELLED else name
+
+
+@pytest.fixture
+def dev_copy(dev_index, tmp_path: Path) -> Path:
+    engine, _ = dev_index
+    data = tmp_path / "library"
+    shutil.copytree(engine.settings.data_dir, data)
+    return data
+
+
+def test_people_of_the_dev_library_through_ris(dev_copy: Path, ris_env: dict[str, str]):
+    people = _people(ris_env, dev_copy)
+    assert people, "no people found"
+    for p in people:  # the contract
+        assert isinstance(p["id"], int) and p["name"] is None
+        assert p["files"] and all({"path", "segments"} <= set(f) for f in p["files"])
+        for f in p["files"]:
+            for s in f["segments"]:
+                assert 0 <= s["start"] < s["end"]
+            if f["kind"] == "image":
+                assert f["segments"] == []
+        # each person is one of the labelled people, never two
+        assert len({_who(f["path"]) for f in p["files"]} - {None}) <= 1, p["files"]
+    seconds = [p["seconds"] for p in people]
+    assert seconds == sorted(seconds, reverse=True)  # most time on screen first
+    # her three clips and her photo: one person
+    hers = [p for p in people if any(f["path"] == str(AOC_CLIPS[0]) for f in p["files"])]
+    assert len(hers) == 1
+    mine = {f["path"] for f in hers[0]["files"]}
+    assert {str(c) for c in AOC_CLIPS} | {str(AOC_PHOTO)} <= mine
+    # unchanged library: the same people again, with the same ids
+    assert [p["id"] for p in _people(ris_env, dev_copy)] == [p["id"] for p in people]
+
+    # a name with a control character: stored as given, shown escaped
+    key = str(hers[0]["id"])
+    named = run_ris(
+        ris_env, "people", "name", key, "Alexandria\x1b[31m", "--data-dir", str(dev_copy)
+    )
+    assert named.returncode == 0, named.stderr
+    assert "Alexandria\\x1b[31m" in named.stdout and "\x1b" not in named.stdout
+    assert (
+        _people(ris_env, dev_copy, "show", "Alexandria\x1b[31m")[0]["name"] == "Alexandria\x1b[31m"
+    )
+
+    # searching for her by name: her clips, first
+    found = run_ris(
+        ris_env, "search", "--person", "Alexandria\x1b[31m", "--json", "--data-dir", str(dev_copy)
+    )
+    assert found.returncode == 0, found.stderr
+    doc = json.loads(found.stdout)
+    sure = [v["path"] for v in doc["videos"] if not v["possible"]]
+    assert set(sure[:3]) == {str(c) for c in AOC_CLIPS}, sure
+
+    # unknown ids and names: exit 2 with a hint
+    for ref in ("99999", "Nobody"):
+        bad = run_ris(ris_env, "people", "show", ref, "--data-dir", str(dev_copy))
+        assert bad.returncode == 2 and "ris: hint:" in bad.stderr, bad.stderr
+
+    # taking her photo out: she keeps her clips; it does not come back on the next update
+    out = run_ris(ris_env, "people", "remove", key, str(AOC_PHOTO), "--data-dir", str(dev_copy))
+    assert out.returncode == 0, out.stderr
+    again = next(p for p in _people(ris_env, dev_copy) if p["id"] == hers[0]["id"])
+    assert str(AOC_PHOTO) not in {f["path"] for f in again["files"]}
+    assert {str(c) for c in AOC_CLIPS} <= {f["path"] for f in again["files"]}
+
+    # merging another person into her: one person, her name, both's files
+    other = next(p for p in people if p["id"] != hers[0]["id"])
+    merged = _people(ris_env, dev_copy, "merge", key, str(other["id"]))[0]
+    assert merged["name"] == "Alexandria\x1b[31m"
+    assert {f["path"] for f in other["files"]} <= {f["path"] for f in merged["files"]}
+    after = _people(ris_env, dev_copy)
+    assert other["id"] not in {p["id"] for p in after}
+    assert len(after) == len(people) - 1
+
+
+_NAME = """
+import sys
+from pathlib import Path
+from engine.api import build_engine
+from engine.settings import Settings
+engine = build_engine(Settings.from_env(data_dir=Path(sys.argv[1])))
+for k in range(20):
+    engine.name_person(sys.argv[2], f"{sys.argv[3]} {k}")
+engine.close()
+"""
+
+
+def test_two_processes_naming_people_at_once_lose_neither(dev_copy: Path, ris_env):
+    people = _people(ris_env, dev_copy)
+    a, b = str(people[0]["id"]), str(people[1]["id"])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _NAME, str(dev_copy), key, word], env=ris_env)
+        for key, word in ((a, "first"), (b, "second"))
+    ]
+    assert all(p.wait(timeout=300) == 0 for p in procs)
+    names = {str(p["id"]): p["name"] for p in _people(ris_env, dev_copy)}
+    assert names[a] == "first 19" and names[b] == "second 19"
+
+
+def test_names_stay_on_their_people_as_the_library_grows(tmp_path: Path, ris_env):
+    """Index half, name the people, index the rest: the names stay on the same people, and
+    the people are those of indexing everything at once."""
+    first = tmp_path / "media" / "first"
+    rest = tmp_path / "media" / "rest"
+    for folder, files in (
+        (first, [AOC_CLIPS[0], AOC_PHOTO, HAMILTON, LMM_PHOTO]),
+        (
+            rest,
+            [
+                AOC_CLIPS[1],
+                AOC_CLIPS[2],
+                *sorted((IMAGES / "Lin-Manuel_Miranda").rglob("*.jp*g"))[:2],
+            ],
+        ),
+    ):
+        folder.mkdir(parents=True)
+        for f in files:
+            shutil.copy2(f, folder / f"{f.parent.parent.name}_{f.name}")
+    grown, once = tmp_path / "grown", tmp_path / "once"
+    assert run_ris(ris_env, "index", str(first), "--data-dir", str(grown)).returncode == 0
+    before = _people(ris_env, grown)
+    names = {}
+    for p in before:
+        who = {Path(f["path"]).name.split("_")[0] for f in p["files"]}
+        assert len(who) == 1, p["files"]
+        names[p["id"]] = who.pop()
+        assert (
+            run_ris(
+                ris_env, "people", "name", str(p["id"]), names[p["id"]], "--data-dir", str(grown)
+            ).returncode
+            == 0
+        )
+    assert sorted(names.values()) == ["Alexandria", "Lin-Manuel"]
+    assert run_ris(ris_env, "index", str(rest), "--data-dir", str(grown)).returncode == 0
+    after = {p["id"]: p for p in _people(ris_env, grown)}
+    for key, name in names.items():
+        assert after[key]["name"] == name
+        assert {Path(f["path"]).name.split("_")[0] for f in after[key]["files"]} == {name}
+
+    assert (
+        run_ris(ris_env, "index", str(tmp_path / "media"), "--data-dir", str(once)).returncode == 0
+    )
+    at_once = _people(ris_env, once)
+
+    def groups(found) -> set[frozenset[str]]:  # type: ignore[no-untyped-def]
+        return {frozenset(Path(f["path"]).name for f in p["files"]) for p in found}
+
+    assert groups(after.values()) == groups(at_once)
