@@ -201,3 +201,42 @@ def test_names_stay_on_their_people_as_the_library_grows(tmp_path: Path, ris_env
         return {frozenset(Path(f["path"]).name for f in p["files"]) for p in found}
 
     assert groups(after.values()) == groups(at_once)
+
+
+def test_people_and_names_survive_repair_and_migrate(
+    dev_copy: Path, tmp_path: Path, ris_env, postgres
+):
+    """Corrections are data: a repaired catalog and one migrated to PostgreSQL hold the same
+    people, with their names and what was taken out of them."""
+    from engine.library.catalog import Catalog
+    from engine.library.people_records import PeopleRecords
+    from engine.library.repair import salvage
+
+    people = _people(ris_env, dev_copy)
+    key = str(people[0]["id"])
+    assert (
+        run_ris(ris_env, "people", "name", key, "Kept", "--data-dir", str(dev_copy)).returncode == 0
+    )
+    photo = next(f["path"] for p in people for f in p["files"] if f["kind"] == "image")
+    owner = next(str(p["id"]) for p in people if photo in {f["path"] for f in p["files"]})
+    out = run_ris(ris_env, "people", "remove", owner, photo, "--data-dir", str(dev_copy))
+    assert out.returncode == 0, out.stderr
+    before = _people(ris_env, dev_copy)
+
+    repaired = tmp_path / "repaired.sqlite"
+    salvage(dev_copy / "catalog.sqlite", repaired)
+    a, b = Catalog(dev_copy / "catalog.sqlite", read_only=True), Catalog(repaired, read_only=True)
+    for x, y in zip(PeopleRecords(a).people(), PeopleRecords(b).people(), strict=True):
+        assert (x.id, x.name) == (y.id, y.name)
+    sa, sb = PeopleRecords(a).stored(), PeopleRecords(b).stored()
+    np.testing.assert_array_equal(sa.people, sb.people)
+    np.testing.assert_array_equal(sa.refused, sb.refused)
+    a.close()
+    b.close()
+
+    uri = postgres.new_database()
+    out = run_ris(ris_env, "migrate", "--data-dir", str(dev_copy), "--catalog", uri)
+    assert out.returncode == 0, out.stderr
+    shared = tmp_path / "on-postgres"
+    after = _people({**ris_env, "RIS_CATALOG": uri}, shared)
+    assert after == before  # the same people, names, files and segments; nothing re-sorted

@@ -596,6 +596,7 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
     for name, folder, maker in (
         ("video", args.bench, "make_video_benchmark.py"),
         ("hard", args.hard, "make_hard_video_benchmark.py"),
+        ("people", args.bench, "make_video_benchmark.py"),
     ):
         if name in sections and not (folder / "truth.json").exists():
             raise UserError(

@@ -24,6 +24,14 @@ _FILE_COLUMNS = (
     "faces, indexed_at"
 )
 _FACE_COLUMNS = "id, file_id, t, track, x1, y1, x2, y2, prob, vector"
+# people (schema 5): who is who, and the user's corrections, carried as they are
+_PEOPLE_TABLES = {
+    "people": ("id, name, template", "id"),
+    "appearances": (
+        "file_id, track, best_face, t_start, t_end, faces, vector, person_id, pinned, refused",
+        "file_id, track",
+    ),
+}
 _BATCH = 2000
 
 
@@ -93,10 +101,16 @@ def _copy(
                     copy.write_row((*row, vector_crc(row[9])))
                 faces += len(chunk)
                 progress(faces, total)
+        for table, (cols, order) in _PEOPLE_TABLES.items():
+            if _has_table(source, table):
+                with cur.copy(f"COPY {SCHEMA}.{table} ({cols}) FROM STDIN") as copy:
+                    for row in src.execute(f"SELECT {cols} FROM {table} ORDER BY {order}"):
+                        copy.write_row(row)
         # ids are never reused: the identities go on from where SQLite's did
         for table, last in (
             ("files", _last_id(source, "files")),
             ("faces", _last_id(source, "faces")),
+            ("people", _last_id(source, "people") if _has_table(source, "people") else 0),
         ):
             if last:
                 cur.execute(
@@ -116,6 +130,14 @@ def _last_id(source: Catalog, table: str) -> int:
     except Exception:  # no AUTOINCREMENT table yet
         row = None
     return max(int(top), int(row[0]) if row else 0)
+
+
+def _has_table(source: Catalog, table: str) -> bool:
+    """Whether the source has this table (a catalog opened read-only may predate it)."""
+    found = source.db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    return found is not None
 
 
 def _file_columns(source: Catalog) -> str:
@@ -155,6 +177,15 @@ def _verify(source: Catalog, target: PostgresCatalog, counts: CatalogCopy) -> No
     ):
         if tuple(a[:9]) != tuple(b[:9]) or bytes(a[9]) != bytes(b[9]):
             raise UserError(f"the copy of face {a[0]} differs from the source")
+    for table, (cols, order) in _PEOPLE_TABLES.items():
+        if not _has_table(source, table):
+            continue
+        for a, b in pairs(
+            f"SELECT {cols} FROM {table} ORDER BY {order}",
+            f"SELECT {cols} FROM {SCHEMA}.{table} ORDER BY {order}",
+        ):
+            if tuple(bytes(x) if isinstance(x, memoryview) else x for x in b) != tuple(a):
+                raise UserError(f"the copy of the {table} differs from the source")
     meta = dict(source.db.execute("SELECT key, value FROM meta").fetchall())
     copied: dict[str, str] = dict(
         target.pg.execute(

@@ -253,6 +253,28 @@ def _known_rows(db: sqlite3.Connection) -> tuple[dict[int, object], set[int]]:
     return files, faces
 
 
+_PEOPLE_COLUMNS = "id, name, template"
+_APPEARANCE_COLUMNS = (
+    "file_id, track, best_face, t_start, t_end, faces, vector, person_id, pinned, refused"
+)
+
+
+def _people_rows(
+    src: sqlite3.Connection, progress: Callable[[str], None]
+) -> tuple[list[tuple], list[tuple]]:
+    """The people and their appearances, as far as they can be read (none before schema 5)."""
+    try:
+        have = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "people" not in have:
+            return [], []
+        people = src.execute(f"SELECT {_PEOPLE_COLUMNS} FROM people").fetchall()
+        appearances = src.execute(f"SELECT {_APPEARANCE_COLUMNS} FROM appearances").fetchall()
+    except sqlite3.DatabaseError:
+        progress("the people could not be read: `ris people` finds them anew, without names")
+        return [], []
+    return people, appearances
+
+
 def salvage(
     damaged: Path, into: Path, progress: Callable[[str], None] = lambda text: None
 ) -> Salvage:
@@ -276,6 +298,7 @@ def salvage(
         top_face = max(_top_id(src, "faces"), max(known_faces, default=0))
         columns = FACE_COLUMNS + (", vector_crc" if _has_crc(src) else ", NULL")
         faces, unreadable_faces = _readable_rows(src, "faces", columns, top_face)
+        people, appearances = _people_rows(src, progress)
     finally:
         src.close()
     read_files = {row[0] for row in files}
@@ -318,6 +341,16 @@ def salvage(
             catalog.db.executemany(
                 f"INSERT INTO faces ({FACE_COLUMNS}, vector_crc) VALUES ({','.join('?' * 11)})",
                 kept_faces,
+            )
+            # people and the user's corrections: every person, and the appearances whose
+            # faces were kept (the others are summed up anew by the next `ris people`)
+            catalog.db.executemany(
+                f"INSERT INTO people ({_PEOPLE_COLUMNS}) VALUES (?, ?, ?)", people
+            )
+            kept = {face[0] for face in kept_faces}
+            catalog.db.executemany(
+                f"INSERT INTO appearances ({_APPEARANCE_COLUMNS}) VALUES ({','.join('?' * 10)})",
+                [a for a in appearances if a[2] in kept],
             )
             old_version = max((int(v) for k, v in meta if k == LibraryKey.FACES_VERSION), default=0)
             catalog.db.execute(

@@ -167,3 +167,13 @@ def _groups(stored: StoredAppearances, rows: np.ndarray, cut: float) -> list[np.
                 kept.append(row)
         groups.append(np.asarray(kept, np.int64))
     return groups
+
+
+def grouped_at_once(stored: StoredAppearances, cut: float = PEOPLE_CUT) -> np.ndarray:
+    """A person label per appearance (-1: unsorted), as an update of a library with no people
+    yet places them (what `ris eval` sweeps the cut with; nothing is written)."""
+    labels = np.full(len(stored), -1, np.int64)
+    for k, g in enumerate(_groups(stored, np.arange(len(stored)), cut)):
+        if len(g) >= MIN_APPEARANCES:
+            labels[g] = k
+    return labels

@@ -266,6 +266,69 @@ def peer_section(settings: Settings, bench: Path, say: Say) -> dict:
     return out
 
 
+def people_section(
+    settings: Settings,
+    benches: list[tuple[str, Path, bool]],
+    lfw: Path,
+    say: Say,
+    on_event: OnEvent | None = None,
+) -> dict:
+    """People against true identities (`people`): per benchmark (title, folder, with LFW
+    photos), ris's rows and face_recognition's recipe, measured on the same files."""
+    import shutil
+
+    from engine.library.catalogs import open_catalog
+    from engine.tools.evaluation import peer
+    from engine.tools.evaluation import people as people_bench
+
+    out: dict = {}
+    for title, bench, with_photos in benches:
+        truth = json.loads((bench / "truth.json").read_text())
+        name = bench.name + ("+lfw-photos" if with_photos else "")
+        engine = build_engine(replace(settings, data_dir=settings.data_dir / name))
+        paths = [bench / "videos"]
+        photos: dict[str, Path] = {}
+        if with_photos:  # up to 4 photos of each person of the videos, 50 strangers once each
+            folder = settings.data_dir / f"{name}-photos"
+            folder.mkdir(parents=True, exist_ok=True)
+            seen = sorted({p for v in truth["videos"].values() for p in v["people"]})
+            for photo in people_bench.lfw_photos(lfw, seen, 4, 50, truth.get("seed", 0)):
+                if not (folder / photo.name).exists():
+                    shutil.copy2(photo, folder / photo.name)
+                photos[photo.name] = folder / photo.name
+            paths.append(folder)
+        say(f"People, {title}: indexing {', '.join(str(p) for p in paths)}")
+        _index(engine, paths, say, on_event)
+        catalog = open_catalog(engine.settings)
+        t0 = time.perf_counter()
+        lib = people_bench.read_library(catalog)
+        catalog.close()
+        seconds = time.perf_counter() - t0
+        labels = {n: Path(n).stem.rsplit("_", 1)[0] for n in photos}
+        rows = people_bench.ris_rows(truth, labels, lib)
+        rows["ris (ris people)"]["seconds"] = round(seconds, 2)
+        why = peer.missing()
+        if why is None:
+            opts = engine.sample_options
+            videos = sorted((bench / "videos").glob("*.mp4"))
+            faces = peer.Library(videos, opts, settings.data_dir / bench.name / "face_recognition")
+            rows["face_recognition: Chinese whispers at 0.5"] = people_bench.peer_row(
+                truth,
+                photos,
+                {Path(p).name: f for p, f in faces.files.items()},
+                lambda p: peer.read_faces(p, MediaKind.IMAGE, opts),
+            )
+        else:
+            rows["face_recognition: not measured"] = {"why": why}
+        engine.close()
+        out[title] = {"appearances": len(lib.stored), "photos": len(photos), "rows": rows}
+        best = rows["ris (ris people)"]
+        say(
+            f"  {title}: ris people BCubed F {best['f']} (P {best['precision']}, R {best['recall']})"
+        )
+    return out
+
+
 def dev_section(settings: Settings, dev: Path, say: Say, on_event: OnEvent | None = None) -> dict:
     """The real labelled clips: Ocasio-Cortez (three clips) and Miranda (the Hamilton clip)."""
     engine = build_engine(replace(settings, data_dir=settings.data_dir / "dev"))
@@ -328,6 +391,14 @@ def run(
         report["hard"]["face_recognition"] = peer_section(settings, hard, say)
     if "dev" in sections:
         report["dev"] = dev_section(settings, dev, say, on_event)
+    if "people" in sections:
+        benches = [
+            ("easy benchmark, videos", bench, False),
+            ("easy benchmark with LFW photos", bench, True),
+        ]
+        if hard is not None and (hard / "truth.json").exists():
+            benches.append(("hard benchmark", hard, False))
+        report["people"] = people_section(settings, benches, lfw, say, on_event)
     report["seconds"] = round(time.monotonic() - t0, 1)
     return report
 
@@ -349,6 +420,8 @@ def table(r: dict) -> str:
             f"Real dev clips (Ocasio-Cortez photo and clip, Miranda photo): mAP {d['mAP']:.4f}, "
             f"P@1 {d['precision_at_1']:.4f}"
         )
+    if "people" in r:
+        lines += _people_table(r["people"])
     speeds = [
         f"{k} {r[k]['index']['ms_per_frame']} ms/frame" for k in ("video", "hard", "dev") if k in r
     ]
@@ -363,6 +436,23 @@ def table(r: dict) -> str:
         )
     lines.append("Indexing: " + ", ".join(speeds))
     return "\n".join(lines)
+
+
+def _people_table(people: dict) -> list[str]:
+    lines = []
+    for title, section in people.items():
+        lines.append(
+            f"People, {title} ({section['appearances']} appearances, {section['photos']} photos): "
+            "BCubed  precision  recall  F"
+        )
+        for name, row in section["rows"].items():
+            if "why" in row:
+                lines.append(f"  {name}: {row['why']}")
+                continue
+            lines.append(
+                f"  {name:52s}  {row['precision']:.4f}     {row['recall']:.4f}  {row['f']:.4f}"
+            )
+    return lines
 
 
 def _lfw_table(lfw: dict) -> list[str]:

@@ -1,0 +1,210 @@
+"""People against true identities: BCubed precision, recall and F (`ris eval --only people`).
+
+Items, as issue 25 defines them: each true segment of a generated benchmark is an item, its
+predicted person the one whose appearances overlap it most in that video (none: an item of its
+own); each photo of an LFW photo library is an item, its predicted person the one of its
+largest face. BCubed scores every item by how many of the items sharing its predicted person
+share its true identity (precision) and the other way round (recall).
+
+Rows, measured in the same run on the same faces: ris as `ris people` places them (a sweep of
+the cut), plain average linkage of the track templates (all pairs: small benchmarks only), and
+Chinese whispers on them; and face_recognition's own recipe, dlib's Chinese whispers on its
+128-d encodings of every sampled face at 0.5, as in dlib's face clustering example.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.library.catalog import Catalog
+from engine.library.people_records import PeopleRecords, StoredAppearances
+from engine.people.clustering import chinese_whispers
+from engine.people.roster import PEOPLE_CUT, grouped_at_once, update_people
+from engine.vocabulary import MediaKind
+
+CUTS = (0.40, 0.45, 0.50, 0.55, 0.60)
+DLIB_THRESHOLD = 0.5  # dlib's face clustering example
+
+
+def bcubed(true: list, pred: list) -> dict[str, float]:
+    """BCubed precision, recall and F of predicted labels against true ones (one per item)."""
+    n = len(true)
+    if not n:
+        return {"precision": 0.0, "recall": 0.0, "f": 0.0, "items": 0}
+    pairs: dict[tuple, int] = defaultdict(int)
+    by_pred: dict = defaultdict(int)
+    by_true: dict = defaultdict(int)
+    for t, p in zip(true, pred, strict=True):
+        pairs[(t, p)] += 1
+        by_pred[p] += 1
+        by_true[t] += 1
+    precision = sum(c * c / by_pred[p] for (_, p), c in pairs.items()) / n
+    recall = sum(c * c / by_true[t] for (t, _), c in pairs.items()) / n
+    f = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f": round(f, 4),
+        "items": n,
+    }
+
+
+@dataclass(frozen=True)
+class Library:
+    """A benchmark library's appearances with what is known of each file."""
+
+    stored: StoredAppearances
+    names: dict[int, str]  # file id -> file name
+    kinds: dict[int, MediaKind]
+    areas: np.ndarray  # per appearance: its best face's area
+
+
+def read_library(catalog: Catalog) -> Library:
+    update_people(catalog)  # sums up every appearance (and places people, as `ris people` does)
+    stored = PeopleRecords(catalog).stored()
+    files = catalog.files_by_id(np.unique(stored.files).tolist())
+    best = catalog.faces(stored.best)
+    area_of = {
+        int(k): float((b[2] - b[0]) * (b[3] - b[1]))
+        for k, b in zip(best.ids.tolist(), best.boxes, strict=True)
+    }
+    return Library(
+        stored,
+        {k: Path(r.path).name for k, r in files.items()},
+        {k: r.kind for k, r in files.items()},
+        np.asarray([area_of.get(int(b), 0.0) for b in stored.best]),
+    )
+
+
+def items(
+    truth: dict | None,
+    photos: dict[str, str],
+    lib: Library,
+    labels: np.ndarray,
+) -> tuple[list, list]:
+    """(true, predicted) per item; `labels` per appearance, -1 for none (unsorted)."""
+    true: list = []
+    pred: list = []
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for row, f in enumerate(lib.stored.files.tolist()):
+        rows_of[lib.names[f]].append(row)
+    for video, info in (truth or {}).get("videos", {}).items():
+        for person, d in info["people"].items():
+            for s, e in d["segments"]:
+                overlap: dict[int, float] = defaultdict(float)
+                for row in rows_of.get(video, []):
+                    o = min(e, lib.stored.ends[row]) - max(s, lib.stored.starts[row])
+                    if o > 0 and labels[row] >= 0:
+                        overlap[int(labels[row])] += o
+                true.append(person)
+                pred.append(
+                    max(overlap, key=overlap.__getitem__) if overlap else ("alone", len(pred))
+                )
+    for name, person in photos.items():
+        rows = rows_of.get(name, [])
+        true.append(person)
+        if rows:
+            main = max(rows, key=lambda r: lib.areas[r])
+            pred.append(int(labels[main]) if labels[main] >= 0 else ("alone", len(pred)))
+        else:
+            pred.append(("alone", len(pred)))
+    return true, pred
+
+
+def ris_rows(truth: dict | None, photos: dict[str, str], lib: Library) -> dict[str, dict]:
+    """ris's people and the alternatives on its templates, each scored."""
+    out: dict[str, dict] = {}
+    stored = lib.stored
+    kept = np.asarray(stored.people, np.int64)
+    out["ris (ris people)"] = bcubed(*items(truth, photos, lib, kept))
+    for cut in CUTS:
+        labels = grouped_at_once(stored, cut)
+        out[f"ris, cut {cut:.2f}"] = bcubed(*items(truth, photos, lib, labels))
+    from sklearn.cluster import AgglomerativeClustering
+
+    for cut in (0.45, 0.50, 0.55):
+        if len(stored) < 2:
+            break
+        full = AgglomerativeClustering(
+            n_clusters=None, metric="cosine", linkage="average", distance_threshold=1 - cut
+        ).fit_predict(stored.vectors)
+        out[f"average linkage, all pairs, {cut:.2f}"] = bcubed(*items(truth, photos, lib, full))
+        whispers = chinese_whispers(stored.vectors, cut)
+        out[f"Chinese whispers on templates, {cut:.2f}"] = bcubed(
+            *items(truth, photos, lib, whispers)
+        )
+    return out
+
+
+def peer_row(
+    truth: dict | None,
+    photos: dict[str, Path],
+    videos: dict[str, dict],
+    read_photo: Callable[[Path], dict],
+) -> dict:
+    """face_recognition's recipe: dlib's Chinese whispers on every face's encoding at 0.5.
+    `videos`: name -> its faces as `peer.read_faces` gives them; `read_photo` reads a photo."""
+    import dlib
+
+    owners: list[tuple[str, float, float]] = []  # (file name, t, area) per face
+    vectors: list[np.ndarray] = []
+    for name, f in videos.items():
+        for t, b, v in zip(f["times"], f["boxes"], f["vectors"], strict=True):
+            owners.append((name, float(t), float((b[2] - b[0]) * (b[3] - b[1]))))
+            vectors.append(v)
+    for name, path in photos.items():
+        f = read_photo(path)
+        for b, v in zip(f["boxes"], f["vectors"], strict=True):
+            owners.append((name, 0.0, float((b[2] - b[0]) * (b[3] - b[1]))))
+            vectors.append(v)
+    labels = (
+        dlib.chinese_whispers_clustering([dlib.vector(v.tolist()) for v in vectors], DLIB_THRESHOLD)
+        if vectors
+        else []
+    )
+    faces_of: dict[str, list[int]] = defaultdict(list)
+    for k, (name, _, _) in enumerate(owners):
+        faces_of[name].append(k)
+    true: list = []
+    pred: list = []
+    for video, info in (truth or {}).get("videos", {}).items():
+        for person, d in info["people"].items():
+            for s, e in d["segments"]:
+                votes: dict[int, int] = defaultdict(int)
+                for k in faces_of.get(video, []):
+                    if s <= owners[k][1] <= e:
+                        votes[labels[k]] += 1
+                true.append(person)
+                pred.append(max(votes, key=votes.__getitem__) if votes else ("alone", len(pred)))
+    for name in photos:
+        true.append(Path(name).stem.rsplit("_", 1)[0])
+        faces = faces_of.get(name, [])
+        pred.append(
+            labels[max(faces, key=lambda k: owners[k][2])] if faces else ("alone", len(pred))
+        )
+    return bcubed(true, pred)
+
+
+def lfw_photos(
+    lfw: Path, people: list[str], per_person: int, strangers: int, seed: int
+) -> list[Path]:
+    """Photos of an LFW photo library: up to `per_person` photos of each of `people`, and one
+    each of `strangers` others with a single photo, chosen by `seed`."""
+    rng = np.random.default_rng(seed)
+    chosen: list[Path] = []
+    for person in people:
+        found = sorted((lfw / person).glob("*.jpg"))
+        chosen += found[:per_person]
+    others = sorted(d for d in lfw.iterdir() if d.is_dir() and d.name not in set(people))
+    for k in rng.permutation(len(others))[:strangers].tolist():
+        found = sorted(others[k].glob("*.jpg"))
+        chosen += found[:1]
+    return chosen
+
+
+__all__ = ["PEOPLE_CUT", "bcubed", "items", "lfw_photos", "peer_row", "read_library", "ris_rows"]
