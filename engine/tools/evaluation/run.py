@@ -6,6 +6,7 @@ first reuse those indexes, as `ris index` skips unchanged files.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -316,7 +317,7 @@ def people_section(
                 truth,
                 photos,
                 {Path(p).name: f for p, f in faces.files.items()},
-                lambda p: peer.read_faces(p, MediaKind.IMAGE, opts),
+                functools.partial(peer.read_faces, kind=MediaKind.IMAGE, opts=opts),
             )
         else:
             rows["face_recognition: not measured"] = {"why": why}
