@@ -41,8 +41,8 @@ def _label(p: Person) -> str:
 def format_people(found: PeopleList) -> str:
     if not found.people:
         return (
-            "no people yet: a person is someone seen in two appearances or more "
-            f"({found.unsorted} unsorted)"
+            "no people yet: a person is someone seen twice or more, or on screen in a video "
+            f"for a second or more ({found.unsorted} faces unsorted)"
         )
     lines = [f"{'id':>5}  {'name':<24} {'on screen':>9} {'files':>5}  first – last seen"]
     for p in found.people:
@@ -51,7 +51,8 @@ def format_people(found: PeopleList) -> str:
             f"{_day(p.first_seen)} – {_day(p.last_seen)}"
         )
     lines.append(
-        f"\n{len(found.people)} people; {found.unsorted} appearances unsorted (seen once); "
+        f"\n{len(found.people)} people; {found.unsorted} faces unsorted (seen once in a photo, "
+        "or glimpsed); "
         "`ris people show ID` lists one's files"
     )
     return "\n".join(lines)

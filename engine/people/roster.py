@@ -8,10 +8,12 @@ places every unsorted appearance:
    and the person is not on screen elsewhere in the same file at the same time (two faces seen
    at once are two people; a photo's faces are all seen at once);
 2. the rest are grouped among themselves (`clustering.average_linkage`, the same cut, the same
-   rule of faces seen at once); a group of at least MIN_APPEARANCES becomes a new person.
+   rule of faces seen at once); a group becomes a new person when it has MIN_APPEARANCES, or
+   when its one appearance is on screen in a video for SOLO_SECONDS or more (someone seen in
+   one scene of one video is someone all the same: their segments are theirs).
 
-What is left stays unsorted: a face seen once (a passer-by, a face in the background of a
-photo) is not forced into anyone. People keep their ids and names from one update to the next:
+What is left stays unsorted: a face seen once in a photo, or glimpsed for less than a second,
+is not forced into anyone. People keep their ids and names from one update to the next:
 placed appearances are never moved by an update, only by the user (merge, take out). A person
 whose appearances all went (their files indexed again) keeps its template, so the new
 appearances of those files join it again.
@@ -32,6 +34,7 @@ from engine.people.clustering import average_linkage
 
 PEOPLE_CUT = 0.50
 MIN_APPEARANCES = 2
+SOLO_SECONDS = 1.0  # one appearance on screen this long in a video is someone; less, a glimpse
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def update_people(catalog: Catalog, cut: float = PEOPLE_CUT) -> PeopleUpdate:
     # 2. the rest among themselves
     rest = np.asarray([r for r in loose.tolist() if r not in joined], np.int64)
     groups = _groups(stored, rest, cut)
-    new_groups = [g for g in groups if len(g) >= MIN_APPEARANCES]
+    new_groups = [g for g in groups if _someone(stored, g)]
     with records.writing():
         if joined:
             rows = np.asarray(list(joined), np.int64)
@@ -106,6 +109,13 @@ def update_people(catalog: Catalog, cut: float = PEOPLE_CUT) -> PeopleUpdate:
     return PeopleUpdate(
         len(todo), len(joined), len(new_groups), placed, len(loose) - len(joined) - placed
     )
+
+
+def _someone(stored: StoredAppearances, group: np.ndarray) -> bool:
+    """Whether a group of appearances is a person: seen twice or more, or on screen in a
+    video for SOLO_SECONDS at least (a photo's face seen once, a glimpse: unsorted)."""
+    seconds = stored.ends[group] - stored.starts[group]
+    return len(group) >= MIN_APPEARANCES or bool(seconds.max() >= SOLO_SECONDS)
 
 
 def _person_sums(stored: StoredAppearances, people: list) -> tuple[np.ndarray, np.ndarray]:
@@ -174,6 +184,6 @@ def grouped_at_once(stored: StoredAppearances, cut: float = PEOPLE_CUT) -> np.nd
     yet places them (what `ris eval` sweeps the cut with; nothing is written)."""
     labels = np.full(len(stored), -1, np.int64)
     for k, g in enumerate(_groups(stored, np.arange(len(stored)), cut)):
-        if len(g) >= MIN_APPEARANCES:
+        if _someone(stored, g):
             labels[g] = k
     return labels

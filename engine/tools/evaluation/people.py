@@ -86,25 +86,34 @@ def items(
     photos: dict[str, str],
     lib: Library,
     labels: np.ndarray,
+    by: str = "iou",
 ) -> tuple[list, list]:
-    """(true, predicted) per item; `labels` per appearance, -1 for none (unsorted)."""
+    """(true, predicted) per item; `labels` per appearance, -1 for none (unsorted). A true
+    segment's person is the one overlapping it most: by temporal IoU (`by="iou"`: a long
+    appearance of someone else on screen at the same time does not outweigh the person's own)
+    or by seconds of overlap (`by="seconds"`)."""
     true: list = []
     pred: list = []
     rows_of: dict[str, list[int]] = defaultdict(list)
     for row, f in enumerate(lib.stored.files.tolist()):
         rows_of[lib.names[f]].append(row)
     for video, info in (truth or {}).get("videos", {}).items():
+        spans: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        for row in rows_of.get(video, []):
+            if labels[row] >= 0:
+                spans[int(labels[row])].append((lib.stored.starts[row], lib.stored.ends[row]))
+        merged = {label: _merged(found) for label, found in spans.items()}
         for person, d in info["people"].items():
             for s, e in d["segments"]:
-                overlap: dict[int, float] = defaultdict(float)
-                for row in rows_of.get(video, []):
-                    o = min(e, lib.stored.ends[row]) - max(s, lib.stored.starts[row])
-                    if o > 0 and labels[row] >= 0:
-                        overlap[int(labels[row])] += o
+                score: dict[int, float] = {}
+                for label, runs in merged.items():
+                    inter = sum(max(0.0, min(e, b) - max(s, a)) for a, b in runs)
+                    if inter <= 0:
+                        continue
+                    union = (e - s) + sum(b - a for a, b in runs) - inter
+                    score[label] = inter / union if by == "iou" else inter
                 true.append(person)
-                pred.append(
-                    max(overlap, key=overlap.__getitem__) if overlap else ("alone", len(pred))
-                )
+                pred.append(max(score, key=score.__getitem__) if score else ("alone", len(pred)))
     for name, person in photos.items():
         rows = rows_of.get(name, [])
         true.append(person)
@@ -116,15 +125,32 @@ def items(
     return true, pred
 
 
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def scored(truth: dict | None, photos: dict[str, str], lib: Library, labels: np.ndarray) -> dict:
+    """BCubed by IoU, with F by seconds of overlap beside it."""
+    row = bcubed(*items(truth, photos, lib, labels))
+    row["f_by_seconds"] = bcubed(*items(truth, photos, lib, labels, by="seconds"))["f"]
+    return row
+
+
 def ris_rows(truth: dict | None, photos: dict[str, str], lib: Library) -> dict[str, dict]:
     """ris's people and the alternatives on its templates, each scored."""
     out: dict[str, dict] = {}
     stored = lib.stored
     kept = np.asarray(stored.people, np.int64)
-    out["ris (ris people)"] = bcubed(*items(truth, photos, lib, kept))
+    out["ris (ris people)"] = scored(truth, photos, lib, kept)
     for cut in CUTS:
         labels = grouped_at_once(stored, cut)
-        out[f"ris, cut {cut:.2f}"] = bcubed(*items(truth, photos, lib, labels))
+        out[f"ris, cut {cut:.2f}"] = scored(truth, photos, lib, labels)
     from sklearn.cluster import AgglomerativeClustering
 
     for cut in (0.45, 0.50, 0.55):
@@ -133,11 +159,9 @@ def ris_rows(truth: dict | None, photos: dict[str, str], lib: Library) -> dict[s
         full = AgglomerativeClustering(
             n_clusters=None, metric="cosine", linkage="average", distance_threshold=1 - cut
         ).fit_predict(stored.vectors)
-        out[f"average linkage, all pairs, {cut:.2f}"] = bcubed(*items(truth, photos, lib, full))
+        out[f"average linkage, all pairs, {cut:.2f}"] = scored(truth, photos, lib, full)
         whispers = chinese_whispers(stored.vectors, cut)
-        out[f"Chinese whispers on templates, {cut:.2f}"] = bcubed(
-            *items(truth, photos, lib, whispers)
-        )
+        out[f"Chinese whispers on templates, {cut:.2f}"] = scored(truth, photos, lib, whispers)
     return out
 
 
