@@ -67,27 +67,8 @@ def update_people(catalog: Catalog, cut: float = PEOPLE_CUT) -> PeopleUpdate:
     ids = [p.id for p in people]
     sums, counts = _person_sums(stored, people)
     # 1. into existing people
-    joined: dict[int, int] = {}  # row -> person
-    if ids:
-        means = sums / np.maximum(counts, 1)[:, None]
-        sims = stored.vectors[loose] @ means.T  # (loose, people): average linkage's measure
-        column = {key: k for k, key in enumerate(ids)}
-        for k, row in enumerate(loose.tolist()):
-            if stored.refused[row] >= 0 and stored.refused[row] in column:
-                sims[k, column[int(stored.refused[row])]] = -1.0
-        by_file: dict[int, list[int]] = {}
-        for row, f in enumerate(stored.files.tolist()):
-            by_file.setdefault(f, []).append(row)
-        order = np.argsort(-sims.max(axis=1), kind="stable")
-        for k in order.tolist():
-            row = int(loose[k])
-            for col in np.argsort(-sims[k]).tolist():
-                if sims[k, col] < cut:
-                    break
-                same = by_file[int(stored.files[row])]
-                if not _seen_at_once(stored, row, ids[col], same, joined):
-                    joined[row] = ids[col]
-                    break
+    means = sums / np.maximum(counts, 1)[:, None]
+    joined = join_people(stored, loose, ids, means, cut)
     # 2. the rest among themselves
     rest = np.asarray([r for r in loose.tolist() if r not in joined], np.int64)
     groups = _groups(stored, rest, cut)
@@ -109,6 +90,52 @@ def update_people(catalog: Catalog, cut: float = PEOPLE_CUT) -> PeopleUpdate:
     return PeopleUpdate(
         len(todo), len(joined), len(new_groups), placed, len(loose) - len(joined) - placed
     )
+
+
+JOIN_CANDIDATES = 8  # people compared per appearance where there are many (nearest means)
+DENSE_UP_TO = 4096  # people compared all at once below this
+
+
+def join_people(
+    stored: StoredAppearances, loose: np.ndarray, ids: list[int], means: np.ndarray, cut: float
+) -> dict[int, int]:
+    """Which of the `loose` appearances join which person (row -> person id): the person whose
+    mean (`means`, one per id) is nearest, at `cut` or more, not one the user took the
+    appearance out of, and not on screen with it at the same time. Where people are many, each
+    appearance is compared with the JOIN_CANDIDATES nearest means (usearch), not all."""
+    joined: dict[int, int] = {}
+    if not ids or not len(loose):
+        return joined
+    means = np.ascontiguousarray(means, np.float32)
+    vectors = np.ascontiguousarray(stored.vectors[loose], np.float32)
+    if len(ids) <= DENSE_UP_TO:
+        sims = vectors @ means.T
+        cols = np.argsort(-sims, axis=1)[:, :JOIN_CANDIDATES]
+        sims = np.take_along_axis(sims, cols, axis=1)
+    else:
+        from usearch.index import Index
+
+        index = Index(ndim=means.shape[1], metric="ip", dtype="f32")
+        index.add(np.arange(len(ids)), means, threads=0)
+        found = index.search(vectors, JOIN_CANDIDATES, threads=0)
+        cols = np.asarray(found.keys, np.int64).reshape(len(loose), -1)
+        sims = 1.0 - np.asarray(found.distances, np.float32).reshape(len(loose), -1)
+        sims[cols < 0] = -1.0
+    by_file: dict[int, list[int]] = {}
+    for row, f in enumerate(stored.files.tolist()):
+        by_file.setdefault(f, []).append(row)
+    for k in np.argsort(-sims[:, 0], kind="stable").tolist():  # surest first
+        row = int(loose[k])
+        for col, sim in zip(cols[k].tolist(), sims[k].tolist(), strict=True):
+            if sim < cut:
+                break
+            person = ids[col]
+            if person == stored.refused[row]:
+                continue
+            if not _seen_at_once(stored, row, person, by_file[int(stored.files[row])], joined):
+                joined[row] = person
+                break
+    return joined
 
 
 def _someone(stored: StoredAppearances, group: np.ndarray) -> bool:
