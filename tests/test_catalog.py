@@ -112,6 +112,8 @@ def schema_2_catalog(path, vectors):
     with db:
         db.execute("ALTER TABLE faces DROP COLUMN vector_crc")
         db.execute("ALTER TABLE files DROP COLUMN fingerprint")
+        db.execute("DROP TABLE appearances")  # schema 5's
+        db.execute("DROP TABLE people")
         for key, vector in vectors.items():
             db.execute("UPDATE faces SET vector = ? WHERE id = ?", (vector.tobytes(), key))
         db.execute("PRAGMA user_version = 2")
