@@ -179,6 +179,7 @@ class PersonFile:
     path: str
     kind: MediaKind
     segments: tuple[tuple[float, float], ...]  # (start, end) seconds, in time order
+    duration: float | None = None  # a video's length
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from .messages import (
 )
 from .moment import MomentView
 from .pathinput import PathInput, typed_paths
+from .people import PeoplePane, PersonSearch
 from .photos import PhotosPane
 from .pictures import Pictures
 from .player import (
@@ -70,7 +71,12 @@ if TYPE_CHECKING:
 
 
 OPENS_A_TEXT_BOX = {"new_search", "index_folder", "filter"}
-TAB_LISTS = {"videos": "#video-list", "photos": "#photo-list", "library": "#files"}
+TAB_LISTS = {
+    "videos": "#video-list",
+    "photos": "#photo-list",
+    "library": "#files",
+    "people": "#people-list",
+}
 
 
 def _typed_before_start(event: events.Key | events.Paste) -> events.Key | events.Paste:
@@ -99,6 +105,7 @@ class RisApp(App[None]):
     ToastRack { margin-bottom: 2; }  /* above the status line, not over it (Textual: 1) */
     """
     BINDINGS = app_bindings()  # every key once, with the help and the palette: keymap.py
+    _people_stale = True  # the People tab reads the people when it is next shown
 
     def __init__(
         self,
@@ -250,7 +257,17 @@ class RisApp(App[None]):
         self.clear_results()
         self._run_search(path)
 
-    def _run_search(self, query: Path | list[Path] | Query, face: int | None = None) -> None:
+    def search_person(self, person: PersonSearch) -> None:
+        """s in People: the library searched for a person (their template), as for a photo."""
+        self._to_the_videos()
+        self.threshold, self.top = None, None
+        self.query_read = None
+        self.clear_results()
+        self._run_search(person)
+
+    def _run_search(
+        self, query: Path | list[Path] | Query | PersonSearch, face: int | None = None
+    ) -> None:
         """Search in a worker; a newer search wins: the older one's reading stops."""
         self._search_stop.set()
         self._search_stop = threading.Event()
@@ -259,7 +276,7 @@ class RisApp(App[None]):
     @work(thread=True, exclusive=True, group="search")
     def search_worker(
         self,
-        query: Path | list[Path] | Query,
+        query: Path | list[Path] | Query | PersonSearch,
         face: int | None = None,
         stop: threading.Event | None = None,
     ) -> None:
@@ -270,7 +287,15 @@ class RisApp(App[None]):
         search = stop or threading.Event()
         t0 = self._now()
         try:
-            if isinstance(query, list):  # several of one person, read as one query
+            person = ""
+            if isinstance(query, PersonSearch):  # a person of the library: their template
+                person = query.label
+                self.post_message(SearchProgressed(search, f"Searching for {person}…"))
+                query = self.backend.person_query(query.ref)
+                if worker.is_cancelled:
+                    return
+                self.query_read = query
+            elif isinstance(query, list):  # several of one person, read as one query
                 loading = "" if self.backend.models_loaded else " (loading the face models first)"
                 several = f"{len(query)} photos and clips of one person"
                 self.post_message(SearchProgressed(search, f"Reading {several}{loading}…"))
@@ -300,8 +325,8 @@ class RisApp(App[None]):
                 if face is None and len(query.faces) > 1:
                     self.post_message(FacesToPick(search, query, self._query_faces(query)))
                     return
-            name = printable(Path(query.path).name)
-            self.post_message(SearchProgressed(search, f"Searching for the person in {name}…"))
+            name = person or f"the person in {printable(Path(query.path).name)}"
+            self.post_message(SearchProgressed(search, f"Searching for {name}…"))
             result = self.backend.search(query, face or 1, self.threshold, self.top)
         except Exception as err:  # shown, never raised into the UI
             if not worker.is_cancelled:
@@ -464,6 +489,18 @@ class RisApp(App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
         self.refresh_bindings()  # the footer shows the keys of the tab in view
+        self._people_shown()
+
+    def _people_shown(self) -> None:
+        """The People tab reads the people when shown after the library changed (reading
+        them sorts the files indexed since into people: not worth doing unseen)."""
+        if self._people_stale and self.query_one(TabbedContent).active == "people":
+            self._people_stale = False
+            self.query_one(PeoplePane).load()
+
+    def _library_changed(self) -> None:
+        self._people_stale = True
+        self._people_shown()
 
     def on_index_ended(self, message: IndexEnded) -> None:
         """The library pane has said the run is over (library.py): the status line, errors,
@@ -472,6 +509,7 @@ class RisApp(App[None]):
             self.show_error(message.error)
         self.set_status(message.text)
         self.load_library()
+        self._library_changed()
         if self.focused in (self.query_one("#index-path"), self.query_one("#files")):
             self.action_new_search()  # still where the run left it: searching comes next
 
@@ -481,6 +519,7 @@ class RisApp(App[None]):
             self.show_error(message.error)
         self.set_status(message.text)
         self.load_library()
+        self._library_changed()
 
     # actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

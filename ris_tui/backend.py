@@ -33,6 +33,9 @@ if TYPE_CHECKING:
         Box,
         IndexedFile,
         LibraryStatus,
+        PeopleList,
+        Person,
+        PersonFile,
         SearchResult,
         VideoHit,
     )
@@ -52,6 +55,7 @@ __all__ = [
     "clock",
     "is_media",
     "is_photo",
+    "person_video",
     "printable",
     "settings_from",
 ]
@@ -76,6 +80,14 @@ def as_video(f: IndexedFile, appearances: Sequence[Appearance]) -> VideoHit:
     segments = tuple(Segment(a.start, a.end, 0.0) for a in appearances)
     faces = tuple(sorted((m for a in appearances for m in a.faces), key=lambda m: m.t))
     return VideoHit(f.path, 0.0, f.duration or 0.0, segments, faces, reachable=f.reachable)
+
+
+def person_video(f: PersonFile) -> VideoHit:
+    """A person's file as a result whose segments are theirs (a photo: one at 0)."""
+    from engine.results import Segment, VideoHit
+
+    segments = tuple(Segment(s, e, 0.0) for s, e in f.segments) or (Segment(0.0, 0.0, 0.0),)
+    return VideoHit(f.path, 0.0, f.duration or 0.0, segments, ())
 
 
 def is_media(path: str | Path) -> bool:
@@ -158,6 +170,35 @@ class Backend:
         """Take files out of the index (their faces and vectors; the files stay)."""
         with self._lock:
             return self._get_engine().forget(paths)
+
+    # people across the library (engine/people/): ids are passed as text, as `ris people` takes
+    def people(self) -> PeopleList:
+        """Everyone, most time on screen first, brought up to date with the library first."""
+        with self._lock:
+            return self._get_engine().people()
+
+    def person(self, ref: str) -> Person:
+        """One person with their files and segments."""
+        with self._lock:
+            return self._get_engine().person(ref)
+
+    def name_person(self, ref: str, name: str | None) -> Person:
+        with self._lock:
+            return self._get_engine().name_person(ref, name)
+
+    def merge_people(self, into: str, other: str) -> Person:
+        with self._lock:
+            return self._get_engine().merge_people(into, other)
+
+    def take_out(self, ref: str, path: str, t: float | None) -> Person:
+        """The person's appearance in `path` (at `t` in a video) is not theirs, for good."""
+        with self._lock:
+            return self._get_engine().take_out(ref, path, t)
+
+    def person_query(self, ref: str) -> Query:
+        """A query standing for the person: their template."""
+        with self._lock:
+            return self._get_engine().person_query(ref)
 
     def thumbnails(self, path: str, moments: Sequence[tuple[float, Box]]) -> list[Image.Image]:
         # no lock: decoding a few frames needs nothing the other calls use

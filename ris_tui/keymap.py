@@ -65,7 +65,7 @@ ROWS: tuple[Row, ...] = (
     Row("g G Home End", "in a list: first / last"),
     Row(
         "ctrl+f  s",
-        "filter a list by path / sort it: score, name, length",
+        "filter a list by path / sort: score, name, length",
         (
             _b("ctrl+f", "filter", "filter", show=True, priority=True),
             _b("s", "sort", "sort", show=True),
@@ -78,14 +78,23 @@ ROWS: tuple[Row, ...] = (
     Row("enter", "open a video's segments, play one, enlarge a photo"),
     Row("tab  shift+tab", "next / previous pane"),
     Row(
-        "1  2  3",
-        "videos / photos / library",
+        "1  2  3  4",
+        "videos / photos / library / people",
         (
             _b("1", "tab('videos')", "videos"),
             _b("2", "tab('photos')", "photos"),
             _b("3", "tab('library')", "library"),
+            _b("4", "tab('people')", "people"),
+        ),
+        (
+            Command(
+                "People (4)",
+                "everyone found across the library: name, merge, search for them",
+                "tab('people')",
+            ),
         ),
     ),
+    Row("n  m  M  s", "People tab: name / mark / merge marked / search"),
     Row(
         "n  p",
         "next / previous segment",
@@ -139,7 +148,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "+  -",
-        "stricter / looser threshold (0.05 a step), searched again",
+        "threshold up / down 0.05, searched again",
         (
             _b("plus,equals_sign", "threshold(0.05)", "stricter", show=True),
             _b("minus", "threshold(-0.05)", "looser", show=True),
@@ -163,7 +172,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "i  r  x",
-        "index a folder / refresh the library / forget a file",
+        "index a folder / refresh library / forget a file",
         (
             _b("i", "index_folder", "index", show=True, priority=True),
             _b("r", "refresh_library", "refresh", show=True),

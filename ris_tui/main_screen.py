@@ -1,5 +1,5 @@
 """ris-tui's main screen: it owns the layout (the query box, the Videos, Photos and Library
-tabs, the list filter, the status line, the footer). Each pane owns its keys' work and its
+tabs, the People tab, the list filter, the status line, the footer). Each pane owns its keys' work and its
 workers (the library pane its index run, the lists their pictures); the app owns the keys
 (keymap.py), searching, and what goes across panes."""
 
@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Input, Label, TabbedContent, TabPane
 
 from .library import LibraryPane
 from .pathinput import PathInput
+from .people import PeoplePane
 from .photos import PhotosPane
 from .status_line import StatusLine
 from .videos import VideosPane
@@ -55,6 +56,8 @@ class MainScreen(Screen[None]):
                 yield PhotosPane(self._pictures)
             with TabPane("Library [3]", id="library"):
                 yield LibraryPane(self._backend, self._index_run)
+            with TabPane("People [4]", id="people"):
+                yield PeoplePane(self._backend, self._pictures)
         yield Input(
             id="list-filter",
             placeholder="words of the path, any order (enter keeps the filter, esc clears it)",

@@ -7,7 +7,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.results import Moment
+    from engine.results import Box, Moment
     from engine.search.query import Query
 
     from .backend import Backend
@@ -27,6 +27,17 @@ class Pictures:
         for m, im in zip(missing, self.backend.thumbnails(path, wanted), strict=True):
             self._faces[path, m.t, m.bbox] = im
         return [self._faces[path, m.t, m.bbox] for m in moments]
+
+    def faces(self, wanted: list[tuple[str, float, Box]]) -> list[Any]:
+        """Faces by (path, t, box), each file decoded once for all of its own (may raise)."""
+        by_path: dict[str, list[tuple[float, Box]]] = {}
+        for path, t, box in wanted:
+            if (path, t, box) not in self._faces:
+                by_path.setdefault(path, []).append((t, box))
+        for path, moments in by_path.items():
+            for (t, box), im in zip(moments, self.backend.thumbnails(path, moments), strict=True):
+                self._faces[path, t, box] = im
+        return [self._faces[key] for key in wanted]
 
     def searched_face(self) -> Any:
         """The picture of the face searched for, shown beside what it found; None when it

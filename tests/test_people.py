@@ -7,6 +7,7 @@ their names when more of the library is indexed."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -240,3 +241,61 @@ def test_people_and_names_survive_repair_and_migrate(
     shared = tmp_path / "on-postgres"
     after = _people({**ris_env, "RIS_CATALOG": uri}, shared)
     assert after == before  # the same people, names, files and segments; nothing re-sorted
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_the_people_tab_in_a_real_terminal(dev_copy: Path, ris_env: dict[str, str]):
+    """ris-tui's People tab in tmux on the real dev library, keys only: the list is `ris
+    people`'s (most time on screen first), a name typed there, a merge of a marked person, a
+    person opened and one of their appearances taken out of them, and a search for them; each
+    correction read back through `ris people`."""
+    from tests.test_tui_real import ris_tui
+
+    before = _people(ris_env, dev_copy)
+    first, second = before[0], before[1]
+    term = ris_tui("ris-people", dev_copy, ris_env, size=(140, 40))
+    try:
+        term.wait_for("indexed.")
+        term.keys("4")
+        shown = term.wait_for("most time on screen first")
+        assert f"{len(before)} people" in shown
+        rows = [line.split() for line in shown.splitlines() if re.match(r"\s+[●]?\s*\d+\s", line)]
+        assert [int(r[0]) for r in rows[:10]] == [p["id"] for p in before][:10]
+
+        term.keys("n")  # a name typed on the first person
+        term.wait_for("enter keeps it")
+        term.keys("-l", "Tmux Name")
+        term.keys("Enter")
+        term.wait_for(f"Person {first['id']} is now Tmux Name")
+        assert _people(ris_env, dev_copy, "show", str(first["id"]))[0]["name"] == "Tmux Name"
+
+        term.keys("Down", "space")  # the second marked (the cursor goes on down), merged
+        term.wait_for("●")
+        term.keys("Home", "M")
+        term.wait_for(f"Merge person {second['id']} into Tmux Name")
+        term.keys("y")
+        term.wait_for("Merged 1 person into Tmux Name")
+        merged = _people(ris_env, dev_copy, "show", str(first["id"]))[0]
+        after = {p["id"] for p in _people(ris_env, dev_copy)}
+        assert second["id"] not in after
+        assert {f["path"] for f in second["files"]} <= {f["path"] for f in merged["files"]}
+
+        term.keys("Enter")  # opened: their files and segments; the last one is not them
+        shown = term.wait_for("on screen ·")
+        term.wait_for(Path(merged["files"][0]["path"]).name[:20])
+        appearances = int(re.search(r"(\d+) appearances? ·", shown).group(1))  # type: ignore[union-attr]
+        term.keys("End", "x")
+        term.wait_for("Not Tmux Name")
+        term.keys("y")
+        term.wait_for(f" {appearances - 1} appearance")
+        kept = _people(ris_env, dev_copy, "show", str(first["id"]))[0]
+        rows = sum(len(f["segments"]) or 1 for f in merged["files"])
+        assert sum(len(f["segments"]) or 1 for f in kept["files"]) < rows, kept["files"]
+        term.keys("s")  # searched for from there: their files come first in the results
+        shown = term.wait_for(f"person {first['id']} (Tmux Name) ·", 120)
+        assert "Videos (" in shown or "Photos (" in shown
+        term.keys("q")
+        term.keys("q")
+        term.wait_for("ris-tui exited 0", 30)
+    finally:
+        term.close()

@@ -51,8 +51,9 @@ def format_people(found: PeopleList) -> str:
             f"{_day(p.first_seen)} – {_day(p.last_seen)}"
         )
     lines.append(
-        f"\n{len(found.people)} people; {found.unsorted} faces unsorted (seen once in a photo, "
-        "or glimpsed); "
+        f"\n{len(found.people)} {'person' if len(found.people) == 1 else 'people'}; "
+        f"{found.unsorted} {'face' if found.unsorted == 1 else 'faces'} unsorted (seen once in a "
+        "photo, or glimpsed); "
         "`ris people show ID` lists one's files"
     )
     return "\n".join(lines)

@@ -58,7 +58,7 @@ def _person(
             continue
         merged = _merged(found) if record.kind == MediaKind.VIDEO else []
         seconds += sum(e - s for s, e in merged)
-        in_files.append(PersonFile(record.path, record.kind, tuple(merged)))
+        in_files.append(PersonFile(record.path, record.kind, tuple(merged), record.duration))
     in_files.sort(key=lambda f: f.path)
     times = [files[f].mtime_ns / 1e9 for f in spans if f in files]
     face_path, face_t, face_box = "", 0.0, (0.0, 0.0, 0.0, 0.0)

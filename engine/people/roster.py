@@ -3,7 +3,8 @@
 An update sums up the appearances of files indexed since the last one (`appearances`), then
 places every unsorted appearance:
 
-1. into an existing person, when its mean similarity to that person's appearances (average
+1. into an existing person, when its mean similarity (templates compared with the library's
+   mean taken away, `Calibration`) to that person's appearances (average
    linkage's own measure) is at least the cut, the person is not one the user took it out of,
    and the person is not on screen elsewhere in the same file at the same time (two faces seen
    at once are two people; a photo's faces are all seen at once);
@@ -18,12 +19,12 @@ placed appearances are never moved by an update, only by the user (merge, take o
 whose appearances all went (their files indexed again) keeps its template, so the new
 appearances of those files join it again.
 
-The cut, 0.50, is calibrated on the generated benchmarks and the dev library (README,
-"People": `ris eval --only people` sweeps it)."""
+The cut is read from the library itself at each update (`Calibration`); `ris eval --only
+people` measures it against fixed cuts (README, "People")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,7 +33,11 @@ from engine.library.people_records import PeopleRecords, StoredAppearances
 from engine.people.appearances import Appearances, file_appearances
 from engine.people.clustering import average_linkage
 
-PEOPLE_CUT = 0.50
+PEOPLE_CUT = 0.45  # where the library has too few pairs of faces seen at once to read its own
+CUT_FLOOR, CUT_CEILING = 0.40, 0.80
+CUT_QUANTILE = 0.99  # of the similarities of pairs that are surely two people
+MIN_PAIRS = 20
+MAX_PAIRS = 200_000  # read from at most this many pairs (a sample of them)
 MIN_APPEARANCES = 2
 SOLO_SECONDS = 1.0  # one appearance on screen this long in a video is someone; less, a glimpse
 
@@ -48,7 +53,63 @@ class PeopleUpdate:
     unsorted: int  # appearances in no person after the update
 
 
-def update_people(catalog: Catalog, cut: float = PEOPLE_CUT) -> PeopleUpdate:
+@dataclass(frozen=True)
+class Calibration:
+    """How alike two appearances must be to be one person, read from the library itself.
+
+    Degraded faces (small, blurred, turned) embed alike whoever they are: their templates share
+    a large common part, which shows as the length of the library's mean template (0.3 on clean
+    footage, 0.65 on degraded). So templates are compared with that mean taken away (`centre`).
+    And the library says how alike two different people look in it: two faces seen at once (on
+    screen together, in one photo) are surely two people; the cut lies above nearly all of
+    those pairs (their 99th percentile, within CUT_FLOOR and CUT_CEILING), or at PEOPLE_CUT
+    where there are fewer than MIN_PAIRS of them."""
+
+    centre: np.ndarray
+    cut: float
+    pairs: int  # pairs seen at once the cut was read from
+
+    def apply(self, stored: StoredAppearances) -> StoredAppearances:
+        return replace(stored, vectors=self.centred(stored.vectors))
+
+    def centred(self, vectors: np.ndarray) -> np.ndarray:
+        v = np.asarray(vectors, np.float32) - self.centre
+        return (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def calibrate(stored: StoredAppearances, seed: int = 0) -> Calibration:
+    if not len(stored):
+        return Calibration(np.zeros(stored.vectors.shape[1], np.float32), PEOPLE_CUT, 0)
+    centre = stored.vectors.astype(np.float64).mean(axis=0).astype(np.float32)
+    cal = Calibration(centre, PEOPLE_CUT, 0)
+    vectors = cal.centred(stored.vectors)
+    order = np.argsort(stored.files, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(stored.files[order]) != 0, True])
+    sims: list[np.ndarray] = []
+    total = 0
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        rows = order[lo:hi][:200]  # a file's first 200 appearances are plenty
+        if len(rows) < 2:
+            continue
+        starts, ends = stored.starts[rows], stored.ends[rows]
+        photo = (ends <= starts)[:, None] | (ends <= starts)[None, :]
+        together = photo | (
+            np.minimum(ends[:, None], ends[None, :]) > np.maximum(starts[:, None], starts[None, :])
+        )
+        i, j = np.nonzero(np.triu(together, 1))
+        if len(i):
+            sims.append(np.einsum("ij,ij->i", vectors[rows[i]], vectors[rows[j]]))
+            total += len(i)
+        if total >= MAX_PAIRS:
+            break
+    if total < MIN_PAIRS:
+        return cal
+    found = np.concatenate(sims)
+    cut = float(np.clip(np.quantile(found, CUT_QUANTILE), CUT_FLOOR, CUT_CEILING))
+    return Calibration(centre, round(cut, 4), int(total))
+
+
+def update_people(catalog: Catalog, cut: float | None = None) -> PeopleUpdate:
     """Bring the catalog's people up to date with its faces."""
     records = PeopleRecords(catalog)
     todo = records.files_to_sum_up()
@@ -59,11 +120,18 @@ def update_people(catalog: Catalog, cut: float = PEOPLE_CUT) -> PeopleUpdate:
                 fresh.files, fresh.tracks, fresh.best, fresh.starts, fresh.ends,
                 fresh.faces, fresh.vectors,
             )  # fmt: skip
-    stored = records.stored()
-    loose = np.flatnonzero((stored.people < 0) & ~stored.pinned)
+    raw = records.stored()
+    loose = np.flatnonzero((raw.people < 0) & ~raw.pinned)
     if not len(loose):
-        return PeopleUpdate(len(todo), 0, 0, 0, int((stored.people < 0).sum()))
-    people = records.people()
+        return PeopleUpdate(len(todo), 0, 0, 0, int((raw.people < 0).sum()))
+    cal = calibrate(raw)
+    if cut is None:
+        cut = cal.cut
+    stored = cal.apply(raw)
+    people = [
+        replace(p, template=None if p.template is None else p.template - cal.centre)
+        for p in records.people()
+    ]
     ids = [p.id for p in people]
     sums, counts = _person_sums(stored, people)
     # 1. into existing people
@@ -206,9 +274,13 @@ def _groups(stored: StoredAppearances, rows: np.ndarray, cut: float) -> list[np.
     return groups
 
 
-def grouped_at_once(stored: StoredAppearances, cut: float = PEOPLE_CUT) -> np.ndarray:
+def grouped_at_once(stored: StoredAppearances, cut: float | None = None) -> np.ndarray:
     """A person label per appearance (-1: unsorted), as an update of a library with no people
-    yet places them (what `ris eval` sweeps the cut with; nothing is written)."""
+    yet places them (`cut`: instead of the calibrated one, as `ris eval` sweeps it; nothing is
+    written)."""
+    cal = calibrate(stored)
+    stored = cal.apply(stored)
+    cut = cal.cut if cut is None else cut
     labels = np.full(len(stored), -1, np.int64)
     for k, g in enumerate(_groups(stored, np.arange(len(stored)), cut)):
         if _someone(stored, g):
