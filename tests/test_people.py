@@ -242,6 +242,16 @@ def test_people_and_names_survive_repair_and_migrate(
     after = _people({**ris_env, "RIS_CATALOG": uri}, shared)
     assert after == before  # the same people, names, files and segments; nothing re-sorted
 
+    # corrections written on PostgreSQL: a name, and a merge, read back by another process
+    pg = {**ris_env, "RIS_CATALOG": uri}
+    a_id, b_id = str(after[0]["id"]), str(after[1]["id"])
+    out = run_ris(pg, "people", "name", a_id, "On Postgres", "--data-dir", str(shared))
+    assert out.returncode == 0, out.stderr
+    merged = _people(pg, shared, "merge", a_id, b_id)[0]
+    assert merged["name"] == "On Postgres"
+    assert {f["path"] for f in after[1]["files"]} <= {f["path"] for f in merged["files"]}
+    assert b_id not in {str(p["id"]) for p in _people(pg, shared)}
+
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_the_people_tab_in_a_real_terminal(dev_copy: Path, ris_env: dict[str, str]):
