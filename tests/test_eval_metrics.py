@@ -151,3 +151,45 @@ def test_hard_video_benchmark_generator(tmp_path: Path):
         )
     crowd = {p for info in truth["videos"].values() for p in info["people"]} - queried
     assert len(crowd) >= 3 * 3 - 1  # distractors: new identities, never queried
+
+
+def test_people_items_and_the_ceiling_of_grouping():
+    """ris eval people: a true segment's person is the label overlapping it most (by temporal
+    IoU); each appearance's true person is the one whose face was nearest its best face (the
+    hard benchmark's paths), and those labels score perfectly where the appearances are the
+    true segments."""
+    from engine.library.people_records import StoredAppearances
+    from engine.tools.evaluation.people import Library, bcubed, items, true_people
+
+    truth = {
+        "videos": {
+            "a.mp4": {
+                "people": {"ann": {"segments": [[0, 4]]}, "bob": {"segments": [[1, 4], [6, 9]]}},
+                "appearances": [
+                    {"person": "ann", "start": 0, "end": 4, "xy0": [100, 100], "xy1": [100, 100]},
+                    {"person": "bob", "start": 1, "end": 4, "xy0": [400, 100], "xy1": [500, 100]},
+                    {"person": "bob", "start": 6, "end": 9, "xy0": [300, 200], "xy1": [300, 200]},
+                ],
+            }
+        }
+    }
+    n = 3
+    stored = StoredAppearances(
+        np.zeros(n, np.int64), np.arange(n), np.arange(n),
+        np.asarray([0.0, 1.0, 6.0]), np.asarray([4.0, 4.0, 9.0]), np.ones(n, np.int64),
+        np.eye(n, 512, dtype=np.float32), np.full(n, -1), np.zeros(n, bool), np.full(n, -1),
+    )  # fmt: skip
+    best_at = np.asarray(
+        [[2.0, 90, 90, 110, 110], [2.5, 440, 90, 460, 110], [7.0, 290, 190, 310, 210]]
+    )  # bob's face halfway along his path
+    lib = Library(stored, {0: "a.mp4"}, {}, np.ones(n), best_at)
+    labels = true_people(truth, lib)
+    assert labels is not None and labels[0] != labels[1] and labels[1] == labels[2]
+    assert bcubed(*items(truth, {}, lib, labels))["f"] == 1.0
+    # bob seen twice: his return does not cost him his first segment to ann, on screen with
+    # him then (the union of a label's runs was over the whole video)
+    assert items(truth, {}, lib, labels)[1][1] == labels[1]
+    wrong = np.asarray([0, 0, 1])  # ann and bob as one; bob's return as another
+    score = bcubed(*items(truth, {}, lib, wrong))
+    assert score["precision"] < 1.0 and score["recall"] < 1.0
+    assert true_people({"videos": {"a.mp4": {"people": {}}}}, lib) is None  # no paths: none
