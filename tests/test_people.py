@@ -7,6 +7,7 @@ their names when more of the library is indexed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -202,6 +203,18 @@ def test_names_stay_on_their_people_as_the_library_grows(tmp_path: Path, ris_env
         return {frozenset(Path(f["path"]).name for f in p["files"]) for p in found}
 
     assert groups(after.values()) == groups(at_once)
+
+    # a named person's clip changed on disk and indexed again: its faces are new, and its new
+    # appearance joins her again, under her id and name
+    clip = next(first.glob("*Cortez*.mp4"))
+    stat = clip.stat()
+    os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    out = run_ris(ris_env, "index", str(first), "--data-dir", str(grown))
+    assert out.returncode == 0 and "indexed 1 file" in out.stderr, out.stderr
+    hers = next(k for k, name in names.items() if name == "Alexandria")
+    again = {p["id"]: p for p in _people(ris_env, grown)}
+    assert again[hers]["name"] == "Alexandria"
+    assert str(clip) in {f["path"] for f in again[hers]["files"]}
 
 
 def test_people_and_names_survive_repair_and_migrate(
