@@ -207,3 +207,5 @@ class PeopleList:
     people: tuple[Person, ...]
     unsorted: int
     updated: bool  # whether this listing brought them up to date first
+    cut: float | None = None  # the similarity the library's appearances are grouped at
+    cut_pairs: int = 0  # the pairs of faces seen at once it was read from (0: the default)

@@ -56,6 +56,13 @@ def format_people(found: PeopleList) -> str:
         "photo, or glimpsed); "
         "`ris people show ID` lists one's files"
     )
+    if found.cut is not None:
+        source = (
+            f"read from {found.cut_pairs} pairs of faces seen at once"
+            if found.cut_pairs
+            else "the default: too few faces seen at once to read it from the library"
+        )
+        lines.append(f"grouped at similarity {found.cut:.2f} ({source})")
     return "\n".join(lines)
 
 

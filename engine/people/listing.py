@@ -35,7 +35,10 @@ def list_people(catalog: Catalog, updated: bool, detail: set[int] | None = None)
             continue
         out.append(_person(p.id, p.name, rows, stored, files, box_of, detail))
     out.sort(key=lambda x: (-x.seconds, -x.files, -x.appearances, x.id))
-    return PeopleList(tuple(out), int((stored.people < 0).sum()), updated)
+    from engine.people.roster import calibrate
+
+    cal = calibrate(stored)
+    return PeopleList(tuple(out), int((stored.people < 0).sum()), updated, cal.cut, cal.pairs)
 
 
 def _person(
