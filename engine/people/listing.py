@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.library.catalog import Catalog
 from engine.library.people_records import PeopleRecords, StoredAppearances
+from engine.people.calibration import calibrate
 from engine.results import PeopleList, Person, PersonFile
 from engine.vocabulary import MediaKind
 
@@ -35,8 +36,6 @@ def list_people(catalog: Catalog, updated: bool, detail: set[int] | None = None)
             continue
         out.append(_person(p.id, p.name, rows, stored, files, box_of, detail))
     out.sort(key=lambda x: (-x.seconds, -x.files, -x.appearances, x.id))
-    from engine.people.roster import calibrate
-
     cal = calibrate(stored)
     return PeopleList(tuple(out), int((stored.people < 0).sum()), updated, cal.cut, cal.pairs)
 

@@ -104,7 +104,7 @@ def _stage(job: tuple[str, int, float]) -> dict:
 
 
 def main() -> None:
-    from engine.people.roster import PEOPLE_CUT
+    from engine.people.calibration import PEOPLE_CUT
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tracks", type=int, default=1_000_000)

@@ -23,8 +23,9 @@ import numpy as np
 
 from engine.library.catalog import Catalog
 from engine.library.people_records import PeopleRecords, StoredAppearances
+from engine.people.calibration import PEOPLE_CUT
 from engine.people.clustering import chinese_whispers
-from engine.people.roster import PEOPLE_CUT, grouped_at_once, update_people
+from engine.people.roster import grouped_at_once, update_people
 from engine.vocabulary import MediaKind
 
 CUTS = (0.40, 0.45, 0.50, 0.55, 0.60)
