@@ -113,8 +113,8 @@ class PeoplePane(Vertical):
     DEFAULT_CSS = """
     PeoplePane #people-summary { height: 1; }
     PeoplePane #people-row { height: 1fr; }
-    PeoplePane #people-list { width: 3fr; height: 1fr; }
-    PeoplePane #people-faces { width: 2fr; height: 1fr; }
+    PeoplePane #people-list { width: 60%; height: 1fr; }
+    PeoplePane #people-faces { width: 40%; height: 1fr; }
     PeoplePane Picture.-picked { outline: heavy $accent; }
     PeoplePane Picture.-picked > .caption { color: $text; text-style: bold; }
     """
@@ -171,19 +171,18 @@ class PeoplePane(Vertical):
         summary.update(
             Text.assemble(
                 (f"{len(self.people)} {'person' if len(self.people) == 1 else 'people'}", "bold"),
-                f", most time on screen first; {unsorted} unsorted (seen once) · ",
-                ("enter", "bold"),
-                " open  ",
-                ("n", "bold"),
-                " name  ",
-                ("space", "bold"),
-                "/",
-                ("m", "bold"),
-                " mark  ",
-                ("M", "bold"),
-                " merge marked  ",
-                ("s", "bold"),
-                " search",
+                f", most time on screen first; {unsorted} faces seen once · ",
+                *(
+                    part
+                    for key, does in (
+                        ("enter", "open"),
+                        ("n", "name"),
+                        ("space", "mark"),
+                        ("M", "merge"),
+                        ("s", "search"),
+                    )
+                    for part in ((key, "bold"), f" {does}  ")
+                ),
             )
         )
         self._page = -1
