@@ -100,8 +100,9 @@ def update_people(catalog: Catalog, cut: float | None = None) -> PeopleUpdate:
     )
 
 
-JOIN_CANDIDATES = 8  # people compared per appearance where there are many (nearest means)
-DENSE_UP_TO = 4096  # people compared all at once below this
+JOIN_CANDIDATES = 8  # people compared per appearance (the nearest means)
+EXACT_PAIRS = 4_000_000_000  # appearances x people compared exactly, a block at a time, up to
+BLOCK_CELLS = 1 << 25  # similarities held at once (128 MiB of float32)
 
 
 def join_people(
@@ -109,23 +110,37 @@ def join_people(
 ) -> dict[int, int]:
     """Which of the `loose` appearances join which person (row -> person id): the person whose
     mean (`means`, one per id) is nearest, at `cut` or more, not one the user took the
-    appearance out of, and not on screen with it at the same time. Where people are many, each
-    appearance is compared with the JOIN_CANDIDATES nearest means (usearch), not all."""
+    appearance out of, and not on screen with it at the same time. Each appearance is
+    compared with the JOIN_CANDIDATES nearest means: found exactly, a block of appearances at
+    a time, up to EXACT_PAIRS comparisons (an update's new appearances against 100,000 people
+    takes seconds); by usearch's HNSW graph beyond (its default search found the right person
+    for 62 % of the new appearances among 100,000 synthetic people: it searches wider here)."""
     joined: dict[int, int] = {}
     if not ids or not len(loose):
         return joined
     means = np.ascontiguousarray(means, np.float32)
     vectors = np.ascontiguousarray(stored.vectors[loose], np.float32)
-    if len(ids) <= DENSE_UP_TO:
-        sims = vectors @ means.T
-        cols = np.argsort(-sims, axis=1)[:, :JOIN_CANDIDATES]
-        sims = np.take_along_axis(sims, cols, axis=1)
+    k = min(JOIN_CANDIDATES, len(ids))
+    if len(loose) * len(ids) <= EXACT_PAIRS:
+        cols = np.empty((len(loose), k), np.int64)
+        sims = np.empty((len(loose), k), np.float32)
+        block = max(1, BLOCK_CELLS // len(ids))
+        for lo in range(0, len(loose), block):
+            s = vectors[lo : lo + block] @ means.T
+            top = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < len(ids) else np.argsort(-s)
+            top_s = np.take_along_axis(s, top, axis=1)
+            order = np.argsort(-top_s, axis=1, kind="stable")
+            cols[lo : lo + block] = np.take_along_axis(top, order, axis=1)
+            sims[lo : lo + block] = np.take_along_axis(top_s, order, axis=1)
     else:
         from usearch.index import Index
 
-        index = Index(ndim=means.shape[1], metric="ip", dtype="f32")
+        index = Index(
+            ndim=means.shape[1], metric="ip", dtype="f32", connectivity=32,
+            expansion_add=256, expansion_search=256,
+        )  # fmt: skip
         index.add(np.arange(len(ids)), means, threads=0)
-        found = index.search(vectors, JOIN_CANDIDATES, threads=0)
+        found = index.search(vectors, k, threads=0)
         cols = np.asarray(found.keys, np.int64).reshape(len(loose), -1)
         sims = 1.0 - np.asarray(found.distances, np.float32).reshape(len(loose), -1)
         sims[cols < 0] = -1.0
