@@ -392,7 +392,10 @@ class PersonView(ModalScreen[bool | None]):
             )
 
     def on_mount(self) -> None:
-        self.query_one("#person-files", KeyTable).add_columns("kind", "start", "end", "file")
+        table = self.query_one("#person-files", KeyTable)
+        for label, width in (("kind", 5), ("start", 7), ("end", 7)):  # fixed: auto widths
+            table.add_column(label, width=width)  # stayed those of the labels at times
+        table.add_column("file", width=self._path_width())
         self._title()
         self.load()
         self.face_worker()
@@ -445,7 +448,7 @@ class PersonView(ModalScreen[bool | None]):
         row = table.row
         table.clear()
         self.rows = []
-        width = max(20, self.app.size.width * 3 // 4 - 32)
+        width = self._path_width()
         for f in p.in_files:
             for k, (start, end) in enumerate(f.segments) if f.segments else [(-1, (0.0, 0.0))]:
                 self.rows.append((f, k))
@@ -456,6 +459,10 @@ class PersonView(ModalScreen[bool | None]):
         if self.rows:
             table.move_cursor(row=min(row or 0, len(self.rows) - 1))
             self._show_timeline(table.row or 0)
+
+    def _path_width(self) -> int:
+        """The file column: the table's 3/4 of the screen less the other columns."""
+        return max(20, self.app.size.width * 3 // 4 - 32)
 
     @on(DataTable.RowHighlighted, "#person-files")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

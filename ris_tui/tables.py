@@ -46,6 +46,9 @@ class KeyTable(DataTable):
         for i, hit in enumerate(hits):
             cell = short_path(hit.path, width, hit.reachable)
             self.update_cell(str(i), column, cell, update_width=True)
+        # the header's cached line too: it kept the column's old width at times (a snapshot
+        # caught the header of a widened column still narrow, about one run in two)
+        self._clear_caches()
         self.refresh()
 
     @property

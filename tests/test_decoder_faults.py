@@ -149,6 +149,10 @@ def _start_index(tmp_path: Path, ris_env: dict[str, str]) -> tuple[subprocess.Po
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # ctrl+c's SIGINT as a terminal delivers it: a suite started in the background by a
+        # shell (without job control) hands its children SIGINT ignored, and Python then
+        # installs no handler for it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert wait_for(lambda: workers_of(proc.pid), 60), "no decoding worker started"
     return proc, data
