@@ -20,7 +20,7 @@ PEOPLE_CUT = 0.45  # where the library has too few pairs of faces seen at once t
 CUT_FLOOR, CUT_CEILING = 0.40, 0.80
 CUT_QUANTILE = 0.99  # of the similarities of pairs that are surely two people
 MIN_PAIRS = 20
-MAX_PAIRS = 200_000  # read from at most this many pairs (a sample of them)
+MAX_PAIRS = 200_000  # read from at most this many pairs (the files' in catalog order)
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Calibration:
         return (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def calibrate(stored: StoredAppearances, seed: int = 0) -> Calibration:
+def calibrate(stored: StoredAppearances) -> Calibration:
     if not len(stored):
         return Calibration(np.zeros(stored.vectors.shape[1], np.float32), PEOPLE_CUT, 0)
     centre = stored.vectors.astype(np.float64).mean(axis=0).astype(np.float32)

@@ -49,27 +49,38 @@ def neighbours(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np
     return out_k, out_s
 
 
-BLOCK_CELLS = 1 << 25  # similarities held at once by the exact search (128 MiB of float32)
+BLOCK_CELLS = 1 << 25  # similarities held at once by an exact search (128 MiB of float32)
 
 
-def _exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """`neighbours`, exactly, a block of rows at a time: never the n x n matrix (usearch's
-    exact search made one: 1.5 GiB at 10,000 templates, 30 GiB at 50,000)."""
-    n = len(vectors)
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    out_k = np.empty((n, k), np.int64)
-    out_s = np.empty((n, k), np.float32)
-    block = max(1, BLOCK_CELLS // n)
-    for lo in range(0, n, block):
-        sims = unit[lo : lo + block] @ unit.T
-        rows = np.arange(len(sims))
-        sims[rows, lo + rows] = -np.inf  # not its own neighbour
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+def nearest(
+    queries: np.ndarray, base: np.ndarray, k: int, skip_self: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's k most similar rows of `base` by dot product, most similar first:
+    (indices, similarities), (len(queries), k) each; exact, a block of queries at a time, so
+    never the whole queries x base matrix. `skip_self`: the queries are `base` itself, and a
+    row is not its own neighbour."""
+    m = len(base)
+    out_k = np.empty((len(queries), k), np.int64)
+    out_s = np.empty((len(queries), k), np.float32)
+    block = max(1, BLOCK_CELLS // max(m, 1))
+    for lo in range(0, len(queries), block):
+        sims = queries[lo : lo + block] @ base.T
+        if skip_self:
+            rows = np.arange(len(sims))
+            sims[rows, lo + rows] = -np.inf
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < m else np.argsort(-sims)
         top_s = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-top_s, axis=1, kind="stable")
         out_k[lo : lo + block] = np.take_along_axis(top, order, axis=1)
         out_s[lo : lo + block] = np.take_along_axis(top_s, order, axis=1)
     return out_k, out_s
+
+
+def _exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`neighbours`, exactly (`nearest`): never the n x n matrix (usearch's exact search made
+    one: 1.5 GiB at 10,000 templates, 30 GiB at 50,000)."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return nearest(unit, unit, k, skip_self=True)
 
 
 def _edges(

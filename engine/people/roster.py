@@ -32,7 +32,7 @@ from engine.library.catalog import Catalog
 from engine.library.people_records import PeopleRecords, StoredAppearances
 from engine.people.appearances import Appearances, file_appearances
 from engine.people.calibration import calibrate
-from engine.people.clustering import average_linkage
+from engine.people.clustering import average_linkage, nearest
 
 MIN_APPEARANCES = 2
 SOLO_SECONDS = 1.0  # one appearance on screen this long in a video is someone; less, a glimpse
@@ -102,7 +102,6 @@ def update_people(catalog: Catalog, cut: float | None = None) -> PeopleUpdate:
 
 JOIN_CANDIDATES = 8  # people compared per appearance (the nearest means)
 EXACT_PAIRS = 4_000_000_000  # appearances x people compared exactly, a block at a time, up to
-BLOCK_CELLS = 1 << 25  # similarities held at once (128 MiB of float32)
 
 
 def join_people(
@@ -122,16 +121,7 @@ def join_people(
     vectors = np.ascontiguousarray(stored.vectors[loose], np.float32)
     k = min(JOIN_CANDIDATES, len(ids))
     if len(loose) * len(ids) <= EXACT_PAIRS:
-        cols = np.empty((len(loose), k), np.int64)
-        sims = np.empty((len(loose), k), np.float32)
-        block = max(1, BLOCK_CELLS // len(ids))
-        for lo in range(0, len(loose), block):
-            s = vectors[lo : lo + block] @ means.T
-            top = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < len(ids) else np.argsort(-s)
-            top_s = np.take_along_axis(s, top, axis=1)
-            order = np.argsort(-top_s, axis=1, kind="stable")
-            cols[lo : lo + block] = np.take_along_axis(top, order, axis=1)
-            sims[lo : lo + block] = np.take_along_axis(top_s, order, axis=1)
+        cols, sims = nearest(vectors, means, k)
     else:
         from usearch.index import Index
 
