@@ -388,8 +388,10 @@ class PostgresCatalog(Catalog):
         busy = "another ris is creating, upgrading or migrating into the schema"
         with AdvisoryLock(self.uri, LOCK_SCHEMA, busy, patience=SCHEMA_PATIENCE):
             version = self._schema_version()  # another may have done it meanwhile
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                with self.pg.transaction():
+            # every step in one transaction: another session (a reader, `ris status`) sees the
+            # schema as it was or as it is now, never a table without its later columns
+            with self.pg.transaction():
+                for step in range(version + 1, SCHEMA_VERSION + 1):
                     if step == 1:
                         self.pg.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
                         self.pg.execute(f"CREATE TABLE {SCHEMA}.schema_version (version INT)")
