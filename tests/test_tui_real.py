@@ -166,8 +166,9 @@ def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env, no_color: bo
     def wait_for(text: str, seconds: float = 240) -> str:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if text in screen():
-                return settled(screen, text)
+            shown = screen()
+            if text in shown:
+                return settled(screen, text, shown)
             time.sleep(0.2)
         raise AssertionError(f"{text!r} never appeared:\n{screen()}")
 
@@ -197,13 +198,12 @@ def test_in_tmux_with_keys_only(dev_index, tmp_path: Path, ris_env, no_color: bo
         subprocess.run([*tmux, "kill-server"], capture_output=True)
 
 
-def settled(screen, text: str, seconds: float = 2.0) -> str:  # type: ignore[no-untyped-def]
+def settled(screen, text: str, shown: str, seconds: float = 2.0) -> str:  # type: ignore[no-untyped-def]
     """The screen once it still shows `text` and has stopped changing (two captures alike,
-    0.2 s apart), or the last capture with `text` after `seconds`. An app paints one change
+    0.2 s apart), or the last capture with `text` after `seconds` (`shown`: the first). An app paints one change
     over a few frames: on a loaded machine the status line can say a search is done a frame
     before the lists and tab counts show it."""
     deadline = time.monotonic() + seconds
-    shown = screen()
     while time.monotonic() < deadline:
         time.sleep(0.2)
         again = screen()
@@ -234,8 +234,9 @@ class Tmux:
     def wait_for(self, text: str, seconds: float = 240) -> str:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if text in self.screen():
-                return settled(self.screen, text)
+            shown = self.screen()
+            if text in shown:
+                return settled(self.screen, text, shown)
             time.sleep(0.05)
         raise AssertionError(f"{text!r} never appeared:\n{self.screen()}")
 
