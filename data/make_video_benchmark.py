@@ -6,7 +6,8 @@ Videos (640x360, 10 fps, H.264 at CRF 30) show one to three people in segments: 
 photo of a person in each video, moving over a panning background, growing or shrinking, some
 sliding in or out of the frame, among distractor people who are never queried. With --returns P
 an appearance is two with chance P: the person steps out for 1.5 to 3 s and comes back where
-they would have been. Per target
+they would have been. With --cuts P a video is two shots with chance P: the background changes at
+3 to 7 s while its people go on, and their segments end there. Per target
 person there is a photo query and a 3 s clip query, both made from photos used in no video.
 
 Ground truth is exact by construction: a person is "on screen" in a frame when at least 60 % of
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,19 +125,36 @@ class Encoder:
 
 
 def render(
-    path: Path, seconds: float, appearances: list[Appearance], rng: np.random.Generator
+    path: Path,
+    seconds: float,
+    appearances: list[Appearance],
+    rng: np.random.Generator,
+    cuts: tuple[float, ...] = (),
 ) -> dict[str, list[list[float]]]:
-    """Write the video; return per person the [start, end) seconds they are on screen."""
+    """Write the video; return per person the [start, end) seconds they are on screen. At
+    each of `cuts` (seconds) the shot changes: a new background, panning its own way, while
+    the people go on where they are; their time on screen is split there (a segment is of one
+    shot)."""
     bg = background(rng)
     pan = rng.uniform(-1, 1, size=2) * np.array([WIDTH, HEIGHT]) * 0.5 / (seconds * FPS)
+    shots = [(0, bg, pan)]
+    for c in cuts:
+        shots.append(
+            (
+                int(round(c * FPS)),
+                background(rng),
+                rng.uniform(-1, 1, size=2) * np.array([WIDTH, HEIGHT]) * 0.5 / (seconds * FPS),
+            )
+        )
     photos = {a.photo: Image.open(a.photo).convert("RGB") for a in appearances}
     frames = int(round(seconds * FPS))
     on: dict[str, list[bool]] = {a.person: [False] * frames for a in appearances}
     video = Encoder(path, 30)
     for i in range(frames):
         t = i / FPS
-        ox = int(np.clip(WIDTH * 0.25 + pan[0] * i, 0, bg.shape[1] - WIDTH))
-        oy = int(np.clip(HEIGHT * 0.25 + pan[1] * i, 0, bg.shape[0] - HEIGHT))
+        first, bg, pan = [shot for shot in shots if shot[0] <= i][-1]
+        ox = int(np.clip(WIDTH * 0.25 + pan[0] * (i - first), 0, bg.shape[1] - WIDTH))
+        oy = int(np.clip(HEIGHT * 0.25 + pan[1] * (i - first), 0, bg.shape[0] - HEIGHT))
         frame = bg[oy : oy + HEIGHT, ox : ox + WIDTH].copy()
         for a in appearances:
             if a.start <= t < a.end:
@@ -146,17 +165,20 @@ def render(
         frame += rng.normal(0, 3, size=frame.shape)  # sensor noise
         video.add(frame)
     video.close()
-    return {person: runs(flags) for person, flags in on.items()}
+    breaks = {shot[0] for shot in shots[1:]}
+    return {person: runs(flags, breaks) for person, flags in on.items()}
 
 
-def runs(flags: list[bool]) -> list[list[float]]:
+def runs(flags: list[bool], breaks: Collection[int] = ()) -> list[list[float]]:
+    """The [start, end) seconds of each run of frames flagged; a run ends at a frame in
+    `breaks` (the first frame of a new shot)."""
     out, start = [], None
     for i, f in enumerate([*flags, False]):
-        if f and start is None:
-            start = i
-        elif not f and start is not None:
+        if start is not None and (not f or i in breaks):
             out.append([start / FPS, i / FPS])
             start = None
+        if f and start is None:
+            start = i
     return out
 
 
@@ -205,9 +227,16 @@ def add_queries(truth: dict, person: str, photo: Path, clip: Path) -> None:
 
 
 def build(
-    lfw: Path, out: Path, seed: int = 0, targets: int = 12, videos: int = 24, returns: float = 0.0
+    lfw: Path,
+    out: Path,
+    seed: int = 0,
+    targets: int = 12,
+    videos: int = 24,
+    returns: float = 0.0,
+    cuts: float = 0.0,
 ) -> dict:
-    """`returns`: the chance that an appearance is two, a person stepping out and back in."""
+    """`returns`: the chance that an appearance is two, a person stepping out and back in;
+    `cuts`: the chance that a video is two shots, cut at 3 to 7 s."""
     rng = np.random.default_rng(seed)
     people = people_by_count(lfw)
     rich = [p for p, photos in people.items() if len(photos) >= 5]
@@ -241,9 +270,11 @@ def build(
             one = appearance(person, photo, lane, len(names), rng, VIDEO_SECONDS)
             apps += with_returns(one, rng) if returns and rng.uniform() < returns else [one]
         name = f"v{v:02d}.mp4"
-        on = render(out / "videos" / name, VIDEO_SECONDS, apps, rng)
+        at = (float(rng.uniform(3.0, 7.0)),) if cuts and rng.uniform() < cuts else ()
+        on = render(out / "videos" / name, VIDEO_SECONDS, apps, rng, at)
         truth["videos"][name] = {
             "duration": VIDEO_SECONDS,
+            "cuts": [round(c, 3) for c in at],
             "people": {
                 a.person: {"photo": str(a.photo.relative_to(lfw)), "segments": on[a.person]}
                 for a in {a.person: a for a in apps}.values()
@@ -281,8 +312,14 @@ def main() -> None:
         default=0.0,
         help="chance that a person steps out for 1.5-3 s and comes back (default 0)",
     )
+    ap.add_argument(
+        "--cuts",
+        type=float,
+        default=0.0,
+        help="chance that a video is two shots, cut at 3-7 s, its people going on (default 0)",
+    )
     args = ap.parse_args()
-    truth = build(args.lfw, args.out, args.seed, returns=args.returns)
+    truth = build(args.lfw, args.out, args.seed, returns=args.returns, cuts=args.cuts)
     n = sum(len(v["people"]) for v in truth["videos"].values())
     print(
         f"{len(truth['videos'])} videos, {n} appearances, {len(truth['queries'])} queries -> {args.out}"

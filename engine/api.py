@@ -85,9 +85,9 @@ from engine.results import (
     as_box,
 )
 from engine.search.face_listing import FileFaces, list_faces
-from engine.search.matching import match_appearances
+from engine.search.matching import file_infos, match_appearances
 from engine.search.query import Query, read_query, together
-from engine.search.ranking import FileInfo, Matches, rank
+from engine.search.ranking import Matches, rank
 from engine.settings import Settings
 from engine.vocabulary import FaceUpscale, FileStatus, LibraryKey, MediaKind
 
@@ -354,6 +354,16 @@ class Engine:
                 face = Moment(float(rows.times[big]), as_box(rows.boxes[big]), 0.0)
                 out.append(Appearance(faces[0].t, faces[-1].t, faces, face))
             return tuple(sorted(out, key=lambda a: (a.start, a.end)))
+
+    def shot_cuts(self, path: str) -> tuple[float, ...]:
+        """The shot cuts (seconds) an index run found in a video; none for a photo, or a video
+        indexed before they were kept."""
+        with reported(self.settings):
+            catalog = self._get_catalog()
+            record = catalog.file(path)
+            if record is None:
+                return ()
+            return tuple(round(float(c), 3) for c in catalog.cuts([record.id]).get(record.id, ()))
 
     def forget(self, paths: Sequence[str]) -> int:
         """Take files out of the index (their faces and vectors); the files themselves are not
@@ -632,10 +642,9 @@ class Engine:
         """Matched faces -> ranked videos and photos, leaving out files gone from disk."""
         known = found.files
         if known is None:  # matches found some other way (evaluation): read them now
-            known = {
-                fid: FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
-                for fid, r in self._get_catalog().files_by_id(found.quality.keys()).items()
-            }
+            catalog = self._get_catalog()
+            records = catalog.files_by_id(found.quality.keys())
+            known = file_infos(catalog, records, records)
         if on_postgres(self.settings):
             # a shared library: the catalog, not this machine's disks, says what it holds; a
             # file not mounted here is listed, marked, never dropped

@@ -200,6 +200,18 @@ class Person:
 
 
 @dataclass(frozen=True)
+class PeopleCuts:
+    """The similarities a library's appearances were grouped into people at, and how many
+    pairs of faces seen at once each was read from (0: the default; engine/people/
+    calibration.py)."""
+
+    cut: float  # for anything holding a track (read from faces on screen together)
+    pairs: int
+    photo_cut: float  # for groups of photos alone (read from the faces of one photo)
+    photo_pairs: int
+
+
+@dataclass(frozen=True)
 class PeopleList:
     """Everyone, most time on screen first (then most files), and how many appearances are
     in no one."""
@@ -207,5 +219,4 @@ class PeopleList:
     people: tuple[Person, ...]
     unsorted: int
     updated: bool  # whether this listing brought them up to date first
-    cut: float | None = None  # the similarity the library's appearances are grouped at
-    cut_pairs: int = 0  # the pairs of faces seen at once it was read from (0: the default)
+    cuts: PeopleCuts | None = None  # the similarities the last update grouped at (None: not known)

@@ -54,3 +54,4 @@ class LibraryKey(StrEnum):
     BACKEND = "backend"  # usearch | milvus: the store the library was last indexed into
     MILVUS_URI = "milvus_uri"  # its Milvus Lite file or server ('' for usearch)
     MILVUS_COLLECTION = "milvus_collection"  # its Milvus collection ('' for usearch)
+    PEOPLE_CUTS = "people_cuts"  # JSON: the cuts the last people update grouped at, and whence

@@ -166,6 +166,10 @@ class Backend:
         with self._lock:
             return self._get_engine().appearances(path)
 
+    def shot_cuts(self, path: str) -> tuple[float, ...]:
+        with self._lock:
+            return self._get_engine().shot_cuts(path)
+
     def forget(self, paths: Sequence[str]) -> int:
         """Take files out of the index (their faces and vectors; the files stay)."""
         with self._lock:

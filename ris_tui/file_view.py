@@ -37,6 +37,7 @@ FACES_SHOWN = 6  # the selected appearance's face and the next ones'
 class AppearancesLoaded(Message):
     appearances: tuple[Appearance, ...]
     error: str = ""
+    cuts: tuple[float, ...] = ()  # the video's shot cuts (seconds)
 
 
 @dataclass
@@ -101,22 +102,24 @@ class FileView(ModalScreen[bool | None]):
     def load(self) -> None:
         try:
             found = self.backend.appearances(self.file.path)
+            cuts = self.backend.shot_cuts(self.file.path)
         except Exception as err:
             self.post_message(AppearancesLoaded((), f"Cannot read its faces: {err}"))
             return
-        self.post_message(AppearancesLoaded(found))
+        self.post_message(AppearancesLoaded(found, cuts=cuts))
 
     def on_appearances_loaded(self, message: AppearancesLoaded) -> None:
         self.appearances = message.appearances
         f, found = self.file, message.appearances
         length = f" · {clock(f.duration)}" if f.duration else ""
+        shots = f" · {len(message.cuts) + 1} shots (┃ a cut)" if message.cuts else ""
         summary = message.error or (
-            f"{'video' if f.kind == 'video' else 'photo'}{length} · {count(f.faces, 'face')} in "
-            f"{count(len(found), 'appearance')}"
+            f"{'video' if f.kind == 'video' else 'photo'}{length}{shots} · "
+            f"{count(f.faces, 'face')} in {count(len(found), 'appearance')}"
         )
         self.query_one("#file-summary", Static).update(Text(summary, no_wrap=True))
         self.query_one("#file-timeline", Timeline).show(
-            f.duration or 0.0, [(a.start, a.end) for a in found]
+            f.duration or 0.0, [(a.start, a.end) for a in found], cuts=message.cuts
         )
         table = self.query_one("#appearances", KeyTable)
         for n, a in enumerate(found, 1):

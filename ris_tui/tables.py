@@ -10,9 +10,9 @@ from textual.widgets import DataTable
 from .formatting import short_path
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
-    from textual.widgets.data_table import ColumnKey
+    from textual.widgets.data_table import ColumnKey, RowKey
 
     from engine.results import IndexedFile, PhotoHit, VideoHit
 
@@ -37,6 +37,14 @@ class KeyTable(DataTable):
 
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable sets its columns' widths here, on idle after cells or rows changed, but
+        kept the lines it drew in between at the old widths: a widened column's header stayed
+        narrow over its rows until the cursor moved. A new update count draws them anew."""
+        super()._update_dimensions(new_rows)
+        self._update_count += 1
+        self.refresh()
 
     def fit_paths(
         self, column: ColumnKey, hits: Sequence[VideoHit | PhotoHit | IndexedFile], width: int

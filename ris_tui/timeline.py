@@ -1,5 +1,5 @@
 """A video's timeline: the whole duration as a bar, matching segments marked, possible ones
-shaded, one selected."""
+shaded, one selected, and its shot cuts where they are known."""
 
 from __future__ import annotations
 
@@ -24,17 +24,27 @@ class Timeline(Widget):
         self.duration = 0.0
         self.segments: list[tuple[float, float]] = []
         self.possible: frozenset[int] = frozenset()
+        self.cuts: tuple[float, ...] = ()
 
     def show(
         self,
         duration: float,
         segments: list[tuple[float, float]],
         possible: frozenset[int] = frozenset(),
+        cuts: tuple[float, ...] = (),
     ) -> None:
-        """`possible`: the indices of segments below the threshold (shaded, not solid)."""
+        """`possible`: the indices of segments below the threshold (shaded, not solid);
+        `cuts`: the video's shot cuts (seconds), each a thin bar."""
         self.duration, self.segments, self.possible = duration, segments, possible
+        self.cuts = cuts
         self.selected = 0 if segments else None
         self.refresh()
+
+    def cut_cells(self, width: int) -> set[int]:
+        """The cells where a shot starts."""
+        if self.duration <= 0 or width <= 0:
+            return set()
+        return {min(width - 1, int(c / self.duration * width)) for c in self.cuts}
 
     def cells(self, width: int) -> list[int]:
         """Per cell: 0 no match, 1 a segment, 2 the selected segment, 3 a possible segment.
@@ -56,9 +66,10 @@ class Timeline(Widget):
             return Text("")
         styles = {0: ("─", "dim"), 1: ("█", "green"), 2: ("█", "bold yellow"), 3: ("░", "green")}
         bar = Text()
-        for c in self.cells(width):
+        cuts = self.cut_cells(width)
+        for k, c in enumerate(self.cells(width)):
             char, style = styles[c]
-            bar.append(char, style)
+            bar.append(*(("┃", "magenta") if k in cuts else (char, style)))
         labels = Text()
         if self.selected is not None:
             start = self.segments[self.selected][0]

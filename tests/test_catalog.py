@@ -112,6 +112,7 @@ def schema_2_catalog(path, vectors):
     with db:
         db.execute("ALTER TABLE faces DROP COLUMN vector_crc")
         db.execute("ALTER TABLE files DROP COLUMN fingerprint")
+        db.execute("ALTER TABLE files DROP COLUMN cuts")  # schema 6's
         db.execute("DROP TABLE appearances")  # schema 5's
         db.execute("DROP TABLE people")
         for key, vector in vectors.items():
@@ -142,3 +143,33 @@ def test_schema_3_gives_every_stored_vector_its_checksum(tmp_path):
     cat.restore_vectors(np.asarray([2]), face(0, 1).vector[None])
     assert cat.unsound_vectors().tolist() == [int(keys[0])]
     assert cat.files_of_faces(np.asarray([int(keys[0])])) == ["/b.jpg"]
+
+
+def test_a_videos_shot_cuts_are_kept_and_an_older_catalog_reads_as_having_none(tmp_path):
+    """The cuts an index run read are kept with the file, replaced when it is indexed again;
+    a catalog from before they were kept (schema 5) opened read-only answers with none, and
+    its owner's ris upgrades it."""
+    path = tmp_path / "c.sqlite"
+    cat = Catalog(path)
+    video, _, _ = cat.save_indexed(
+        "/v.mp4", 1, 1, media_info("video", 20, 10.0, 0.5), [face(0, 1)], cuts=np.array([4.5])
+    )
+    photo, _, _ = cat.save_indexed("/p.jpg", 1, 1, media_info("image"), [face(0, 2)])
+    assert {k: c.tolist() for k, c in cat.cuts([video, photo]).items()} == {video: [4.5]}
+    cat.save_indexed("/v.mp4", 2, 2, media_info("video", 20, 10.0, 0.5), [face(0, 1)])
+    assert cat.cuts([video]) == {}  # indexed again, by a run that read none
+    cat.close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("ALTER TABLE files DROP COLUMN cuts")
+        db.execute("PRAGMA user_version = 5")
+    db.close()
+    reader = Catalog(path, read_only=True)
+    assert reader.cuts([video]) == {} and reader.file("/v.mp4") is not None
+    reader.close()
+    cat = Catalog(path)
+    cat.save_indexed(
+        "/v.mp4", 3, 3, media_info("video", 20, 10.0, 0.5), [face(0, 1)], cuts=np.array([1.0])
+    )
+    assert cat.cuts([video])[video].tolist() == [1.0]
+    cat.close()

@@ -4,7 +4,14 @@ face, and never crosses a cut."""
 
 import numpy as np
 
-from engine.appearances.frame_sketches import CELLS_HIGH, CELLS_WIDE, FrameSketches, sketch
+from engine.appearances.frame_sketches import (
+    CELLS_HIGH,
+    CELLS_WIDE,
+    CUT_CHANGE,
+    SHOT_CHANGE,
+    FrameSketches,
+    sketch,
+)
 from engine.appearances.tracking import assign_tracks
 
 W, H = 640, 360
@@ -113,3 +120,35 @@ def test_a_face_too_small_for_the_cells_is_not_judged():
     times, vectors, _ = faces_seen([0, 1, 6, 7])
     boxes = np.array([[192, 170, 208, 190]] * 4, float)
     assert assign_tracks(times, vectors, STEP, boxes, sketches).tolist() == [0, 0, 0, 0]
+
+
+def test_a_cut_between_shots_that_look_alike_is_found_and_a_fast_pan_is_not_one():
+    """Two shots of about the same palette (the background shifted and tinted, the person
+    staying where they are) change the frame by less than CUT_CHANGE, but far more than the
+    samples around the cut change: a cut. A fast pan changes every sample by about as much
+    as that cut: never a cut."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:H, 0:W]
+
+    def shot(k: int, pan: int = 0) -> np.ndarray:
+        base, phase = [((90, 110, 130), 0.0), ((140, 80, 100), 2.0)][k]
+        frame = np.stack(
+            [
+                base[c] + 70 * np.sin((xx + pan) / 80 + c + phase) * np.cos(yy / 60 - phase)
+                for c in range(3)
+            ],
+            -1,
+        )
+        frame[80:280, 240:400] = (215, 170, 140)  # the person, who stays
+        return np.clip(frame + rng.normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
+
+    frames = np.stack([shot(0)] * 5 + [shot(1)] * 5)
+    change = np.abs(np.diff(sketch(frames[4:6]).astype(np.int16), axis=0)).mean()
+    assert SHOT_CHANGE <= change < CUT_CHANGE  # the case the first rule alone missed
+    cut = FrameSketches.of([(np.arange(10) * STEP, sketch(frames))], W, H)
+    assert cut.cuts().tolist() == [2.5]
+    fast = np.stack([shot(0, 200 * i) for i in range(9)])
+    each = np.abs(np.diff(sketch(fast).astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    assert each.min() >= change  # every sample changes as much as at the cut
+    moving = FrameSketches.of([(np.arange(9) * STEP, sketch(fast))], W, H)
+    assert moving.cuts().tolist() == []

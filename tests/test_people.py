@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 from conftest import AOC_CLIPS, AOC_PHOTO, HAMILTON, IMAGES, LMM_PHOTO, VIDEOS, run_ris
 
+from engine.library.people_records import StoredAppearances
+from engine.people.calibration import CUT_FLOOR, MIN_PAIRS, PHOTO_FLOOR, calibrate
 from engine.people.clustering import average_linkage, chinese_whispers
+from engine.people.roster import grouped_at_once, join_people
 
 UNLABELLED = {"big_bang_theory", "multi_face", "unlabeled", "edge_cases", "no_faces"}
 
@@ -42,6 +45,82 @@ def test_groups_follow_people_and_a_bridge_does_not_chain_them():
     # far apart, alone: each its own group
     lone = _cloud(rng, np.zeros(512), 3, 1.0)  # three random directions
     assert len(set(average_linkage(lone, 0.5))) == 3
+
+
+def _pair(sim: float) -> np.ndarray:
+    """Two unit templates exactly `sim` alike."""
+    v = np.zeros((2, 512), np.float32)
+    v[0, 0], v[1, 0], v[1, 1] = 1.0, sim, np.sqrt(1 - sim * sim)
+    return v
+
+
+def test_photos_alone_are_held_to_the_photo_cut():
+    # 0.43: above the cut (0.40), below the photo cut (0.45)
+    assert len(set(average_linkage(_pair(0.43), 0.40))) == 1  # two tracks: one person
+    photo, track = np.array([True, True]), np.array([True, False])
+    assert len(set(average_linkage(_pair(0.43), 0.40, photos=photo, photo_cut=0.45))) == 2
+    assert len(set(average_linkage(_pair(0.43), 0.40, photos=track, photo_cut=0.45))) == 2
+    assert len(set(average_linkage(_pair(0.47), 0.40, photos=photo, photo_cut=0.45))) == 1
+
+
+def test_a_photo_joins_a_person_at_the_photo_cut():
+    pair = _pair(0.43)  # a person's mean, and a new appearance 0.43 like it
+    for photo, joins in ((False, True), (True, False)):
+        new = _library([(1, pair[1:], photo)])
+        joined = join_people(new, np.array([0]), [7], pair[:1], 0.40, 0.45)
+        assert joined == ({0: 7} if joins else {}), photo
+    # a person of photos alone takes even a track at the photo cut only
+    track = _library([(1, pair[1:], False)])
+    assert join_people(track, np.array([0]), [7], pair[:1], 0.40, 0.45, np.array([True])) == {}
+
+
+def _library(groups: list[tuple[int, np.ndarray, bool]]) -> StoredAppearances:
+    """Appearances: per (file, templates, photo?) its templates, a video's all on screen
+    together for 2 s, a photo's faces all in it."""
+    files, vectors, starts, ends = [], [], [], []
+    for f, vs, photo in groups:
+        for v in vs:
+            files.append(f)
+            vectors.append(v)
+            starts.append(0.0)
+            ends.append(0.0 if photo else 2.0)
+    n = len(files)
+    return StoredAppearances(
+        np.asarray(files), np.arange(n), np.arange(n), np.asarray(starts), np.asarray(ends),
+        np.ones(n, np.int64), np.asarray(vectors, np.float32), np.full(n, -1), np.zeros(n, bool),
+        np.full(n, -1),
+    )  # fmt: skip
+
+
+def test_the_cuts_are_read_per_kind_of_evidence_and_three_photos_make_a_person():
+    rng = np.random.default_rng(1)
+    strangers = lambda n: _cloud(rng, np.zeros(512), n, 1.0)  # noqa: E731
+    # 30 videos of two strangers on screen together, 25 photos of two: each a pair seen at once
+    videos = [(f, strangers(2), False) for f in range(30)]
+    photos = [(100 + f, strangers(2), True) for f in range(25)]
+    cal = calibrate(_library(videos + photos))
+    assert (cal.cut, cal.pairs) == (CUT_FLOOR, 30)  # strangers: far below the floor
+    assert (cal.photo_cut, cal.photo_pairs) == (PHOTO_FLOOR, 25)
+    # too few faces on screen together: the photos' pairs count too
+    cal = calibrate(_library(videos[: MIN_PAIRS - 1] + photos))
+    assert cal.pairs == MIN_PAIRS - 1 + 25
+    # the faces of one photo alike (about 0.6: siblings in every photo): photos alone need more
+    siblings = [(200 + f, _cloud(rng, strangers(1)[0], 2, 0.036), True) for f in range(25)]
+    cal = calibrate(_library(videos + siblings))
+    assert cal.cut == CUT_FLOOR and 0.55 < cal.photo_cut < 0.75, cal
+
+    # one face in each of two photos, alike: unsorted; in three photos: a person
+    someone = strangers(1)[0]
+    two = [(300 + f, _cloud(rng, someone, 1, 0.01), True) for f in range(2)]
+    labels = grouped_at_once(_library(videos + two))
+    assert (labels[-2:] == -1).all()
+    three = [(300 + f, _cloud(rng, someone, 1, 0.01), True) for f in range(3)]
+    labels = grouped_at_once(_library(videos + three))
+    assert labels[-1] >= 0 and len(set(labels[-3:])) == 1
+    # in two clips: a person (a track is a frame's many)
+    clips = [(300 + f, _cloud(rng, someone, 1, 0.01), False) for f in range(2)]
+    labels = grouped_at_once(_library(videos + clips))
+    assert labels[-1] >= 0 and len(set(labels[-2:])) == 1
 
 
 def _people(env: dict[str, str], data: Path, *args: str) -> list[dict]:
@@ -85,6 +164,13 @@ def test_people_of_the_dev_library_through_ris(dev_copy: Path, ris_env: dict[str
     assert len(hers) == 1
     mine = {f["path"] for f in hers[0]["files"]}
     assert {str(c) for c in AOC_CLIPS} | {str(AOC_PHOTO)} <= mine
+    # the cuts the people were grouped at, and what they were read from
+    listed = run_ris(ris_env, "people", "--data-dir", str(dev_copy))
+    assert re.search(
+        r"grouped at similarity 0\.\d\d \(read from \d+ pairs of faces seen at once\); "
+        r"photos alone at 0\.\d\d \(read from \d+ pairs of faces in one photo\)",
+        listed.stdout,
+    ), listed.stdout
     # unchanged library: the same people again, with the same ids
     assert [p["id"] for p in _people(ris_env, dev_copy)] == [p["id"] for p in people]
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine.search.ranking import FileInfo, Matches, merge_segments, rank, video_score
+from engine.vocabulary import MediaKind
 
 
 def hits(rows, quality=None):
@@ -95,6 +96,41 @@ def test_an_appearance_lost_for_a_while_stays_one_segment():
     assert [(s.start, s.end) for s in one] == [(0.0, 3.75)]
     two = merge_segments(times, [0.6] * 5, step=0.5, duration=10.0, tracks=[4, 4, 4, 5, 5])
     assert [(s.start, s.end) for s in two] == [(0.0, 1.25), (2.75, 3.75)]
+
+
+def test_no_segment_spans_a_shot_cut():
+    """Consecutive samples of the person on both sides of a cut at 2.0 s (the first sample of
+    the new shot) are two segments that meet there; a cut where nothing matched, or none at
+    all, changes nothing; a cut splits even the samples of one track."""
+    times = [0.5, 1.0, 1.5, 2.0, 2.5]
+    segs = merge_segments(times, [0.6] * 5, step=0.5, duration=10.0, cuts=[2.0])
+    assert [(s.start, s.end) for s in segs] == [(0.25, 1.75), (1.75, 2.75)]
+    assert merge_segments(times, [0.6] * 5, step=0.5, duration=10.0, cuts=[6.0]) == (
+        merge_segments(times, [0.6] * 5, step=0.5, duration=10.0)
+    )
+    assert len(merge_segments(times, [0.6] * 5, step=0.5, duration=10.0)) == 1
+    one_track = merge_segments(
+        [0.0, 0.5, 2.0, 2.5], [0.6] * 4, step=0.5, duration=10.0, tracks=[1] * 4, cuts=[1.0]
+    )
+    assert [(s.start, s.end) for s in one_track] == [(0.0, 0.75), (1.75, 2.75)]
+
+
+def test_a_videos_recorded_cuts_split_its_segments_in_a_search():
+    """`rank` splits a matched video's moments at the cuts its FileInfo carries."""
+    found = Matches(
+        np.array([1, 1, 1, 1]),
+        np.array([1.0, 1.5, 2.0, 2.5]),
+        np.zeros((4, 4)),
+        np.array([0.7, 0.7, 0.7, 0.7]),
+        {1: 0.7},
+    )
+    plain = FileInfo("/v.mp4", MediaKind.VIDEO, 10.0, 20, 0.5)
+    cut = FileInfo("/v.mp4", MediaKind.VIDEO, 10.0, 20, 0.5, (2.0,))
+    (whole,), _ = rank(found, {1: plain}, top=5)
+    (split,), _ = rank(found, {1: cut}, top=5)
+    assert [(s.start, s.end) for s in whole.segments] == [(0.75, 2.75)]
+    assert [(s.start, s.end) for s in split.segments] == [(0.75, 1.75), (1.75, 2.75)]
+    assert split.score == whole.score and split.matches == whole.matches
 
 
 def test_possible_matches_come_after_every_match_and_say_so():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -103,3 +104,54 @@ def test_a_matched_videos_weaker_appearance_is_listed_as_a_possible_segment(
     assert text.count("possible\n") == 1, text  # the second segment's line says so
     before = search("--json", "--threshold", str(threshold), "--possible-margin", "0")
     assert [s["possible"] for s in before] == [False]  # no margin: matches only, as before
+
+
+def test_a_shot_cut_ends_a_segment_in_search_and_in_people(tmp_path: Path, ris_env):
+    """A person on screen throughout a video that cuts to another shot at 5 s (a new
+    background; the person goes on where they were) is two segments meeting at the cut, in
+    `ris search` and in `ris people`: the index run keeps the cuts it read, and segments are
+    split there. Before, the two tracks (one per shot) were merged into one 1-9 s segment."""
+    gen = generator()
+    photos = sorted((DEV / "lfw" / "Adrien_Brody").glob("*.jpg"))
+    media = tmp_path / "media"
+    media.mkdir()
+    stays = [gen.Appearance("p", photos[1], 1.0, 9.0, (320.0, 180.0), (330.0, 185.0), 220, 225)]
+    truth = gen.render(media / "cut.mp4", 10.0, stays, np.random.default_rng(5), (5.0,))["p"]
+    assert truth == [[1.0, 5.0], [5.0, 9.0]]
+    data = tmp_path / "data"
+    run = run_ris(ris_env, "index", str(media), "--data-dir", str(data))
+    assert run.returncode == 0, run.stderr
+    found = run_ris(ris_env, "search", str(photos[0]), "--json", "--data-dir", str(data))
+    assert found.returncode == 0, found.stderr
+    [video] = json.loads(found.stdout)["videos"]
+    got = [(s["start"], s["end"]) for s in video["segments"]]
+    assert len(got) == 2, got
+    for (start, end), (t0, t1) in zip(got, truth, strict=True):
+        assert abs(start - t0) <= 0.5 and abs(end - t1) <= 0.5, (got, truth)
+    assert got[0][1] <= got[1][0]  # they meet at the cut, never overlap
+    people = run_ris(ris_env, "people", "--json", "--data-dir", str(data))
+    assert people.returncode == 0, people.stderr
+    listed = [json.loads(line) for line in people.stdout.splitlines() if line.strip()]
+    assert listed  # the photo shows a second face behind him: everyone on screen is cut alike
+    for person in listed:
+        [file] = person["files"]
+        spans = [(s["start"], s["end"]) for s in file["segments"]]
+        assert len(spans) == 2 and spans[0][1] <= 5.0 <= spans[1][0] + 0.5, spans
+    # ris-tui's library: the file's timeline marks the cut where it is
+    if shutil.which("tmux") is None:
+        return
+    from tests.test_tui_real import Tmux
+
+    cmd = f'{sys.executable} -m ris_tui.app --data-dir {data}; echo "ris-tui exited $?"; sleep 30'
+    term = Tmux(f"ris-cut-{tmp_path.name}", cmd, {**ris_env, "TERM": "xterm-256color"}, (100, 30))
+    try:
+        term.wait_for("faces indexed", 60)  # an indexed library opens on the search box
+        term.keys("3")
+        term.wait_for("Indexed files: 1")
+        term.keys("Enter")
+        shown = term.wait_for("2 shots (┃ a cut)", 60)
+        bar = next(line for line in shown.splitlines() if "┃" in line and "─" in line)
+        at = bar.index("┃") - bar.index(bar.strip()[0])  # cells from the bar's start
+        assert abs(at / len(bar.strip()) - 0.5) < 0.03, bar  # 5 s of 10
+    finally:
+        term.close()

@@ -88,14 +88,41 @@ def _decoders_of(collection: str) -> list[int]:
     return ours
 
 
-def _wait(what: str, check, timeout: float = 300.0):  # type: ignore[no-untyped-def]
+def _wait(what: str, check, timeout: float = 300.0, state=None):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
         if found:
             return found
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"\n{state()}" if state else ""))
+
+
+def _state(uri: str, logs: Path) -> str:
+    """What a stuck wait saw: the claims, the files committed, the server's sessions and the
+    indexers' logs."""
+    parts = []
+    for name, sql in (
+        (
+            "claims",
+            f"SELECT owner, path, token, attempts, expires - clock_timestamp() FROM {SCHEMA}.claims",
+        ),
+        ("files", f"SELECT path, status, indexer FROM {SCHEMA}.files ORDER BY path"),
+        (
+            "sessions",
+            "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, query "
+            "FROM pg_stat_activity WHERE datname = current_database()",
+        ),
+        ("locks", "SELECT locktype, pid, mode, granted, classid, objid FROM pg_locks"),
+    ):
+        try:
+            rows = _rows(uri, sql)
+        except Exception as err:  # the server itself is what is stuck
+            rows = [(repr(err),)]
+        parts.append(f"{name}:\n" + "\n".join(f"  {r}" for r in rows))
+    for log in sorted(logs.glob("indexer*.log")):
+        parts.append(f"{log.name}:\n{log.read_text()[-3000:]}")
+    return "\n".join(parts)
 
 
 @pytest.mark.slow
@@ -158,7 +185,9 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
                     p.send_signal(signal.SIGCONT)
             return chosen
 
-        killed = _wait("an indexer with a commit and a claim", victim)
+        killed = _wait(
+            "an indexer with a commit and a claim", victim, state=lambda: _state(uri, tmp_path)
+        )
         by_pid[killed].wait()
 
         # 2. pause another past its lease while it holds a clip's claim it took a while ago
@@ -176,7 +205,9 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
             both = sorted(before & clip_claims())
             return (pid(both[0][0]), both[0][1], both[0][2]) if both else None
 
-        stopped, path, token = _wait("a claim to pause", paused)
+        stopped, path, token = _wait(
+            "a claim to pause", paused, state=lambda: _state(uri, tmp_path)
+        )
         by_pid[stopped].send_signal(signal.SIGSTOP)
         try:
             # the third takes the file over once the lease runs out, and commits it
@@ -186,12 +217,17 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
                 )
                 return bool(rows) and rows[0][0] is not None and pid(rows[0][0]) != stopped
 
-            _wait("the paused indexer's file to be taken over and committed", taken)
+            _wait(
+                "the paused indexer's file to be taken over and committed",
+                taken,
+                timeout=180.0,
+                state=lambda: _state(uri, tmp_path),
+            )
         finally:
             by_pid[stopped].send_signal(signal.SIGCONT)
-        for p in procs:
+        for k, p in enumerate(procs):
             if p.pid != killed:
-                assert p.wait(timeout=600) == 0, (tmp_path / "indexer0.log").read_text()
+                assert p.wait(timeout=600) == 0, (tmp_path / f"indexer{k}.log").read_text()
     finally:
         for p in procs:
             if p.poll() is None:

@@ -211,6 +211,41 @@ def test_a_matched_videos_weaker_appearances_are_its_possible_segments(tmp_path)
     cat.close()
 
 
+def test_a_match_beside_a_better_one_in_the_same_frames_is_someone_else(tmp_path):
+    """The query is one person, who has one face in a frame. In /a.mp4 the person (0.65, at
+    3-5.5 s) stands beside a stranger who scores just above the threshold (0.47, at 0-5.5 s):
+    the stranger's appearance is not a match, so the segment is the person's alone, not one
+    spanning both. The same stranger alone in /b.mp4 still matches, and so do two appearances
+    of /c.mp4 at different times."""
+    rng = np.random.default_rng(9)
+    query = person(rng, noise=0)
+    stranger = appearance_of(rng, query, 0.47, n=12)
+    cat, index = library_of(
+        tmp_path,
+        {
+            "/a.mp4": [(0, stranger), (1, appearance_of(rng, query, 0.65), 3.0)],
+            "/b.mp4": [(0, stranger)],
+            "/c.mp4": [
+                (0, appearance_of(rng, query, 0.6)),
+                (1, appearance_of(rng, query, 0.5), 5.0),
+            ],
+        },
+    )
+    found = match_appearances(query, cat, index, 0.45, possible=0.3)
+    videos = {v.path: v for v in rank(found, found.files, 20)[0]}
+    assert set(videos) == {"/a.mp4", "/b.mp4", "/c.mp4"}
+    a = videos["/a.mp4"]
+    assert [(s.start, s.end, s.possible) for s in a.segments] == [(2.75, 5.75, False)]
+    assert all(m.similarity == pytest.approx(0.65, abs=1e-3) for m in a.matches)
+    assert not a.possible and a.score > videos["/b.mp4"].score
+    assert [(s.start, s.end) for s in videos["/b.mp4"].segments] == [(0.0, 5.75)]
+    assert [(s.start, s.end, s.possible) for s in videos["/c.mp4"].segments] == [
+        (0.0, 2.75, False),
+        (4.75, 7.75, False),
+    ]
+    cat.close()
+
+
 def test_with_no_match_anywhere_the_closest_files_are_possible_matches_at_their_best_moments(
     tmp_path,
 ):

@@ -128,6 +128,33 @@ async def test_home_and_end_move_to_the_first_and_last_row_of_a_list():
         assert app.query_one(VideosPane).segment == app.query_one("#segments").row_count - 1
 
 
+async def test_a_list_drawn_before_its_columns_widen_is_drawn_again_at_their_width():
+    """DataTable widens a column on idle, after its cells grew, but kept the lines it drew in
+    between at the old width: a snapshot caught the video list's header 7 cells wide over rows
+    30 wide, after a resize fitted the paths anew (one full-suite run in two)."""
+    from textual.app import App
+
+    from ris_tui.tables import KeyTable
+
+    class One(App):
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield KeyTable()
+
+    app = One()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(KeyTable)
+        column = table.add_columns("#", "video")[1]
+        table.add_row("1", "a/b.mp4", key="0")
+        await pilot.pause()
+        table.update_cell("0", column, "a/long/path/to/the/video.mp4", update_width=True)
+        table.refresh()
+        assert "video" in table.render_line(0).text  # drawn before the idle that widens it
+        await pilot.pause()
+        drawn = [list(table.render_line(y)) for y in range(2)]
+        table._clear_caches()
+        assert drawn == [list(table.render_line(y)) for y in range(2)]  # as drawn afresh
+
+
 async def test_a_line_feed_in_the_query_box_searches_like_enter():
     """An enter typed while the terminal was still in line mode reads as ctrl+j (ICRNL); on a
     loaded machine it can arrive after the first screen is up, past the keys held while the
@@ -726,9 +753,17 @@ async def test_the_library_lists_its_files_shows_one_on_its_timeline_and_forgets
         view = app.screen
         assert isinstance(view, FileView)
         summary = str(view.query_one("#file-summary", Static).render())
-        assert "0:33.5 · 30 faces in 2 appearances" in summary
+        assert "0:33.5 · 2 shots (┃ a cut) · 30 faces in 2 appearances" in summary
         timeline = view.query_one("#file-timeline", Timeline)
         assert timeline.segments == [(1.0, 8.5), (14.0, 20.0)] and timeline.selected == 0
+        width = timeline.size.width
+        rendered = timeline.render()
+        bar = str(rendered).splitlines()[0]
+        cut = int(12.0 / 33.5 * width)
+        assert bar[cut] == "┃" and bar.count("┃") == 1  # the cut
+        styles = {str(s.style) for s in rendered.spans if s.start < width}
+        marked = {str(s.style) for s in rendered.spans if s.start <= cut < s.end}
+        assert marked == {"magenta"} and "dim" in styles  # the rest of the bar as it was
         await pilot.press("j")
         await settle(pilot)
         assert timeline.selected == 1

@@ -144,6 +144,9 @@ class FakeBackend:
     def indexed_files(self) -> tuple[IndexedFile, ...]:
         return self.library
 
+    def shot_cuts(self, path: str) -> tuple[float, ...]:
+        return (12.0,) if path.endswith("interview_2.mp4") else ()
+
     def appearances(self, path: str) -> tuple[Appearance, ...]:
         if path.endswith(".png"):
             spans = [(0.0, 0.0)] * 3

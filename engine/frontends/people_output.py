@@ -41,8 +41,9 @@ def _label(p: Person) -> str:
 def format_people(found: PeopleList) -> str:
     if not found.people:
         return (
-            "no people yet: a person is someone seen twice or more, or on screen in a video "
-            f"for a second or more ({found.unsorted} faces unsorted)"
+            "no people yet: a person is someone seen twice or more (in three photos, where "
+            "only photos show them), or on screen in a video for a second or more "
+            f"({found.unsorted} faces unsorted)"
         )
     lines = [f"{'id':>5}  {'name':<24} {'on screen':>9} {'files':>5}  first – last seen"]
     for p in found.people:
@@ -52,18 +53,21 @@ def format_people(found: PeopleList) -> str:
         )
     lines.append(
         f"\n{len(found.people)} {'person' if len(found.people) == 1 else 'people'}; "
-        f"{found.unsorted} {'face' if found.unsorted == 1 else 'faces'} unsorted (seen once in a "
-        "photo, or glimpsed); "
+        f"{found.unsorted} {'face' if found.unsorted == 1 else 'faces'} unsorted (in one or two "
+        "photos only, or glimpsed); "
         "`ris people show ID` lists one's files"
     )
-    if found.cut is not None:
-        source = (
-            f"read from {found.cut_pairs} pairs of faces seen at once"
-            if found.cut_pairs
-            else "the default: too few faces seen at once to read it from the library"
+    if found.cuts is not None:
+        c = found.cuts
+        lines.append(
+            f"grouped at similarity {c.cut:.2f} ({_source(c.pairs, 'faces seen at once')});"
+            f" photos alone at {c.photo_cut:.2f} ({_source(c.photo_pairs, 'faces in one photo')})"
         )
-        lines.append(f"grouped at similarity {found.cut:.2f} ({source})")
     return "\n".join(lines)
+
+
+def _source(pairs: int, what: str) -> str:
+    return f"read from {pairs} pairs of {what}" if pairs else f"the default: too few {what}"
 
 
 def format_person(p: Person) -> str:

@@ -446,6 +446,7 @@ class Indexer:
             faces,
             self._fence(str(f.path)),
             fingerprint(f.path),
+            sketches.cuts() if sketches is not None and info.step else None,
         )
         added = None
         if faces:  # the vectors in hand, with the fields a store keeps beside them

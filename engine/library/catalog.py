@@ -27,7 +27,7 @@ from engine.models.faces import NewFace
 from engine.vocabulary import EMBEDDING_DIM, FileStatus, LibraryKey, MediaKind
 
 T = TypeVar("T")
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _MIGRATIONS = {
     1: """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,11 +96,16 @@ _MIGRATIONS = {
     CREATE INDEX appearances_by_person ON appearances(person_id);
     CREATE INDEX appearances_by_face ON appearances(best_face);
     """,
+    # a video's shot cuts (appearances/frame_sketches.py), boundaries no segment crosses:
+    # float32 times of the first sample of each new shot; NULL: indexed before they were kept
+    6: """
+    ALTER TABLE files ADD COLUMN cuts BLOB;
+    """,
 }
 # migrations a read-only catalog may go without: its answers are the older ones (2), or what
 # it lacks is asked for only by `ris check`, which then checks the vectors by their norm (3),
-# or only by an index run (4)
-_READERS_MAY_SKIP = {2, 3, 4, 5}
+# or only by an index run (4), or what it lacks is read as none (5: no people; 6: no cuts)
+_READERS_MAY_SKIP = {2, 3, 4, 5, 6}
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,15 @@ def stored_path(path: str) -> str | bytes:
 
 def loaded_path(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def cuts_blob(cuts: np.ndarray | None) -> bytes | None:
+    """Shot cuts as the catalog keeps them: float32 seconds; None where none were read."""
+    return None if cuts is None else np.asarray(cuts, dtype="<f4").tobytes()
+
+
+def loaded_cuts(blob: bytes | memoryview) -> np.ndarray:
+    return np.frombuffer(bytes(blob), dtype="<f4").astype(np.float64)
 
 
 def _file_record(row: Sequence) -> FileRecord:
@@ -316,14 +330,19 @@ class Catalog:
         faces: Sequence[NewFace],
         fence: Fence | None = None,
         fingerprint: bytes | None = None,
+        cuts: np.ndarray | None = None,
     ) -> tuple[int, np.ndarray, np.ndarray]:
-        """Record a file and its faces in one transaction; (file id, removed keys, new keys)."""
+        """Record a file and its faces in one transaction; (file id, removed keys, new keys).
+        `cuts`: a video's shot cuts (seconds), where they were read."""
         with self.db:
             removed = self._drop_faces(path)
             file_id = self._upsert(
                 path, info.kind, size, mtime_ns, FileStatus.INDEXED, None, info, len(faces)
             )
-            self.db.execute("UPDATE files SET fingerprint = ? WHERE id = ?", (fingerprint, file_id))
+            self.db.execute(
+                "UPDATE files SET fingerprint = ?, cuts = ? WHERE id = ?",
+                (fingerprint, cuts_blob(cuts), file_id),
+            )
             new = [
                 self.db.execute(
                     "INSERT INTO faces (file_id, t, track, x1, y1, x2, y2, prob, vector, "
@@ -342,6 +361,24 @@ class Catalog:
             ]
             self._bump()
         return file_id, removed, np.asarray(new, dtype=np.int64)
+
+    def cuts(self, file_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The shot cuts (seconds, ascending) of those files that have them recorded: none
+        for a photo, a video indexed before they were kept, or a catalog that predates them
+        opened read-only."""
+        if not self._has_column("files", "cuts"):
+            return {}
+        out: dict[int, np.ndarray] = {}
+        for chunk in _chunks(sorted(set(int(i) for i in file_ids))):
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.db.execute(
+                f"SELECT id, cuts FROM files WHERE id IN ({marks}) AND cuts IS NOT NULL", chunk
+            ):
+                out[int(key)] = loaded_cuts(blob)
+        return out
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return any(row[1] == column for row in self.db.execute(f"PRAGMA table_info({table})"))
 
     def fingerprints(self, paths: Iterable[str]) -> dict[str, bytes]:
         """The fingerprints of those indexed files that have one (media/fingerprint.py)."""

@@ -141,10 +141,10 @@ def _has_table(source: Catalog, table: str) -> bool:
 
 
 def _file_columns(source: Catalog) -> str:
-    """The files' columns to copy: with their fingerprints where the source keeps them (a
-    catalog opened read-only may predate them)."""
+    """The files' columns to copy: with their fingerprints and shot cuts where the source
+    keeps them (a catalog opened read-only may predate them)."""
     have = {row[1] for row in source.db.execute("PRAGMA table_info(files)")}
-    return _FILE_COLUMNS + (", fingerprint" if "fingerprint" in have else "")
+    return _FILE_COLUMNS + "".join(f", {c}" for c in ("fingerprint", "cuts") if c in have)
 
 
 def _verify(source: Catalog, target: PostgresCatalog, counts: CatalogCopy) -> None:

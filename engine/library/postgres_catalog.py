@@ -33,7 +33,9 @@ from engine.library.catalog import (
     _face_rows,
     _file_record,
     _with_vectors,
+    cuts_blob,
     id_bound,
+    loaded_cuts,
     loaded_path,
     sound_vector,
     vector_crc,
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from engine.models.faces import NewFace
 
 SCHEMA = "ris"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _MIGRATIONS = {
     1: f"""
     CREATE TABLE {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -125,6 +127,10 @@ _MIGRATIONS = {
     );
     CREATE INDEX appearances_by_person ON {SCHEMA}.appearances(person_id);
     CREATE INDEX appearances_by_face ON {SCHEMA}.appearances(best_face);
+    """,
+    # a video's shot cuts, as in the SQLite catalog (its migration 6)
+    6: f"""
+    ALTER TABLE {SCHEMA}.files ADD COLUMN cuts BYTEA;
     """,
 }
 # advisory lock keys (one namespace for ris: the first key of the two-key form)
@@ -286,8 +292,12 @@ def _resumed(write: Callable[..., Any]) -> Callable[..., Any]:
     """A write that finds its session ended by the server is tried once more on a new one.
     The server ends a session whose transaction stood idle past the stall limit (this process
     was paused mid-commit: SIGSTOP, a frozen VM), so that its locks stop blocking every other
-    indexer; that transaction was rolled back whole, so the second try is the one that counts,
-    and a fenced commit then finds its claim taken over (ClaimLost) or still its own."""
+    indexer; another indexer has it ended when it was paused while sending a statement
+    (claims.py); that transaction was rolled back whole, so the second try is the one that
+    counts, and a fenced commit then finds its claim taken over (ClaimLost) or still its own.
+    Any error that leaves the session gone counts: one ended while sending a pipeline or a COPY
+    finds the socket closed, not the server's message. With no server to reconnect to (it
+    was shut down), the first error stands."""
 
     @functools.wraps(write)
     def again(self: PostgresCatalog, *args: Any, **kwargs: Any) -> Any:
@@ -295,9 +305,21 @@ def _resumed(write: Callable[..., Any]) -> Callable[..., Any]:
 
         try:
             return write(self, *args, **kwargs)
-        except psycopg.errors.IdleInTransactionSessionTimeout:
+        except psycopg.Error as err:
+            # ended while idle (IdleInTransactionSessionTimeout), by pg_terminate_backend
+            # (AdminShutdown), or while sending (a pipeline, a COPY: the socket found closed)
+            ended = (
+                psycopg.errors.IdleInTransactionSessionTimeout,
+                psycopg.errors.AdminShutdown,
+                psycopg.errors.CrashShutdown,
+            )
+            if not (isinstance(err, ended) or self.pg.broken or self.pg.closed):
+                raise
             self.db.close()
-            self.db = self._session()  # type: ignore[assignment]
+            try:
+                self.db = self._session()  # type: ignore[assignment]
+            except CatalogError:
+                raise err from None
             return write(self, *args, **kwargs)
 
     return again
@@ -554,6 +576,7 @@ class PostgresCatalog(Catalog):
         faces: Sequence[NewFace],
         fence: Fence | None = None,
         fingerprint: bytes | None = None,
+        cuts: np.ndarray | None = None,
     ) -> tuple[int, np.ndarray, np.ndarray]:
         with self.pg.transaction():
             self._end_claim(path, fence)
@@ -561,7 +584,10 @@ class PostgresCatalog(Catalog):
             file_id = self._upsert(
                 path, info.kind, size, mtime_ns, FileStatus.INDEXED, None, info, len(faces), fence
             )
-            self._q(f"UPDATE {_FILES} SET fingerprint = %s WHERE id = %s", (fingerprint, file_id))
+            self._q(
+                f"UPDATE {_FILES} SET fingerprint = %s, cuts = %s WHERE id = %s",
+                (fingerprint, cuts_blob(cuts), file_id),
+            )
             new: list[int] = []
             if faces:
                 blobs = [np.asarray(f.vector, np.float32).tobytes() for f in faces]
@@ -582,6 +608,15 @@ class PostgresCatalog(Catalog):
             self._queue(removed, new)
             self._bump()
         return file_id, removed, np.asarray(new, dtype=np.int64)
+
+    def cuts(self, file_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        keys = sorted({int(i) for i in file_ids})
+        if not keys:
+            return {}
+        rows = self._binary(
+            f"SELECT id, cuts FROM {_FILES} WHERE id = ANY(%s) AND cuts IS NOT NULL", (keys,)
+        )
+        return {int(key): loaded_cuts(blob) for key, blob in rows}
 
     def fingerprints(self, paths: Iterable[str]) -> dict[str, bytes]:
         keys = {self.roots.stored(p): p for p in paths}

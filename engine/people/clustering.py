@@ -98,25 +98,40 @@ def _edges(
     return a[first], b[first], s[first]
 
 
-def average_linkage(vectors: np.ndarray, cut: float, k: int = NEIGHBOURS) -> np.ndarray:
+def average_linkage(
+    vectors: np.ndarray,
+    cut: float,
+    k: int = NEIGHBOURS,
+    photos: np.ndarray | None = None,
+    photo_cut: float | None = None,
+) -> np.ndarray:
     """A group label per template (0..G-1): average linkage, merging while the mean
     similarity over every pair of the two groups is at least `cut`. Pairs outside the
     neighbour graph count as similarity 0 (they are not among each other's nearest), so a
-    bridge between two people, near both, does not chain them: their other pairs outvote it."""
+    bridge between two people, near both, does not chain them: their other pairs outvote it.
+    `photos` (a flag per template) and `photo_cut`: a merge where one group holds photos
+    alone needs `photo_cut` (if higher)."""
     n = len(vectors)
     if n < 2:
         return np.zeros(n, np.int64)
     idx, sims = neighbours(vectors, k)
     a, b, s = _edges(idx, sims, 0.0)
-    return _dense(sparse_average_linkage(n, a, b, s, cut))
+    return _dense(sparse_average_linkage(n, a, b, s, cut, photos, photo_cut))
 
 
 def sparse_average_linkage(
-    n: int, a: np.ndarray, b: np.ndarray, s: np.ndarray, cut: float
+    n: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    s: np.ndarray,
+    cut: float,
+    photos: np.ndarray | None = None,
+    photo_cut: float | None = None,
 ) -> np.ndarray:
     """Average linkage over a sparse similarity graph (edges a-b of similarity s, each once;
-    absent pairs 0): the best pair of groups merges first, while its mean is >= cut. Each merge
-    sums the two groups' links, so a step costs their neighbours, not the library."""
+    absent pairs 0): the best pair of groups merges first, while its mean is >= cut (>=
+    photo_cut where one of them holds `photos` alone). Each merge sums the two groups' links,
+    so a step costs their neighbours, not the library."""
     import heapq
 
     links: list[dict[int, float]] = [{} for _ in range(n)]
@@ -130,6 +145,8 @@ def sparse_average_linkage(
     ]
     heapq.heapify(heap)
     alive = [True] * n
+    photos_only = [False] * n if photos is None else [bool(x) for x in photos]
+    strict = cut if photo_cut is None else max(cut, photo_cut)
     while heap:
         neg, i, j = heapq.heappop(heap)
         if not (alive[i] and alive[j]):
@@ -137,6 +154,8 @@ def sparse_average_linkage(
         mean = links[i].get(j, 0.0) / (size[i] * size[j])
         if abs(mean + neg) > 1e-9 or mean < cut:
             continue  # an old value: the groups changed since it was pushed
+        if mean < strict and (photos_only[i] or photos_only[j]):
+            continue  # pushed again if either group changes
         if len(links[i]) < len(links[j]):
             i, j = j, i  # the one with fewer links joins the other
         del links[i][j]
@@ -147,6 +166,7 @@ def sparse_average_linkage(
             links[other].pop(j, None)
             links[other][i] = total
         size[i] += size[j]
+        photos_only[i] = photos_only[i] and photos_only[j]
         alive[j] = False
         owner[j] = i
         links[j] = {}

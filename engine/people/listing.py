@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.library.catalog import Catalog
 from engine.library.people_records import PeopleRecords, StoredAppearances
-from engine.people.calibration import calibrate
+from engine.people.calibration import saved_cuts
 from engine.results import PeopleList, Person, PersonFile
 from engine.vocabulary import MediaKind
 
@@ -24,6 +24,7 @@ def list_people(catalog: Catalog, updated: bool, detail: set[int] | None = None)
         if person >= 0:
             rows_of[person].append(row)
     files = catalog.files_by_id(np.unique(stored.files).tolist())
+    shot_cuts = catalog.cuts(f for f, r in files.items() if r.kind == MediaKind.VIDEO)
     best = catalog.faces(stored.best) if len(stored) else None
     box_of = {}
     if best is not None:
@@ -34,10 +35,9 @@ def list_people(catalog: Catalog, updated: bool, detail: set[int] | None = None)
         rows = rows_of.get(p.id, [])
         if not rows and p.name is None:
             continue
-        out.append(_person(p.id, p.name, rows, stored, files, box_of, detail))
+        out.append(_person(p.id, p.name, rows, stored, files, shot_cuts, box_of, detail))
     out.sort(key=lambda x: (-x.seconds, -x.files, -x.appearances, x.id))
-    cal = calibrate(stored)
-    return PeopleList(tuple(out), int((stored.people < 0).sum()), updated, cal.cut, cal.pairs)
+    return PeopleList(tuple(out), int((stored.people < 0).sum()), updated, saved_cuts(catalog))
 
 
 def _person(
@@ -46,6 +46,7 @@ def _person(
     rows: list[int],
     stored: StoredAppearances,
     files: dict,
+    shot_cuts: dict[int, np.ndarray],
     box_of: dict,
     detail: set[int] | None,
 ) -> Person:
@@ -58,7 +59,11 @@ def _person(
         record = files.get(fid)
         if record is None:
             continue
-        merged = _merged(found) if record.kind == MediaKind.VIDEO else []
+        merged = (
+            _merged(found, shot_cuts.get(fid, np.zeros(0)), record.step or 0.0)
+            if record.kind == MediaKind.VIDEO
+            else []
+        )
         seconds += sum(e - s for s, e in merged)
         in_files.append(PersonFile(record.path, record.kind, tuple(merged), record.duration))
     in_files.sort(key=lambda f: f.path)
@@ -84,10 +89,21 @@ def _person(
     )
 
 
-def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _merged(
+    spans: list[tuple[float, float]], shot_cuts: np.ndarray, step: float
+) -> list[tuple[float, float]]:
+    """Appearances that overlap or touch as one segment, unless a shot cut lies between
+    them (after the last sample of one, at or before the first of the next: each spans its
+    samples and half a step either side)."""
     out: list[list[float]] = []
     for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
+        apart = bool(
+            out
+            and np.any(
+                (shot_cuts > out[-1][1] - step / 2 + 1e-6) & (shot_cuts <= s + step / 2 + 1e-6)
+            )
+        )
+        if out and s <= out[-1][1] and not apart:
             out[-1][1] = max(out[-1][1], e)
         else:
             out.append([s, e])

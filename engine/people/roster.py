@@ -11,7 +11,12 @@ places every unsorted appearance:
 2. the rest are grouped among themselves (`clustering.average_linkage`, the same cut, the same
    rule of faces seen at once); a group becomes a new person when it has MIN_APPEARANCES, or
    when its one appearance is on screen in a video for SOLO_SECONDS or more (someone seen in
-   one scene of one video is someone all the same: their segments are theirs).
+   one scene of one video is someone all the same: their segments are theirs); a group of
+   photos alone, when it has MIN_PHOTOS.
+
+Photos alone are held to more (`Calibration.photo_cut`, MIN_PHOTOS): a photo's face is one
+frame, and n photos make n²/2 pairs, among which a few strangers always look alike. A photo
+joins a person, or a person of photos alone takes an appearance, at the photo cut.
 
 What is left stays unsorted: a face seen once in a photo, or glimpsed for less than a second,
 is not forced into anyone. People keep their ids and names from one update to the next:
@@ -31,10 +36,11 @@ import numpy as np
 from engine.library.catalog import Catalog
 from engine.library.people_records import PeopleRecords, StoredAppearances
 from engine.people.appearances import Appearances, file_appearances
-from engine.people.calibration import calibrate
+from engine.people.calibration import calibrate, save_cuts
 from engine.people.clustering import average_linkage, nearest
 
 MIN_APPEARANCES = 2
+MIN_PHOTOS = 3  # photos alone make a person from three faces (as Immich's default)
 SOLO_SECONDS = 1.0  # one appearance on screen this long in a video is someone; less, a glimpse
 
 
@@ -65,8 +71,8 @@ def update_people(catalog: Catalog, cut: float | None = None) -> PeopleUpdate:
     if not len(loose):
         return PeopleUpdate(len(todo), 0, 0, 0, int((raw.people < 0).sum()))
     cal = calibrate(raw)
-    if cut is None:
-        cut = cal.cut
+    own = cut is None  # grouped at the library's own cuts (a listing shows them)
+    cut, photo_cut = (cal.cut, cal.photo_cut) if cut is None else (cut, cut)
     stored = cal.apply(raw)
     people = [
         replace(p, template=None if p.template is None else p.template - cal.centre)
@@ -76,10 +82,10 @@ def update_people(catalog: Catalog, cut: float | None = None) -> PeopleUpdate:
     sums, counts = _person_sums(stored, people)
     # 1. into existing people
     means = sums / np.maximum(counts, 1)[:, None]
-    joined = join_people(stored, loose, ids, means, cut)
+    joined = join_people(stored, loose, ids, means, cut, photo_cut, _photos_only(stored, ids))
     # 2. the rest among themselves
     rest = np.asarray([r for r in loose.tolist() if r not in joined], np.int64)
-    groups = _groups(stored, rest, cut)
+    groups = _groups(stored, rest, cut, photo_cut)
     new_groups = [g for g in groups if _someone(stored, g)]
     with records.writing():
         if joined:
@@ -94,6 +100,8 @@ def update_people(catalog: Catalog, cut: float | None = None) -> PeopleUpdate:
         now = records.people()
         sums, counts = _person_sums(records.stored(), now)
         records.set_templates([p.id for p in now], sums / counts[:, None])
+    if own:
+        save_cuts(catalog, cal.cuts())
     placed = sum(len(g) for g in new_groups)
     return PeopleUpdate(
         len(todo), len(joined), len(new_groups), placed, len(loose) - len(joined) - placed
@@ -105,10 +113,17 @@ EXACT_PAIRS = 4_000_000_000  # appearances x people compared exactly, a block at
 
 
 def join_people(
-    stored: StoredAppearances, loose: np.ndarray, ids: list[int], means: np.ndarray, cut: float
+    stored: StoredAppearances,
+    loose: np.ndarray,
+    ids: list[int],
+    means: np.ndarray,
+    cut: float,
+    photo_cut: float | None = None,
+    photos_only: np.ndarray | None = None,
 ) -> dict[int, int]:
     """Which of the `loose` appearances join which person (row -> person id): the person whose
-    mean (`means`, one per id) is nearest, at `cut` or more, not one the user took the
+    mean (`means`, one per id) is nearest, at `cut` or more (`photo_cut` for a photo's face,
+    or a person of photos alone: `photos_only`, a flag per id), not one the user took the
     appearance out of, and not on screen with it at the same time. Each appearance is
     compared with the JOIN_CANDIDATES nearest means: found exactly, a block of appearances at
     a time, up to EXACT_PAIRS comparisons (an update's new appearances against 100,000 people
@@ -137,11 +152,16 @@ def join_people(
     by_file: dict[int, list[int]] = {}
     for row, f in enumerate(stored.files.tolist()):
         by_file.setdefault(f, []).append(row)
+    strict = cut if photo_cut is None else max(cut, photo_cut)
+    only = np.zeros(len(ids), bool) if photos_only is None else photos_only
+    photo = stored.ends <= stored.starts
     for k in np.argsort(-sims[:, 0], kind="stable").tolist():  # surest first
         row = int(loose[k])
         for col, sim in zip(cols[k].tolist(), sims[k].tolist(), strict=True):
             if sim < cut:
                 break
+            if sim < strict and (photo[row] or only[col]):
+                continue
             person = ids[col]
             if person == stored.refused[row]:
                 continue
@@ -153,9 +173,22 @@ def join_people(
 
 def _someone(stored: StoredAppearances, group: np.ndarray) -> bool:
     """Whether a group of appearances is a person: seen twice or more, or on screen in a
-    video for SOLO_SECONDS at least (a photo's face seen once, a glimpse: unsorted)."""
+    video for SOLO_SECONDS at least (a photo's face seen once, a glimpse: unsorted); photos
+    alone, seen MIN_PHOTOS times."""
     seconds = stored.ends[group] - stored.starts[group]
+    if bool((seconds <= 0).all()):
+        return len(group) >= MIN_PHOTOS
     return len(group) >= MIN_APPEARANCES or bool(seconds.max() >= SOLO_SECONDS)
+
+
+def _photos_only(stored: StoredAppearances, ids: list[int]) -> np.ndarray:
+    """Per person (in `ids`' order): whether every appearance it has is a photo's face (one
+    with none, only its kept template: no)."""
+    photo = stored.ends <= stored.starts
+    placed = stored.people >= 0
+    with_video = set(stored.people[placed & ~photo].tolist())
+    with_photo = set(stored.people[placed & photo].tolist())
+    return np.asarray([p in with_photo and p not in with_video for p in ids], bool)
 
 
 def _person_sums(stored: StoredAppearances, people: list) -> tuple[np.ndarray, np.ndarray]:
@@ -196,12 +229,15 @@ def _overlap(stored: StoredAppearances, a: int, b: int) -> bool:
     return bool(min(stored.ends[a], stored.ends[b]) - max(stored.starts[a], stored.starts[b]) > 0)
 
 
-def _groups(stored: StoredAppearances, rows: np.ndarray, cut: float) -> list[np.ndarray]:
-    """`rows` grouped by average linkage; a group's appearances seen at once split off, the
-    one nearer the group's mean kept."""
+def _groups(
+    stored: StoredAppearances, rows: np.ndarray, cut: float, photo_cut: float
+) -> list[np.ndarray]:
+    """`rows` grouped by average linkage (groups of photos alone at `photo_cut`); a group's
+    appearances seen at once split off, the one nearer the group's mean kept."""
     if not len(rows):
         return []
-    labels = average_linkage(stored.vectors[rows], cut)
+    photos = stored.ends[rows] <= stored.starts[rows]
+    labels = average_linkage(stored.vectors[rows], cut, photos=photos, photo_cut=photo_cut)
     groups: list[np.ndarray] = []
     for label in np.unique(labels):
         members = rows[labels == label]
@@ -225,9 +261,9 @@ def grouped_at_once(stored: StoredAppearances, cut: float | None = None) -> np.n
     written)."""
     cal = calibrate(stored)
     stored = cal.apply(stored)
-    cut = cal.cut if cut is None else cut
+    cut, photo_cut = (cal.cut, cal.photo_cut) if cut is None else (cut, cut)
     labels = np.full(len(stored), -1, np.int64)
-    for k, g in enumerate(_groups(stored, np.arange(len(stored)), cut)):
+    for k, g in enumerate(_groups(stored, np.arange(len(stored)), cut, photo_cut)):
         if _someone(stored, g):
             labels[g] = k
     return labels

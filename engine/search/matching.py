@@ -5,7 +5,9 @@ So frames only nominate candidates (down to CANDIDATE_MARGIN below the threshold
 is taken per track (a face followed through a video, see `tracking`): a track matches when the
 mean of its faces matches the query, faces cut by the edge of the frame counting less. A
 matching track contributes all its faces, so segments cover the whole appearance, blurred
-frames included.
+frames included. A matching track seen in the same frames as one that matches better is
+someone else (one person, one face in a frame): a stranger just above the threshold beside the
+person does not stretch the person's segment over the stranger's own time on screen.
 
 Below the threshold, down to a lower similarity, appearances are possible matches: listed
 after every match, marked, for files with no match (the way a face service lets its caller
@@ -18,12 +20,14 @@ still ranks the likeliest videos first instead of answering nothing.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 import numpy as np
 
-from engine.library.catalog import Catalog
+from engine.library.catalog import Catalog, FileRecord
 from engine.library.stores.base import VectorStore
 from engine.search.ranking import FileInfo, Matches
+from engine.vocabulary import MediaKind
 
 CANDIDATE_MARGIN = 0.10
 POSSIBLE_CANDIDATES = 32  # faces nearest the query, per result asked for, that may nominate
@@ -98,7 +102,10 @@ def match_appearances(
     if not keep.any():
         return Matches.none()
     listed = best >= reach
-    weak = (scores[which] < threshold) & (best[file_of[which]] >= threshold)
+    # one person is not twice in a frame: a match seen at the same moment as a better one of
+    # its file is someone else, listed at most as a possible segment
+    below = (scores < threshold) | outmatched(appearances, which, faces.times, scores, threshold)
+    weak = below[which] & (best[file_of[which]] >= threshold)
     return Matches(
         faces.file_ids[keep],
         faces.times[keep],
@@ -107,14 +114,57 @@ def match_appearances(
         {int(f): float(b) for f, b in zip(files[listed], best[listed], strict=True)},
         frozenset(int(f) for f in files[listed & (best < threshold)]),
         faces.tracks[keep],
-        {  # read once here for the frame sizes, and handed to ranking for the rest
-            int(f): FileInfo(r.path, r.kind, r.duration, r.samples, r.step)
-            for f in files[listed].tolist()
-            if (r := records.get(int(f))) is not None
-        },
+        file_infos(catalog, records, files[listed].tolist()),
         reach if possible is not None else None,
         weak[keep],
     )
+
+
+def outmatched(
+    appearances: np.ndarray,
+    which: np.ndarray,
+    times: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+) -> np.ndarray:
+    """Per appearance (`appearances`: file id << 32 | track; `which` numbers each face's), whether
+    it matches (`scores` at `threshold`) while another appearance of its file that matches
+    better shows a face at one of the same sampled times. The query is one person, and one
+    person has one face in a frame: the weaker of two faces side by side is someone else (a
+    stranger who scores near the threshold, beside the person who scores well above it)."""
+    out = np.zeros(len(appearances), bool)
+    matching = scores[which] >= threshold
+    if np.unique(appearances[which[matching]] >> 32, return_counts=True)[1].max(initial=0) < 2:
+        return out  # no file has two matching appearances
+    k = which[matching]
+    ms = np.round(np.asarray(times, dtype=np.float64)[matching] * 1000).astype(np.int64)
+    _, at = np.unique(np.stack([appearances[k] >> 32, ms], axis=1), axis=0, return_inverse=True)
+    at = at.reshape(-1)
+    best = np.full(at.max() + 1, -np.inf)
+    np.maximum.at(best, at, scores[k])  # per file and sampled time: its best match
+    out[k[scores[k] < best[at]]] = True
+    return out
+
+
+def file_infos(
+    catalog: Catalog, records: dict[int, FileRecord], ids: Iterable[int]
+) -> dict[int, FileInfo]:
+    """What ranking needs of each of these files (those with a record): their videos' shot
+    cuts read with them."""
+    wanted = [int(f) for f in ids if int(f) in records]
+    videos = [f for f in wanted if records[f].kind == MediaKind.VIDEO]
+    cuts = catalog.cuts(videos) if videos else {}
+    return {
+        f: FileInfo(
+            (r := records[f]).path,
+            r.kind,
+            r.duration,
+            r.samples,
+            r.step,
+            tuple(float(c) for c in cuts.get(f, ())),
+        )
+        for f in wanted
+    }
 
 
 def appearance_similarities(

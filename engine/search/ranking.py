@@ -6,7 +6,7 @@ Pure functions over arrays: no models, no files, so the logic is tested fast and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,6 +46,7 @@ class FileInfo:
     duration: float | None
     samples: int
     step: float | None
+    cuts: tuple[float, ...] = ()  # a video's shot cuts (seconds), where they were recorded
 
 
 def rank(
@@ -144,6 +145,7 @@ def video_hit(
         step,
         duration,
         None if tracks is None else [int(tracks[i]) for i in best],
+        info.cuts,
     )
     return VideoHit(info.path, score, round(duration, 3), tuple(segments), tuple(moments))
 
@@ -162,6 +164,7 @@ def with_possible_segments(
         step,
         hit.duration,
         [int(tracks[i]) for i in best],
+        info.cuts,
     )
     added = [
         replace(w, possible=True)
@@ -198,17 +201,21 @@ def merge_segments(
     step: float,
     duration: float,
     tracks: list[int] | None = None,
+    cuts: Sequence[float] = (),
 ) -> list[Segment]:
     """Consecutive matching samples become one segment, and so do samples of one appearance
     (the same track, >= 0) however long the detector lost it in between; each sample stands
-    for step/2 either side."""
+    for step/2 either side. A shot cut (the time of the first sample of a new shot) is a
+    boundary: no segment spans one."""
     segments: list[Segment] = []
     run: list[int] = []
+    bounds = np.asarray(cuts, dtype=np.float64)
     for i, t in enumerate(times):
-        if run and t - times[run[-1]] > MAX_GAP_STEPS * step:
+        if run:
             last = run[-1]
+            cut = bool(np.any((bounds > times[last] + 1e-6) & (bounds <= t + 1e-6)))
             same = tracks is not None and tracks[i] >= 0 and tracks[i] == tracks[last]
-            if not same:
+            if cut or (t - times[last] > MAX_GAP_STEPS * step and not same):
                 segments.append(_segment(times, sims, run, step, duration))
                 run = []
         run.append(i)
