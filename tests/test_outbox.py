@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from engine.api import build_engine
+from engine.errors import StoreMismatchError
 from engine.library.postgres_catalog import PostgresCatalog
-from engine.library.stores.base import drain, enrolled, level
+from engine.library.stores.base import Entries, drain, enrolled, level
 from engine.library.stores.milvus import MilvusStore
 from engine.library.stores.pending import WithPending
 from engine.models.faces import NewFace
@@ -156,3 +157,82 @@ def test_a_searcher_finds_what_is_queued_and_writes_nothing(pg_uri, milvus_lite_
     assert not (tmp_path / "nothing-here").exists()
     store.close()
     cat.close()
+
+
+def test_an_indexer_that_loses_the_race_to_create_the_collection_opens_it(
+    milvus_lite_server, monkeypatch
+):
+    """Indexers started together on a new library each look for the collection, find none and
+    create it: the one whose create comes second opens the first one's (on CI it ended with
+    "collection ... already exists"), and both write and search it."""
+    from pymilvus import MilvusClient
+
+    first = MilvusStore(milvus_lite_server.uri, "raced", "lib-race")
+    looked = MilvusClient.has_collection
+
+    def before_the_other_created_it(self, name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(MilvusClient, "has_collection", looked)
+        return False  # what it would have answered a moment earlier
+
+    monkeypatch.setattr(MilvusClient, "has_collection", before_the_other_created_it)
+    second = MilvusStore(milvus_lite_server.uri, "raced", "lib-race")
+    vectors = unit(2)
+    for i, store in enumerate((first, second)):
+        one = np.array([i + 1], np.int64)
+        store.add(Entries(one, vectors[i : i + 1], one, np.zeros(1, np.int64), np.zeros(1)))
+    for i, store in enumerate((second, first)):
+        keys, _ = store.search(vectors[1 - i], 0.9)
+        assert keys.tolist()[:1] == [2 - i]
+    first.close()
+    second.close()
+    # a collection of another library is still refused, raced or not
+    monkeypatch.setattr(MilvusClient, "has_collection", before_the_other_created_it)
+    with pytest.raises(StoreMismatchError):
+        MilvusStore(milvus_lite_server.uri, "raced", "another-library")
+
+
+def test_a_collection_still_being_created_is_waited_for(milvus_standalone):
+    """Another process creates the collection, then its index, then loads it: one opened in
+    between (no index yet, so a Milvus server cannot load it) is waited for, not refused.
+    (Milvus Lite loads a collection without an index.)"""
+    from pymilvus import MilvusClient
+
+    maker = MilvusStore(milvus_standalone.uri, "template", "lib-slow")
+    schema = maker.client.describe_collection("template")
+    maker.close()
+    client = MilvusClient(uri=milvus_standalone.uri)
+    from pymilvus import DataType
+
+    built = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    for field in schema["fields"]:
+        params = {"dim": field["params"]["dim"]} if field["name"] == "vector" else {}
+        built.add_field(field["name"], field["type"], is_primary=field["name"] == "id", **params)
+    assert any(f["type"] == DataType.FLOAT_VECTOR for f in schema["fields"])
+    client.create_collection(
+        "slow", schema=built, properties=schema["properties"], consistency_level="Strong"
+    )
+    opened: list[MilvusStore] = []
+    failed: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            opened.append(MilvusStore(milvus_standalone.uri, "slow", "lib-slow"))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            failed.append(err)
+
+    opening = threading.Thread(target=open_it)
+    opening.start()
+    opening.join(1.5)
+    assert opening.is_alive() and not opened, "opened a collection that cannot be searched"
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
+    client.create_index("slow", index)
+    opening.join(60)
+    assert not failed, failed
+    store = opened[0]
+    v = unit(1)
+    store.add(Entries(np.array([5]), v, np.array([5]), np.zeros(1, np.int64), np.zeros(1)))
+    keys, _ = store.search(v[0], 0.9)
+    assert keys.tolist() == [5]
+    store.close()
+    client.close()

@@ -96,7 +96,16 @@ class MilvusStore(VersionMark):
         if exists:
             self._check()
         elif create or replace:
-            self._create()
+            try:
+                self._create()
+            except StoreError:
+                # indexers started at once on a new library each find no collection and
+                # create it: those that lose the race open the winner's
+                if not self._call(
+                    "looking up the collection", self.client.has_collection, collection
+                ):
+                    raise
+                self._check()
         else:
             raise StoreError(
                 f"the Milvus collection {collection!r} is missing at {self.shown}",
@@ -211,10 +220,25 @@ class MilvusStore(VersionMark):
                 "each library needs its own collection: pick one with --milvus-collection, "
                 "or `ris migrate --to milvus --replace` to overwrite it with this library",
             )
-        state = self._call("loading the collection", self.client.get_load_state, self.name)
-        if "Loaded" not in str(state.get("state", "")):
-            self._call("loading the collection", self.client.load_collection, self.name)
+        self._load()
         self._version = self._recorded = _recorded_version(info)
+
+    def _load(self) -> None:
+        """Load the collection for searching. One another process has just created may not have
+        its index yet (pymilvus creates the collection, then its index, then loads it), and
+        cannot be loaded until it has: that is waited for, up to the store's timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            state = self._call("loading the collection", self.client.get_load_state, self.name)
+            if "Loaded" in str(state.get("state", "")):
+                return
+            try:
+                self.client.load_collection(self.name)
+                return
+            except Exception as err:
+                if time.monotonic() >= deadline:
+                    raise self._error("loading the collection", err) from err
+            time.sleep(0.2)
 
     def describe(self) -> str:
         return f"milvus {self.shown} (collection {self.name})"
