@@ -159,6 +159,21 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
     def pid(owner: str) -> int:
         return int(owner.rsplit(":", 1)[1])
 
+    killed_pids: set[int] = set()
+
+    def unless_one_failed(check):  # type: ignore[no-untyped-def]
+        """A wait ends at once when an indexer this test did not kill exits with an error:
+        the work it would have shared is not done, and its log says why."""
+
+        def checked():  # type: ignore[no-untyped-def]
+            for k, p in enumerate(procs):
+                if p.pid not in killed_pids and p.poll() not in (None, 0):
+                    log = (tmp_path / f"indexer{k}.log").read_text()
+                    raise AssertionError(f"indexer{k} exited with {p.returncode}:\n{log}")
+            return check()
+
+        return checked
+
     try:
         # 1. kill one that has committed a file and holds a claim now: at the first commits
         # all are paused while the catalog is read, so the moment cannot slip by
@@ -179,6 +194,7 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
                 both = sorted(done & holding)
                 if both:
                     chosen = pid(both[0])
+                    killed_pids.add(chosen)
                     by_pid[chosen].send_signal(signal.SIGKILL)
             finally:
                 for p in procs:
@@ -186,7 +202,9 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
             return chosen
 
         killed = _wait(
-            "an indexer with a commit and a claim", victim, state=lambda: _state(uri, tmp_path)
+            "an indexer with a commit and a claim",
+            unless_one_failed(victim),
+            state=lambda: _state(uri, tmp_path),
         )
         by_pid[killed].wait()
 
@@ -206,7 +224,7 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
             return (pid(both[0][0]), both[0][1], both[0][2]) if both else None
 
         stopped, path, token = _wait(
-            "a claim to pause", paused, state=lambda: _state(uri, tmp_path)
+            "a claim to pause", unless_one_failed(paused), state=lambda: _state(uri, tmp_path)
         )
         by_pid[stopped].send_signal(signal.SIGSTOP)
         try:
@@ -219,7 +237,7 @@ def test_three_indexers_share_a_library_through_a_kill_and_a_pause(
 
             _wait(
                 "the paused indexer's file to be taken over and committed",
-                taken,
+                unless_one_failed(taken),
                 timeout=180.0,
                 state=lambda: _state(uri, tmp_path),
             )
