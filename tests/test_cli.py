@@ -262,3 +262,20 @@ def test_impossible_options_are_refused_with_one_line(tmp_path, ris_env, args, e
     assert out.returncode == 2, out.stderr
     assert says in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_eval_without_lfw_stops_before_running_anything(tmp_path, ris_env):
+    """`ris eval --only video,people` with a --shared that holds no LFW says so at once, with
+    the flag to fix it, instead of running the video benchmark first and failing with a
+    traceback when the people's photo library is built."""
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "truth.json").write_text(json.dumps({"videos": {}, "queries": []}))
+    run = ris(
+        "eval", "--only", "video,people", "--bench", bench, "--shared", tmp_path / "nowhere",
+        "--data-dir", tmp_path / "data", env=ris_env, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "nowhere/data/dev/lfw" in run.stderr and "--shared" in run.stderr
+    assert "Traceback" not in run.stderr and "indexing" not in run.stderr
+    assert not (tmp_path / "data").exists()

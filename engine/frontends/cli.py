@@ -604,6 +604,13 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
                 f"make it with: python data/{maker} ../shared/data/dev/lfw {folder}  "
                 "(or run `just eval`)",
             )
+    needs = {"lfw": "data/dev/lfw", "people": "data/dev/lfw", "dev": "data/dev"}
+    for name in sections:  # checked before any benchmark runs, not when its turn comes
+        if name in needs and not (args.shared / needs[name]).is_dir():
+            raise UserError(
+                f"--only {name} needs {args.shared / needs[name]}, which is not there",
+                "point --shared at the folder holding data/dev (LFW and the dev media)",
+            )
     from engine.events import IndexFinished, IndexPlanned, IndexProgressed
     from engine.frontends.progress import ProgressBar
 
