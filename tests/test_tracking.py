@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import media_info
 
+from engine.appearances.similarity import unit_mean
 from engine.appearances.tracking import assign_tracks
 from engine.library.catalog import Catalog
 from engine.library.stores.base import reconcile
@@ -47,6 +48,28 @@ def test_a_face_where_the_last_one_was_joins_its_track_though_less_alike():
     jumping = boxes_at((100, 100), (400, 100), (100, 300), (500, 300))
     assert len(set(assign_tracks(times, vectors, 0.5, jumping).tolist())) == 4
     assert len(set(assign_tracks(times, vectors, 0.5).tolist())) == 4  # no boxes: likeness only
+
+
+def test_a_face_crossing_the_frame_keeps_its_track_where_it_was_heading():
+    """A person walking across the frame moves further a step than a face's reach from where
+    it was (0.8 face heights here, reach 0.5): where it was heading ties its less alike faces
+    together. A face as far away that was standing still is someone else."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=512)
+    vectors = np.stack([person(rng, a, 1.4) for _ in range(5)])  # 0.35-0.5 like the last few
+    for k in range(1, 5):
+        assert 0.35 <= vectors[k] @ unit_mean(vectors[:k]) < 0.5
+    times = np.arange(5) * 0.5
+    # setting off (0.4 face heights), then 0.8 a step
+    walking = boxes_at((100, 100), (112, 100), (136, 100), (160, 100), (184, 100))
+    assert len(set(assign_tracks(times, vectors, 0.5, walking).tolist())) == 1
+    # standing still, then a face 0.8 heights away: no motion to follow
+    still_then_away = boxes_at((100, 100), (100, 100), (100, 100), (124, 100), (148, 100))
+    tracks = assign_tracks(times, vectors, 0.5, still_then_away).tolist()
+    assert tracks[0] == tracks[1] == tracks[2] and tracks[3] != tracks[2]
+    # heading right: a face as far to the left is not where it was heading
+    turned_back = boxes_at((100, 100), (112, 100), (136, 100), (112, 100), (100, 100))
+    assert len(set(assign_tracks(times, vectors, 0.5, turned_back)[2:4].tolist())) == 2
 
 
 def test_a_face_lost_for_two_seconds_in_place_continues_its_track():

@@ -2,10 +2,12 @@
 
 A face joins an open track (one seen within a few sampling steps) that no other face of the
 same frame took: the track whose recent faces it resembles most (LINK_SIMILARITY), or, where
-it stands where the track's last face stood and is about as large, the same track at a much
-lower resemblance (NEAR_LINK_SIMILARITY), and after a longer gap (MAX_NEAR_GAP_STEPS: the
-detector lost a turned or blurred face for a moment). Small, blurred or turned faces of one
-person can be less alike than two sharp faces of strangers; where they are ties them together.
+it stands where the track's last face stood (or where the track was heading, at the speed it
+moved between its last two faces: a person crossing the frame) and is about as large, the same
+track at a much lower resemblance (NEAR_LINK_SIMILARITY), and after a longer gap
+(MAX_NEAR_GAP_STEPS: the detector lost a turned or blurred face for a moment). Small, blurred
+or turned faces of one person can be less alike than two sharp faces of strangers; where they
+are ties them together.
 Otherwise the face starts a track. Search then judges whole appearances (see `matching`).
 
 Where the video's frame sketches are at hand (`frame_sketches`), a track never crosses a shot
@@ -24,6 +26,7 @@ from engine.appearances.similarity import unit_mean
 LINK_SIMILARITY = 0.5  # cosine similarity to a track's recent faces needed to join it
 NEAR_LINK_SIMILARITY = 0.35  # the same, for a face where the track's last face was
 NEAR_DISTANCE = 0.5  # centre moved at most this many face heights a step (two steps at most)
+# from where the track's last face was, or from where it would be had it kept moving
 NEAR_SIZE = 1.5  # and grew or shrank by at most this factor
 MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps break a track
 MAX_NEAR_GAP_STEPS = 6.0  # unless the face is where the track's last one was
@@ -57,7 +60,10 @@ def assign_tracks(
                 continue  # a new shot: every track before it is closed
             for i in here:
                 sim = float(vectors[i] @ recent)
-                near = boxes is not None and _near(boxes[i], boxes[last], steps)
+                near = boxes is not None and (
+                    _near(boxes[i], boxes[last], steps)
+                    or _near(boxes[i], _ahead(members[k], times, boxes, t, step), steps)
+                )
                 if not (
                     (recent_enough and sim >= LINK_SIMILARITY)
                     or (near and sim >= NEAR_LINK_SIMILARITY)
@@ -96,6 +102,24 @@ def _stayed(
     if sketches is None or boxes is None or steps <= MAX_GAP_STEPS + 1e-6:
         return True
     return sketches.stayed(times[last], boxes[last], times[i], boxes[i])
+
+
+def _ahead(
+    track: list[int], times: np.ndarray, boxes: np.ndarray, t: float, step: float
+) -> np.ndarray:
+    """Where the track's face would be at `t` if it kept moving as it did between its last two
+    samples (a person crossing the frame; at most two steps ahead): the last box, moved."""
+    last = boxes[track[-1]]
+    if len(track) < 2:
+        return last
+    before = track[-2]
+    between = (times[track[-1]] - times[before]) / step
+    if not 0 < between <= MAX_GAP_STEPS + 1e-6:
+        return last
+    ahead = min((t - times[track[-1]]) / step, 2.0)
+    shift = (last - boxes[before]) / between * ahead
+    dx, dy = (shift[0] + shift[2]) / 2, (shift[1] + shift[3]) / 2
+    return np.asarray([last[0] + dx, last[1] + dy, last[2] + dx, last[3] + dy])
 
 
 def _near(box: np.ndarray, last: np.ndarray, steps: float) -> bool:
