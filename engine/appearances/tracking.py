@@ -25,8 +25,9 @@ from engine.appearances.similarity import unit_mean
 
 LINK_SIMILARITY = 0.5  # cosine similarity to a track's recent faces needed to join it
 NEAR_LINK_SIMILARITY = 0.35  # the same, for a face where the track's last face was
-NEAR_DISTANCE = 0.5  # centre moved at most this many face heights a step (two steps at most)
-# from where the track's last face was, or from where it would be had it kept moving
+# the centre moved at most this many face heights a step (two steps at most), from where the
+# track's last face was or from where it would be had it kept moving
+NEAR_DISTANCE = 0.5
 NEAR_SIZE = 1.5  # and grew or shrank by at most this factor
 MAX_GAP_STEPS = 2.5  # samples further apart than this many sampling steps break a track
 MAX_NEAR_GAP_STEPS = 6.0  # unless the face is where the track's last one was
